@@ -1,0 +1,27 @@
+//! The sans-IO protocol core of paychan.
+//!
+//! Everything that decides whether money moves lives here, and nothing here performs IO:
+//! no sockets, no clock, no threads, no database. Time and randomness are arguments, so the
+//! same code runs in the node, in the embedded ledger, in the demo and in property tests.
+//!
+//! - [`types`]: addresses, channel ids, amounts and the two roles of a channel.
+//! - [`crypto`]: secp256k1 keys, Ethereum-compatible 65-byte signatures, recovery.
+//! - [`eip712`]: the typed structs of the protocol and their EIP-712 hashes.
+//! - [`channel`]: the state machine of one party in one channel.
+//! - [`adjudicator`]: the ledger rules, as a pure state machine the ledgers wrap.
+//! - [`wire`]: the peer protocol's messages and their versioned binary codec.
+
+pub mod adjudicator;
+pub mod channel;
+pub mod crypto;
+pub mod eip712;
+pub mod types;
+pub mod wire;
+
+pub use alloy_primitives::{Address, B256, U256, keccak256};
+
+pub use crate::{
+    crypto::{Signature, SignatureError, SigningKey},
+    eip712::{ChannelParams, Domain, Settlement, SignedVoucher, Voucher, Withdrawal},
+    types::{Amount, ChannelId, Pair, Role},
+};

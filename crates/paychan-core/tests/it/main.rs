@@ -1,0 +1,15 @@
+//! Integration tests of paychan-core, as one test binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod channel_props;
+mod codec;
+mod eip712;

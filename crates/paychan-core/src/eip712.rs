@@ -339,7 +339,7 @@ pub struct Settlement {
 
 impl Eip712 for Settlement {
     fn struct_hash(&self) -> B256 {
-        let mut buf = [0u8; 96];
+        let mut buf = [0u8; 128];
         let mut w = Words(&mut buf);
         w.b256(&SETTLEMENT_TYPEHASH);
         w.b256(&self.channel_id.0);

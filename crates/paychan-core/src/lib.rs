@@ -9,9 +9,11 @@
 //! - [`eip712`]: the typed structs of the protocol and their EIP-712 hashes.
 //! - [`channel`]: the state machine of one party in one channel.
 //! - [`adjudicator`]: the ledger rules, as a pure state machine the ledgers wrap.
+//! - [`bank`]: the adjudicator with account balances, in memory (demo, tests).
 //! - [`wire`]: the peer protocol's messages and their versioned binary codec.
 
 pub mod adjudicator;
+pub mod bank;
 pub mod channel;
 pub mod crypto;
 pub mod eip712;

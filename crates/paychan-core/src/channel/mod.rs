@@ -257,12 +257,16 @@ impl Channel {
     }
 
     /// The most `role` may have paid in total right now:
-    /// `deposited - withdrawn + paid by the other`.
+    /// `deposited - withdrawn + paid by the other`, exactly.
+    fn pay_limit_wide(&self, role: Role) -> U256 {
+        sum(self.ledger.deposited.at(role), self.paid_by(role.peer()))
+            .saturating_sub(U256::from(self.withdrawn_or_reserved(role)))
+    }
+
+    /// [`pay_limit_wide`](Self::pay_limit_wide), capped at `Amount::MAX` (exact for
+    /// comparisons with any cumulative).
     fn pay_limit(&self, role: Role) -> Amount {
-        headroom(
-            sum(self.ledger.deposited.at(role), self.paid_by(role.peer())),
-            U256::from(self.withdrawn_or_reserved(role)),
-        )
+        headroom(self.pay_limit_wide(role), U256::ZERO)
     }
 
     /// What `role` may still pay or withdraw.
@@ -326,8 +330,8 @@ impl Channel {
         if amount == 0 {
             return Err(CommandError::ZeroAmount);
         }
-        let available = self.available(self.role);
-        if amount > available {
+        if sum(self.paid_by(self.role), amount) > self.pay_limit_wide(self.role) {
+            let available = self.available(self.role);
             return Err(CommandError::InsufficientBalance {
                 requested: amount,
                 available,

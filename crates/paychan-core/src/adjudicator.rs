@@ -26,6 +26,19 @@ use crate::{
     types::{Amount, ChannelId, Pair, Role, sum},
 };
 
+/// The chain id of the embedded ledger's EIP-712 domain.
+pub const EMBEDDED_CHAIN_ID: u64 = 1337;
+
+/// The adjudicator address of the embedded ledger (the ASCII bytes of
+/// `paychan-embedded-ldg`): fixed, so signatures for it never verify on a real chain.
+pub const EMBEDDED_ADJUDICATOR: Address =
+    alloy_primitives::address!("0x7061796368616e2d656d6265646465642d6c6467");
+
+/// The EIP-712 domain of the embedded ledger.
+pub fn embedded_domain() -> Domain {
+    Domain::new(EMBEDDED_CHAIN_ID, EMBEDDED_ADJUDICATOR)
+}
+
 /// Something that happened on the ledger, as every ledger backend reports it. Events carry
 /// running totals, so applying one twice changes nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]

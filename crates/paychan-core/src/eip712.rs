@@ -5,7 +5,7 @@
 //! It is written out by hand rather than through a generic encoder because every payment
 //! hashes a voucher twice (sign, verify): the type hashes and the domain separator are
 //! computed once, and a struct hash is one keccak over a fixed 192-byte buffer, with no
-//! allocation. `tests/eip712_vectors.rs` checks every hash against alloy's `sol!`/EIP-712
+//! allocation. `tests/it/eip712.rs` checks every hash against alloy's `sol!`/EIP-712
 //! implementation and against committed vectors.
 
 use std::sync::LazyLock;

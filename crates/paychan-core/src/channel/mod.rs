@@ -412,9 +412,9 @@ impl Channel {
                 got: v.payer,
             });
         }
-        let (last_sequence, last_cumulative) = self
-            .received
-            .map_or((0, 0), |r| (r.voucher.sequence, r.voucher.cumulative));
+        // Counted as paid already: the latest voucher, or the ledger's floor if higher.
+        let last_cumulative = self.paid_by(self.role.peer());
+        let last_sequence = self.received.map_or(0, |r| r.voucher.sequence);
         if v.sequence <= last_sequence || v.cumulative < last_cumulative {
             return Err(VoucherRejection::NotMonotonic {
                 sequence: v.sequence,

@@ -2,6 +2,7 @@
 //! checked against the ledger rules.
 
 #![allow(
+    clippy::panic,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
@@ -667,4 +668,29 @@ fn ledger_events_are_idempotent_and_scoped_to_the_channel() {
 fn channel_for_a_stranger_cannot_be_made() {
     let fx = Fx::new(1, 0);
     assert!(Channel::new(fx.params, fx.domain, Address::repeat_byte(5)).is_none());
+}
+
+#[test]
+fn voucher_below_the_ledger_floor_is_not_monotonic() {
+    let mut fx = Fx::new(100, 50);
+    // B never got A's first two vouchers, but A's withdrawal recorded A's counter (2) as a
+    // floor: an old voucher below it adds nothing and is refused.
+    let v1 = fx.a.pay(&fx.ka, 1, B256::ZERO).unwrap();
+    fx.a.pay(&fx.ka, 1, B256::ZERO).unwrap();
+    let (w, sig_a) = fx.a.propose_withdrawal(&fx.ka, 10, NOW + 60, NOW).unwrap();
+    let sig_b =
+        fx.b.handle_withdrawal_request(&fx.kb, &w, &sig_a, NOW)
+            .unwrap();
+    let cert = fx.a.handle_withdrawal_signature(&sig_b).unwrap();
+    let ev = fx.bank.withdraw(&cert, NOW).unwrap();
+    fx.feed(&ev);
+    assert_eq!(fx.b.balances().paid_by_peer, 2);
+    assert!(matches!(
+        fx.b.handle_voucher(&v1, B256::ZERO),
+        Err(VoucherRejection::NotMonotonic {
+            cumulative: 1,
+            last_cumulative: 2,
+            ..
+        })
+    ));
 }

@@ -2,9 +2,9 @@
 //!
 //! A frame is one version byte ([`WIRE_VERSION`]) followed by the message encoded with
 //! `postcard` (compact, serde-based, varint integers). Decoding is bounded: frames above
-//! [`MAX_FRAME_LEN`] are refused before any parsing, byte strings and texts can only borrow
-//! from the frame (so nothing allocates more than the frame's length), bodies and texts have
-//! their own limits, trailing bytes are refused, and no input makes it panic (see the fuzz
+//! [`MAX_FRAME_LEN`] are refused before any parsing, every length prefix is checked against
+//! the bytes that remain before anything is allocated (so nothing allocates more than the
+//! frame's length), bodies and texts have their own limits, trailing bytes are refused, and no input makes it panic (see the fuzz
 //! target in `fuzz/` and the property test in `tests/it/codec.rs`).
 
 use crate::wire::messages::{ErrorBody, Message, Reply};

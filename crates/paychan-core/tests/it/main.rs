@@ -13,3 +13,4 @@
 mod channel_props;
 mod codec;
 mod eip712;
+mod ledger_rules;

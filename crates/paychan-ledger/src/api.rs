@@ -1,0 +1,257 @@
+//! The `Ledger` interface every backend implements (embedded, served over JSON-RPC, Ethereum).
+//!
+//! It is split into role traits so that a component asks only for what it uses: the watcher
+//! needs [`LedgerClose`] and [`LedgerEvents`], a wallet needs [`LedgerFunding`].
+//!
+//! # Requirements shared by every backend
+//!
+//! - **Confirmed** means final: when a state-changing method returns `Ok`, the operation is
+//!   applied, durable (it survives a restart of the ledger), and its events are readable
+//!   from [`LedgerEvents::events`]. Backends with probabilistic finality (Ethereum) return
+//!   only after their configured confirmation depth.
+//! - **All or nothing**: a refused operation ([`LedgerError::is_final`]) changed nothing and
+//!   will be refused again for the same inputs; a transient error
+//!   ([`LedgerError::Unavailable`]) may be retried, and the retry is safe because every
+//!   operation is idempotent in effect: a replayed withdrawal, open, settle or close is refused
+//!   (`NotIncreasing`, `ChannelExists`, `NotClosing`, `NotOpen`), a re-submitted voucher never
+//!   lowers what is counted. A deposit is the one operation that is not: retry it only after
+//!   checking the balance.
+//! - **Who acts**: a ledger handle is bound to one account (its key). Funds move only out of
+//!   that account (open, deposit); only a party may start a close; everything else may be
+//!   done by anyone (a watchtower can submit vouchers and settle).
+//! - **Order**: events are numbered from 0 by a cursor that never changes meaning; every
+//!   reader sees the same events in the same order.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures::Stream;
+use paychan_core::{
+    Address, Amount, ChannelId, ChannelParams, Domain, Role, Settlement, SignedVoucher, Withdrawal,
+    adjudicator::{self, ChannelRecord, LedgerEvent},
+    bank::BankError,
+    channel::CoSigned,
+};
+use serde::{Deserialize, Serialize};
+
+/// Why a ledger call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The ledger rules refused the operation (final; nothing changed).
+    #[error("refused by the ledger rules: {0}")]
+    Rejected(String),
+    /// The acting account holds less than the operation needs (final; nothing changed).
+    #[error("insufficient funds: {needed} needed, {available} available")]
+    InsufficientFunds {
+        /// What the operation needs.
+        needed: Amount,
+        /// What the account holds.
+        available: Amount,
+    },
+    /// The request's signature or nonce is not valid for the account (final).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// A malformed request (final).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The ledger cannot be reached or failed to persist; retry later (transient).
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl LedgerError {
+    /// Whether the same call would fail again: the operation was refused, nothing changed.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, LedgerError::Unavailable(_))
+    }
+}
+
+impl From<adjudicator::LedgerError> for LedgerError {
+    fn from(e: adjudicator::LedgerError) -> Self {
+        LedgerError::Rejected(e.to_string())
+    }
+}
+
+impl From<BankError> for LedgerError {
+    fn from(e: BankError) -> Self {
+        match e {
+            BankError::InsufficientFunds { needed, available } => {
+                LedgerError::InsufficientFunds { needed, available }
+            }
+            BankError::Ledger(e) => e.into(),
+            other => LedgerError::Rejected(other.to_string()),
+        }
+    }
+}
+
+/// A state-changing ledger operation, as journaled and as sent over the wire.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Operation {
+    /// Opens a channel with A's first deposit, paid by the acting account.
+    #[serde(rename_all = "camelCase")]
+    Open {
+        /// The channel's parameters.
+        params: ChannelParams,
+        /// A's first deposit.
+        amount: Amount,
+    },
+    /// Deposits for a party, paid by the acting account.
+    #[serde(rename_all = "camelCase")]
+    Deposit {
+        /// The channel.
+        channel_id: ChannelId,
+        /// Whose deposit grows.
+        party: Role,
+        /// How much.
+        amount: Amount,
+    },
+    /// Executes a co-signed withdrawal.
+    #[serde(rename_all = "camelCase")]
+    Withdraw {
+        /// The certificate with both signatures.
+        certificate: CoSigned<Withdrawal>,
+    },
+    /// Pays out on a co-signed settlement.
+    #[serde(rename_all = "camelCase")]
+    CloseCooperative {
+        /// The settlement with both signatures.
+        settlement: CoSigned<Settlement>,
+    },
+    /// Starts a unilateral close (the acting account must be a party).
+    #[serde(rename_all = "camelCase")]
+    StartClose {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer's latest voucher, counted at once.
+        voucher: Option<SignedVoucher>,
+    },
+    /// Submits a voucher during the challenge period.
+    #[serde(rename_all = "camelCase")]
+    SubmitVoucher {
+        /// The voucher.
+        voucher: SignedVoucher,
+    },
+    /// Settles after the deadline.
+    #[serde(rename_all = "camelCase")]
+    Settle {
+        /// The channel.
+        channel_id: ChannelId,
+    },
+}
+
+/// An event with its position in the ledger's log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The event's position: 0 for the first event, increasing by one.
+    pub cursor: u64,
+    /// Ledger time of the operation that emitted it.
+    pub time: u64,
+    /// The event.
+    pub event: LedgerEvent,
+}
+
+/// What a confirmed operation did.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Its events, in order, with their cursors.
+    pub events: Vec<EventRecord>,
+}
+
+/// A stream of events, past then live, in cursor order.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<EventRecord, LedgerError>> + Send>>;
+
+/// Reading the ledger. Every method is a snapshot; none changes anything.
+#[async_trait]
+pub trait LedgerQuery: Send + Sync {
+    /// The EIP-712 domain the ledger verifies signatures under (chain id and adjudicator).
+    async fn domain(&self) -> Result<Domain, LedgerError>;
+
+    /// The ledger's time in seconds: what deadlines and expiries are compared with.
+    async fn now(&self) -> Result<u64, LedgerError>;
+
+    /// `owner`'s balance of `asset` (zero address: the native asset).
+    async fn balance(&self, owner: Address, asset: Address) -> Result<Amount, LedgerError>;
+
+    /// The ledger's record of a channel, `None` if the id was never opened.
+    async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRecord>, LedgerError>;
+
+    /// The chain id (part of the domain).
+    async fn chain_id(&self) -> Result<u64, LedgerError> {
+        Ok(self.domain().await?.chain_id())
+    }
+
+    /// The adjudicator's address (part of the domain).
+    async fn adjudicator(&self) -> Result<Address, LedgerError> {
+        Ok(self.domain().await?.verifying_contract())
+    }
+}
+
+/// Putting money into channels, out of the handle's account.
+#[async_trait]
+pub trait LedgerFunding: LedgerQuery {
+    /// The account this handle acts for.
+    fn account(&self) -> Address;
+
+    /// Opens a channel with `amount` for A, paid by this account. Refused if the id was ever
+    /// used, even if settled.
+    async fn open(&self, params: &ChannelParams, amount: Amount) -> Result<Receipt, LedgerError>;
+
+    /// Adds `amount` to `party`'s deposit, paid by this account. Refused unless the channel is
+    /// open (the funds stay in the account). Not idempotent: see the module docs.
+    async fn deposit(
+        &self,
+        id: ChannelId,
+        party: Role,
+        amount: Amount,
+    ) -> Result<Receipt, LedgerError>;
+}
+
+/// Withdrawing from an open channel.
+#[async_trait]
+pub trait LedgerWithdraw: LedgerQuery {
+    /// Executes a withdrawal certificate signed by both parties (anyone may submit it); the
+    /// increase of `totalWithdrawn` goes to the party.
+    async fn withdraw(&self, certificate: &CoSigned<Withdrawal>) -> Result<Receipt, LedgerError>;
+}
+
+/// Closing channels.
+#[async_trait]
+pub trait LedgerClose: LedgerQuery {
+    /// Pays out at once on a settlement signed by both parties (open or closing channels).
+    async fn close_cooperative(
+        &self,
+        settlement: &CoSigned<Settlement>,
+    ) -> Result<Receipt, LedgerError>;
+
+    /// Starts the challenge period (this account must be a party), optionally counting the
+    /// peer's latest voucher at once.
+    async fn start_close(
+        &self,
+        id: ChannelId,
+        voucher: Option<&SignedVoucher>,
+    ) -> Result<Receipt, LedgerError>;
+
+    /// Counts a voucher during the challenge period (anyone may submit); the ledger keeps
+    /// the highest cumulative per payer.
+    async fn submit_voucher(&self, voucher: &SignedVoucher) -> Result<Receipt, LedgerError>;
+
+    /// Pays out a closing channel after its deadline (anyone may call).
+    async fn settle(&self, id: ChannelId) -> Result<Receipt, LedgerError>;
+}
+
+/// Watching what happens on the ledger.
+#[async_trait]
+pub trait LedgerEvents: Send + Sync {
+    /// Every event from cursor `from` on: first those already recorded, then new ones as
+    /// they are confirmed, without gaps or repeats. A node that restarts passes the cursor
+    /// after the last event it processed and catches up.
+    async fn events(&self, from: u64) -> Result<EventStream, LedgerError>;
+}
+
+/// A full ledger handle: every role.
+pub trait Ledger: LedgerFunding + LedgerWithdraw + LedgerClose + LedgerEvents {}
+
+impl<T: LedgerFunding + LedgerWithdraw + LedgerClose + LedgerEvents> Ledger for T {}

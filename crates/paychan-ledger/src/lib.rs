@@ -1,0 +1,24 @@
+//! The ledger side of paychan.
+//!
+//! - [`api`]: the `Ledger` interface, split into small role traits with documented
+//!   contracts, the operations and events every backend shares, and its error type.
+//! - [`request`]: ledger operations signed by the account that makes them, so a ledger served
+//!   to other processes knows who is asking.
+//! - [`clock`]: the ledger's time: real by default, manual in tests.
+//! - [`embedded`]: the embedded ledger: the core's ledger rules with accounts (native asset
+//!   and named tokens), a write-ahead journal that survives restarts, and a faucet.
+//! - `testkit` (feature `testkit`): the conformance suite every backend must pass.
+
+pub mod api;
+pub mod clock;
+pub mod embedded;
+pub mod request;
+
+pub use crate::{
+    api::{
+        EventRecord, EventStream, Ledger, LedgerClose, LedgerError, LedgerEvents, LedgerFunding,
+        LedgerQuery, LedgerWithdraw, Operation, Receipt,
+    },
+    clock::Clock,
+    embedded::{EmbeddedAccount, EmbeddedLedger},
+};

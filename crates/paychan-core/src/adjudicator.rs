@@ -41,8 +41,11 @@ pub fn embedded_domain() -> Domain {
 
 /// Something that happened on the ledger, as every ledger backend reports it. Events carry
 /// running totals, so applying one twice changes nothing.
+///
+/// Serialized externally tagged (`{"deposited": {...}}`): serde's internally tagged enums
+/// cannot carry `u128` amounts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum LedgerEvent {
     /// A channel was opened with A's first deposit.
@@ -207,7 +210,7 @@ pub struct Outcome {
 
 /// Where a channel is on the ledger.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum ChannelStatus {
     /// Open: deposits, withdrawals, closes.
     Open,

@@ -87,7 +87,7 @@ impl From<BankError> for LedgerError {
 
 /// A state-changing ledger operation, as journaled and as sent over the wire.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Operation {
     /// Opens a channel with A's first deposit, paid by the acting account.

@@ -2,12 +2,14 @@
 //!
 //! Accounts hold the native asset (address zero) and named tokens ([`token`]), so the
 //! Ethereum backend's ERC-20 channels map onto it. Every state-changing operation is a
-//! [`SignedRequest`]: the ledger checks the account's signature and nonce, applies the
-//! operation all-or-nothing (the core's [`Bank`]), and appends it to a write-ahead journal
-//! before answering. On start the journal is replayed, so a restart — or a `kill -9` — loses
-//! no confirmed operation; a torn last line (a crash mid-write) is cut off, since it was never
-//! confirmed. If writing the journal fails, the ledger stops serving (`Unavailable`) rather
-//! than answer from a state the disk does not have.
+//! [`SignedRequest`]: the ledger checks the account's signature and nonce, appends the request
+//! to a write-ahead journal, and only then applies it, all-or-nothing (the core's [`Bank`]).
+//! The rules are deterministic and each journal line records the time it was applied at, so
+//! replaying the journal on start rebuilds exactly the same state — refused requests are
+//! refused again, their nonces used up again. A restart, or a `kill -9`, therefore loses no
+//! confirmed operation; a torn last line (a crash mid-write) is cut off, since it was never
+//! confirmed. If writing the journal fails, nothing is applied and the ledger stops serving
+//! (`Unavailable`) until it is restarted.
 //!
 //! Writing the journal happens under the state lock with a blocking `write` (and `fsync` when
 //! `sync` is on): a development ledger trades concurrency for simplicity here.
@@ -51,20 +53,18 @@ pub fn token(name: &str) -> Address {
     Address::from_slice(hash.get(12..).unwrap_or_default())
 }
 
-/// One journal line.
+/// One journal line: an input to the ledger, recorded before it is applied.
 #[derive(Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)] // one line at a time, never stored
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 enum Entry {
-    /// An applied operation.
+    /// An authenticated request (applied, or refused by the rules) at ledger time `time`.
     Op {
         time: u64,
         from: Address,
         nonce: u64,
         op: Operation,
     },
-    /// A refused operation: only its nonce is used up.
-    Refused { from: Address, nonce: u64 },
     /// Funds created by the faucet.
     Faucet {
         time: u64,
@@ -339,16 +339,20 @@ impl EmbeddedLedger {
     ) -> Result<(), LedgerError> {
         let mut state = self.state()?;
         let time = self.inner.clock.now().max(state.last_time);
-        let mut next = state.bank.clone();
-        next.mint(owner, asset, amount)?;
+        if state.bank.supply(asset).checked_add(amount).is_none() {
+            return Err(LedgerError::Rejected(format!(
+                "the supply of {asset} would exceed 2^128 - 1"
+            )));
+        }
         state.write(&Entry::Faucet {
             time,
             owner,
             asset,
             amount,
         })?;
-        state.bank = next;
         state.last_time = time;
+        // Cannot fail: the supply was checked above, and no account exceeds the supply.
+        state.bank.mint(owner, asset, amount)?;
         Ok(())
     }
 
@@ -384,36 +388,21 @@ impl EmbeddedLedger {
             )));
         }
         let time = self.inner.clock.now().max(state.last_time);
-        let before = state.bank.clone();
-        match state.apply(time, request.from, &request.op) {
-            Ok(events) => {
-                let entry = Entry::Op {
-                    time,
-                    from: request.from,
-                    nonce: request.nonce,
-                    op: request.op.clone(),
-                };
-                if let Err(e) = state.write(&entry) {
-                    state.bank = before;
-                    return Err(e);
-                }
-                state.nonces.insert(request.from, request.nonce);
-                state.last_time = time;
-                let receipt = state.record(time, events);
-                self.inner.recorded.send_replace(state.events.len() as u64);
-                Ok(receipt)
-            }
-            Err(refusal) => {
-                // The nonce is used up even so: a refused request must not become valid later
-                // (an `open` refused for lack of funds, replayed once the account is funded).
-                state.write(&Entry::Refused {
-                    from: request.from,
-                    nonce: request.nonce,
-                })?;
-                state.nonces.insert(request.from, request.nonce);
-                Err(refusal.into())
-            }
-        }
+        // Write ahead: if this fails nothing is applied (and the ledger stops serving).
+        state.write(&Entry::Op {
+            time,
+            from: request.from,
+            nonce: request.nonce,
+            op: request.op.clone(),
+        })?;
+        // The nonce is used up even if the rules refuse: a refused request must not become
+        // valid later (an `open` refused for lack of funds, replayed once the account is funded).
+        state.nonces.insert(request.from, request.nonce);
+        state.last_time = time;
+        let events = state.apply(time, request.from, &request.op)?;
+        let receipt = state.record(time, events);
+        self.inner.recorded.send_replace(state.events.len() as u64);
+        Ok(receipt)
     }
 
     /// Signs `op` for `key` with the next nonce and applies it, atomically.
@@ -500,6 +489,8 @@ fn replay(state: &mut State, file: &File) -> Result<u64, LedgerError> {
                 )));
             }
         };
+        // Replaying re-executes each input exactly as it was executed the first time: what
+        // was refused then is refused now, with the same effect (none).
         match entry {
             Entry::Op {
                 time,
@@ -507,17 +498,11 @@ fn replay(state: &mut State, file: &File) -> Result<u64, LedgerError> {
                 nonce,
                 op,
             } => {
-                let events = state.apply(time, from, &op).map_err(|e| {
-                    LedgerError::Unavailable(format!(
-                        "the journal does not replay at line {number}: {e}"
-                    ))
-                })?;
                 state.nonces.insert(from, nonce);
                 state.last_time = state.last_time.max(time);
-                state.record(time, events);
-            }
-            Entry::Refused { from, nonce } => {
-                state.nonces.insert(from, nonce);
+                if let Ok(events) = state.apply(time, from, &op) {
+                    state.record(time, events);
+                }
             }
             Entry::Faucet {
                 time,
@@ -525,12 +510,9 @@ fn replay(state: &mut State, file: &File) -> Result<u64, LedgerError> {
                 asset,
                 amount,
             } => {
-                state.bank.mint(owner, asset, amount).map_err(|e| {
-                    LedgerError::Unavailable(format!(
-                        "the journal does not replay at line {number}: {e}"
-                    ))
-                })?;
                 state.last_time = state.last_time.max(time);
+                // Checked before it was journaled, so it succeeds as it did then.
+                let _ = state.bank.mint(owner, asset, amount);
             }
         }
         good = good.saturating_add(read as u64);

@@ -424,3 +424,28 @@ fn cooperative_close_counts_floors_and_pays_once() {
     );
     assert_eq!(l.bank.total(Address::ZERO), l.bank.supply(Address::ZERO));
 }
+
+#[test]
+fn ledger_events_and_records_round_trip_through_json_with_full_size_amounts() {
+    let mut l = L::new();
+    let rich = l.mallory.address();
+    let mut bank = Bank::new(l.domain);
+    bank.mint(rich, Address::ZERO, Amount::MAX).unwrap();
+    l.bank = bank;
+    let (params, id) = (l.params, l.id);
+    l.bank.open(rich, params, Amount::MAX - 1).unwrap();
+    l.bank.deposit(rich, &id, Role::B, 1).unwrap();
+    for event in l.bank.events() {
+        let json = serde_json::to_string(event).unwrap();
+        assert_eq!(
+            &serde_json::from_str::<paychan_core::adjudicator::LedgerEvent>(&json).unwrap(),
+            event
+        );
+    }
+    let record = l.bank.adjudicator().channel(&id).unwrap();
+    let json = serde_json::to_string(record).unwrap();
+    assert_eq!(
+        &serde_json::from_str::<paychan_core::adjudicator::ChannelRecord>(&json).unwrap(),
+        record
+    );
+}

@@ -569,7 +569,7 @@ impl Adjudicator {
         }
         let payer = Self::check_voucher(&domain, &id, &rec.params, voucher)?;
         let c = counted.get_mut(payer);
-        *c = (*c).max(voucher.voucher.cumulative);
+        *c = voucher.voucher.cumulative;
         let event = LedgerEvent::VoucherSubmitted {
             channel_id: id,
             payer,

@@ -144,6 +144,8 @@ struct Outgoing {
     cumulative: Amount,
     sequence: u64,
     latest: Option<SignedVoucher>,
+    /// The counter and voucher before `latest`, to take `latest` back if the peer refuses it.
+    previous: Option<(Amount, Option<SignedVoucher>)>,
 }
 
 /// One party's state of one channel.
@@ -359,12 +361,34 @@ impl Channel {
             voucher,
             signature: voucher.sign(&self.domain, key),
         };
+        let previous = Some((self.sent.cumulative, self.sent.latest));
         self.sent = Outgoing {
             cumulative,
             sequence,
             latest: Some(signed),
+            previous,
         };
         Ok(signed)
+    }
+
+    /// Takes back our latest payment after the peer refused it (its handler failed, or it
+    /// found the voucher invalid): the counter returns to where it was, so the next voucher
+    /// does not pay for the refused one; the sequence stays used. Only the latest voucher can
+    /// be taken back, which is why a node keeps one payment in flight per channel.
+    ///
+    /// An honest peer discards a voucher it refused; a dishonest one could still present it
+    /// at a close, so a refused payment costs at most its own amount, as with any service
+    /// that can take payment and then fail.
+    pub fn cancel_payment(&mut self, voucher: &SignedVoucher) -> Result<(), CommandError> {
+        match self.sent.previous {
+            Some((cumulative, latest)) if self.sent.latest.as_ref() == Some(voucher) => {
+                self.sent.cumulative = cumulative;
+                self.sent.latest = latest;
+                self.sent.previous = None;
+                Ok(())
+            }
+            _ => Err(CommandError::NothingPending),
+        }
     }
 
     /// Checks a voucher from the peer for the message with memo `memo` and, if it is valid,
@@ -471,6 +495,7 @@ impl Channel {
         if v.cumulative > self.sent.cumulative {
             self.sent.cumulative = v.cumulative;
             self.sent.latest = Some(*ours);
+            self.sent.previous = None;
             moved = true;
         }
         Ok(moved)

@@ -694,3 +694,30 @@ fn voucher_below_the_ledger_floor_is_not_monotonic() {
         })
     ));
 }
+
+#[test]
+fn a_refused_payment_is_taken_back_and_not_paid_by_the_next_voucher() {
+    let mut fx = Fx::new(100, 0);
+    fx.a_pays(10, b"first");
+    // B's handler fails on the second request: B does not keep the voucher.
+    let refused = fx.a.pay(&fx.ka, 7, memo_of(b"second")).unwrap();
+    fx.a.cancel_payment(&refused).unwrap();
+    assert_eq!(fx.a.balances().paid_by_me, 10);
+    assert_eq!(fx.a.latest_sent().map(|v| v.voucher.cumulative), Some(10));
+    // The next payment pays only for itself, with a fresh sequence.
+    let next = fx.a_pays(3, b"third");
+    assert_eq!((next.voucher.cumulative, next.voucher.sequence), (13, 3));
+    assert_eq!(fx.b.balances().paid_by_peer, 13);
+    // Only the latest voucher can be taken back, and only once.
+    assert_eq!(
+        fx.a.cancel_payment(&refused),
+        Err(CommandError::NothingPending)
+    );
+    let again = fx.a.pay(&fx.ka, 1, B256::ZERO).unwrap();
+    fx.a.cancel_payment(&again).unwrap();
+    assert_eq!(
+        fx.a.cancel_payment(&again),
+        Err(CommandError::NothingPending)
+    );
+    assert_eq!(fx.a.balances().paid_by_me, 13);
+}

@@ -25,6 +25,11 @@ const CHALLENGE: u64 = 50;
 
 #[derive(Clone, Debug)]
 enum Op {
+    /// A payment the payee's handler refuses: the payer takes it back.
+    Refused {
+        from: Role,
+        amount: Amount,
+    },
     Pay {
         from: Role,
         amount: Amount,
@@ -91,6 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => role().prop_map(|who| Op::Snapshot { who }),
         1 => role().prop_map(|who| Op::Restore { who }),
         1 => Just(Op::Reconnect),
+        1 => (role(), 1..60u128).prop_map(|(from, amount)| Op::Refused { from, amount }),
         1 => (role(), 1..50u128).prop_map(|(from, extra)| Op::Overdraft { from, extra }),
     ]
 }
@@ -204,6 +210,16 @@ impl World {
                     p.max_signed = p.max_signed.max(v.voucher.cumulative);
                     p.signed.push((v, memo));
                     self.inbox.get_mut(from.peer()).push((v, memo));
+                }
+            }
+            Op::Refused { from, amount } => {
+                let p = self.parties.get_mut(from);
+                if let Ok(v) = p.channel.pay(&p.key, amount, B256::ZERO) {
+                    // Signed, so the peer could hold it (and the network may replay it).
+                    p.max_signed = p.max_signed.max(v.voucher.cumulative);
+                    p.signed.push((v, B256::ZERO));
+                    p.channel.cancel_payment(&v).unwrap();
+                    p.last_sent = p.channel.balances().paid_by_me;
                 }
             }
             Op::Deliver {

@@ -569,7 +569,7 @@ impl Adjudicator {
         }
         let payer = Self::check_voucher(&domain, &id, &rec.params, voucher)?;
         let c = counted.get_mut(payer);
-        *c = voucher.voucher.cumulative;
+        *c = (*c).max(voucher.voucher.cumulative);
         let event = LedgerEvent::VoucherSubmitted {
             channel_id: id,
             payer,

@@ -1,466 +1,401 @@
-//! `paychan demo`: two parties and the ledger rules in one process.
+//! `paychan demo`: two nodes over real loopback sockets, on an embedded ledger.
 //!
-//! Alice and Bob each run the core's channel state machine; every message between them goes
-//! through the real wire codec; the ledger is the in-memory [`Bank`] with the embedded
-//! ledger's domain and a simulated clock. The demo opens a channel, streams paid requests
-//! both ways (each carrying a JSON message and getting a JSON response), withdraws while
-//! open, closes cooperatively, then opens a second channel that Alice closes unilaterally
-//! while Bob's watcher defends his payments. At the end each party's ledger balance must
-//! equal its starting balance plus what it was paid minus what it paid; the command fails
-//! if not.
+//! Alice and Bob are full [`Node`]s in this process, each with its own SQLite store, talking
+//! over Noise-encrypted TCP on 127.0.0.1 exactly as two machines would. The ledger is the
+//! embedded ledger, in memory, on a manual clock so that a challenge period can pass at once.
+//! The demo opens a channel, runs pay-per-call requests (each a JSON message answered with a
+//! JSON response) with live progress and throughput, streams payments both ways at once,
+//! withdraws, closes cooperatively, then opens a second channel that Alice closes alone and
+//! Bob's watcher defends. At the end every ledger balance must equal the starting balance
+//! plus the answered payments received minus those made; the command fails otherwise.
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
-use paychan_core::{
-    Address, Amount, ChannelParams, Pair, Role, SignedVoucher, SigningKey,
-    adjudicator::{LedgerEvent, embedded_domain},
-    bank::Bank,
-    channel::{Channel, LedgerAction, Phase},
-    eip712::memo_of,
-    keccak256,
-    wire::{self, ErrorBody, Message, Reply},
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
 };
+
+use anyhow::{Context, Result, ensure};
+use indicatif::{ProgressBar, ProgressStyle};
+use paychan_core::{Address, Amount, ChannelId, SigningKey, keccak256};
+use paychan_ledger::{Clock, EmbeddedLedger};
+use paychan_net::{LinkConfig, ListenConfig, PeerAddr};
+use paychan_node::{Incoming, Node, NodeConfig, NodeEvent, net};
+use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::json;
 
 /// Options of `paychan demo`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct DemoArgs {
-    /// Paid requests in each direction on the first channel.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    payments: u32,
-    /// Seed for the demo's keys and channel nonces (the same seed gives the same run).
+    /// Pay-per-call requests from Alice to Bob on the first channel.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    requests: u32,
+    /// Payments in each direction in the two-way stream.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    stream: u32,
+    /// Seed for the demo's keys (the same seed gives the same addresses).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Print the summary as JSON instead of text.
+    /// Print the summary as JSON instead of text (no progress output).
     #[arg(long)]
     json: bool,
 }
 
-const START_TIME: u64 = 1_700_000_000;
-const FUNDS: Amount = 1_000_000;
-
-/// One party: key, open channels, and the money it paid and received per the payments made.
-struct Party {
-    name: &'static str,
-    key: SigningKey,
-    channels: Vec<Channel>,
-    paid: Amount,
-    received: Amount,
-    next_request: u64,
-}
-
-impl Party {
-    fn new(name: &'static str, seed: u64) -> Result<Party> {
-        let entropy = keccak256([name.as_bytes(), &seed.to_be_bytes()].concat());
-        Ok(Party {
-            name,
-            key: SigningKey::from_entropy(entropy.as_slice())?,
-            channels: vec![],
-            paid: 0,
-            received: 0,
-            next_request: 1,
-        })
-    }
-
-    fn address(&self) -> Address {
-        self.key.address()
-    }
-
-    fn channel(&mut self, n: usize) -> Result<&mut Channel> {
-        self.channels
-            .get_mut(n)
-            .ok_or_else(|| anyhow!("{} has no channel #{n}", self.name))
-    }
-
-    /// Pays for a request: signs the voucher and frames the `Pay` message.
-    fn request(&mut self, n: usize, amount: Amount, body: &serde_json::Value) -> Result<Vec<u8>> {
-        let body = serde_json::to_vec(body)?;
-        let key = self.key.clone();
-        let voucher = self.channel(n)?.pay(&key, amount, memo_of(&body))?;
-        let request_id = self.next_request;
-        self.next_request = self.next_request.saturating_add(1);
-        Ok(wire::encode(&Message::Pay {
-            request_id,
-            voucher,
-            body,
-        })?)
-    }
-
-    /// Handles a `Pay` frame: checks the voucher, runs the handler, frames the `PayResult`.
-    fn serve(&mut self, n: usize, frame: &[u8]) -> Result<Vec<u8>> {
-        let Message::Pay {
-            request_id,
-            voucher,
-            body,
-        } = wire::decode(frame)?
-        else {
-            bail!("expected a payment");
-        };
-        let channel = self.channel(n)?;
-        let channel_id = channel.id();
-        let reply = match channel.handle_voucher(&voucher, memo_of(&body)) {
-            Ok(amount) => {
-                self.received = self.received.saturating_add(amount);
-                let request: serde_json::Value = serde_json::from_slice(&body)?;
-                Reply::Ok(serde_json::to_vec(&json!({
-                    "ok": true,
-                    "served": request.get("call"),
-                    "thanks": format!("{} received {amount}", self.name),
-                }))?)
-            }
-            Err(e) => Reply::Err(ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string())),
-        };
-        Ok(wire::encode(&Message::PayResult {
-            request_id,
-            channel_id,
-            reply,
-        })?)
-    }
-
-    /// Reads the `PayResult` of our payment; counts the payment once it was accepted.
-    fn finish(&mut self, frame: &[u8], amount: Amount) -> Result<serde_json::Value> {
-        let Message::PayResult { reply, .. } = wire::decode(frame)? else {
-            bail!("expected a payment result");
-        };
-        match reply {
-            Reply::Ok(body) => {
-                self.paid = self.paid.saturating_add(amount);
-                Ok(serde_json::from_slice(&body)?)
-            }
-            Reply::Err(e) => bail!(
-                "payment refused by the peer: {} (code {})",
-                e.message,
-                e.code
-            ),
-        }
-    }
-}
-
-/// The two parties, the ledger and its clock.
-struct World {
-    alice: Party,
-    bob: Party,
-    bank: Bank,
-    now: u64,
-    quiet: bool,
-}
-
-impl World {
-    fn say(&mut self, line: String) {
-        if !self.quiet {
-            println!("{line}");
-        }
-    }
-
-    fn feed(&mut self, events: &[LedgerEvent]) -> Vec<(Role, LedgerAction)> {
-        let mut actions = vec![];
-        for event in events {
-            for c in &mut self.alice.channels {
-                actions.extend(c.handle_ledger_event(event).map(|a| (c.role(), a)));
-            }
-            for c in &mut self.bob.channels {
-                actions.extend(c.handle_ledger_event(event).map(|a| (c.role(), a)));
-            }
-        }
-        actions
-    }
-
-    /// Alice proposes a channel (through the wire), Bob accepts, Alice opens it, Bob deposits.
-    fn open(&mut self, n: usize, deposit_a: Amount, deposit_b: Amount, period: u64) -> Result<()> {
-        let domain = embedded_domain();
-        let params = ChannelParams {
-            party_a: self.alice.address(),
-            party_b: self.bob.address(),
-            token: Address::ZERO,
-            challenge_period: period,
-            nonce: keccak256([self.alice.address().as_slice(), &(n as u64).to_be_bytes()].concat()),
-        };
-        let proposal = wire::encode(&Message::ProposeChannel(wire::ProposeChannel {
-            params,
-            domain,
-            deposit: deposit_a,
-        }))?;
-        let Message::ProposeChannel(p) = wire::decode(&proposal)? else {
-            bail!("expected a proposal");
-        };
-        ensure!(
-            p.domain == domain,
-            "Bob refuses a channel on another ledger"
-        );
-        let bob_channel = Channel::new(p.params, p.domain, self.bob.address())
-            .context("Bob is not a party of the proposal")?;
-        self.alice.channels.push(
-            Channel::new(params, domain, self.alice.address()).context("Alice is not a party")?,
-        );
-        self.bob.channels.push(bob_channel);
-        let ev = self.bank.open(self.alice.address(), params, deposit_a)?;
-        self.feed(&ev);
-        let id = params.id(&domain);
-        let ev = self
-            .bank
-            .deposit(self.bob.address(), &id, Role::B, deposit_b)?;
-        self.feed(&ev);
-        self.say(format!(
-            "channel #{n} {id}\n  opened by Alice with {deposit_a}, Bob deposited {deposit_b}, \
-             challenge period {period}s"
-        ));
-        Ok(())
-    }
-
-    /// One paid request from `payer` to the other, with its response.
-    fn pay(&mut self, n: usize, payer: Role, amount: Amount, call: &str) -> Result<()> {
-        let body = json!({ "call": call, "amount": amount.to_string() });
-        let (from, to) = match payer {
-            Role::A => (&mut self.alice, &mut self.bob),
-            Role::B => (&mut self.bob, &mut self.alice),
-        };
-        let frame = from.request(n, amount, &body)?;
-        let answer = to.serve(n, &frame)?;
-        let response = from.finish(&answer, amount)?;
-        let line = format!(
-            "  {} -> {}  {amount:>4}  {body}  => {response}",
-            from.name, to.name
-        );
-        self.say(line);
-        Ok(())
-    }
-
-    fn withdraw(&mut self, n: usize, amount: Amount) -> Result<()> {
-        let (now, bob_key, alice_key) = (self.now, self.bob.key.clone(), self.alice.key.clone());
-        let (w, sig) = self.bob.channel(n)?.propose_withdrawal(
-            &bob_key,
-            amount,
-            now.saturating_add(600),
-            now,
-        )?;
-        let frame = wire::encode(&Message::WithdrawRequest {
-            withdrawal: w,
-            signature: sig,
-        })?;
-        let Message::WithdrawRequest {
-            withdrawal,
-            signature,
-        } = wire::decode(&frame)?
-        else {
-            bail!("expected a withdrawal request");
-        };
-        let cosig = self.alice.channel(n)?.handle_withdrawal_request(
-            &alice_key,
-            &withdrawal,
-            &signature,
-            now,
-        )?;
-        let cert = self.bob.channel(n)?.handle_withdrawal_signature(&cosig)?;
-        let ev = self.bank.withdraw(&cert, now)?;
-        self.feed(&ev);
-        self.say(format!(
-            "  Bob withdrew {amount} while the channel stays open (co-signed by Alice)"
-        ));
-        Ok(())
-    }
-
-    fn close_cooperatively(&mut self, n: usize) -> Result<Pair<Amount>> {
-        let (alice_key, bob_key) = (self.alice.key.clone(), self.bob.key.clone());
-        let (s, sig_a) = self.alice.channel(n)?.propose_settlement(&alice_key)?;
-        let sig_b = self
-            .bob
-            .channel(n)?
-            .handle_settlement_request(&bob_key, &s, &sig_a)?;
-        let cert = self.alice.channel(n)?.handle_settlement_signature(&sig_b)?;
-        let ev = self.bank.close_cooperative(&cert)?;
-        self.feed(&ev);
-        let payouts = closed_payouts(self.alice.channel(n)?)?;
-        self.say(format!(
-            "  closed cooperatively: Alice gets {}, Bob gets {}",
-            payouts.a, payouts.b
-        ));
-        Ok(payouts)
-    }
-
-    /// Alice closes alone (Bob stopped answering) presenting Bob's latest voucher; Bob's
-    /// watcher, back online, submits Alice's latest; anyone settles after the deadline.
-    fn close_unilaterally(&mut self, n: usize) -> Result<Pair<Amount>> {
-        let inputs = self.alice.channel(n)?.start_close()?;
-        let id = inputs.params.id(&embedded_domain());
-        let ev =
-            self.bank
-                .start_close(self.alice.address(), &id, inputs.voucher.as_ref(), self.now)?;
-        let actions = self.feed(&ev);
-        let Some(Phase::Closing { deadline, .. }) = self.bob.channels.get(n).map(|c| *c.phase())
-        else {
-            bail!("the close did not start");
-        };
-        self.say(format!(
-            "  Alice starts a unilateral close presenting Bob's latest voucher ({}); \
-             deadline in {}s",
-            describe(inputs.voucher.as_ref()),
-            deadline.saturating_sub(self.now)
-        ));
-        for (role, action) in actions {
-            if let LedgerAction::SubmitVoucher(v) = action {
-                let who = if role == Role::A { "Alice" } else { "Bob" };
-                let ev = self.bank.submit_voucher(&v, self.now)?;
-                self.feed(&ev);
-                self.say(format!(
-                    "  {who}'s watcher submits the peer's latest voucher ({})",
-                    describe(Some(&v))
-                ));
-            }
-        }
-        ensure!(
-            self.bank.settle(&id, self.now).is_err(),
-            "settle must wait for the deadline"
-        );
-        self.now = deadline;
-        ensure!(
-            self.alice.channel(n)?.settle_due(self.now),
-            "settle is due at the deadline"
-        );
-        let ev = self.bank.settle(&id, self.now)?;
-        self.feed(&ev);
-        let payouts = closed_payouts(self.alice.channel(n)?)?;
-        self.say(format!(
-            "  after the challenge period (simulated clock): settled, Alice gets {}, Bob gets {}",
-            payouts.a, payouts.b
-        ));
-        Ok(payouts)
-    }
-}
-
-fn describe(v: Option<&SignedVoucher>) -> String {
-    v.map_or("none".into(), |v| {
-        format!(
-            "cumulative {}, sequence {}",
-            v.voucher.cumulative, v.voucher.sequence
-        )
-    })
-}
-
-fn closed_payouts(channel: &Channel) -> Result<Pair<Amount>> {
-    match channel.phase() {
-        Phase::Closed { payouts } => Ok(*payouts),
-        other => Err(anyhow!("channel is {}, not closed", other.name())),
-    }
-}
+const FUNDS: Amount = 1_000_000_000;
 
 /// Runs the demo and checks its outcome.
 pub(crate) fn run(args: &DemoArgs) -> Result<()> {
-    let mut world = World {
-        alice: Party::new("Alice", args.seed)?,
-        bob: Party::new("Bob", args.seed)?,
-        bank: Bank::new(embedded_domain()),
-        now: START_TIME,
-        quiet: args.json,
-    };
-    for p in [world.alice.address(), world.bob.address()] {
-        world.bank.mint(p, Address::ZERO, FUNDS)?;
-    }
-    let (a, b) = (world.alice.address(), world.bob.address());
-    world.say("paychan demo — in-process, embedded ledger rules, simulated clock".into());
-    world.say(format!(
-        "Alice {a}\nBob   {b}\neach starts with {FUNDS} on the ledger\n"
-    ));
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(demo(args))
+}
 
-    let n = args.payments;
-    let deposit_a = Amount::from(n).saturating_mul(10).max(100);
-    let deposit_b = Amount::from(n).saturating_mul(5).max(50);
-    world.open(0, deposit_a, deposit_b, 3_600)?;
-    let calls = ["weather", "translate", "price", "search"];
-    for i in 0..n {
-        let call = calls
-            .get((i as usize).checked_rem(calls.len()).unwrap_or(0))
-            .copied()
-            .unwrap_or("ping");
-        world.pay(0, Role::A, Amount::from(i % 5).saturating_add(1), call)?;
-        if i % 2 == 1 {
-            world.pay(0, Role::B, Amount::from(i % 3).saturating_add(1), "refund")?;
+struct Party {
+    name: &'static str,
+    key: SigningKey,
+    node: Node,
+}
+
+fn key(name: &str, seed: u64) -> Result<SigningKey> {
+    Ok(SigningKey::from_entropy(
+        keccak256([name.as_bytes(), &seed.to_be_bytes()].concat()).as_slice(),
+    )?)
+}
+
+async fn party(
+    name: &'static str,
+    seed: u64,
+    ledger: &EmbeddedLedger,
+    dir: &std::path::Path,
+) -> Result<Party> {
+    let key = key(name, seed)?;
+    let store = SqliteStore::open(dir.join(format!("{name}.db")), Durability::Normal)?;
+    let node = Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(ledger.account(key.clone())))
+        .store(Arc::new(store))
+        .config(NodeConfig {
+            settle_check_interval: Duration::from_millis(50),
+            ..NodeConfig::default()
+        })
+        .build()
+        .await?;
+    Ok(Party { name, key, node })
+}
+
+struct Out {
+    quiet: bool,
+}
+
+impl Out {
+    fn say(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            println!("{}", line.as_ref());
         }
     }
-    world.withdraw(0, 20)?;
-    for i in 0..n {
-        world.pay(
-            0,
-            Role::B,
-            Amount::from(i % 4).saturating_add(1),
-            "stream-minute",
-        )?;
+
+    fn progress(&self, len: u64, what: &str) -> ProgressBar {
+        if self.quiet {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        let style = ProgressStyle::with_template(&format!(
+            "  {what} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar
     }
-    let first = world.close_cooperatively(0)?;
-    world.say(String::new());
+}
 
-    world.open(1, 200, 100, 86_400)?;
-    world.pay(1, Role::A, 40, "batch-job")?;
-    world.pay(1, Role::B, 15, "rebate")?;
-    world.pay(1, Role::A, 25, "batch-job")?;
-    let second = world.close_unilaterally(1)?;
+/// Totals of answered payments, per payer.
+#[derive(Default)]
+struct Paid {
+    alice: Amount,
+    bob: Amount,
+}
 
-    let summary = check(&world, first, second)?;
+async fn demo(args: &DemoArgs) -> Result<()> {
+    let out = Out { quiet: args.json };
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ledger = EmbeddedLedger::in_memory(Clock::manual(start));
+    let alice = party("alice", args.seed, &ledger, dir.path()).await?;
+    let bob = party("bob", args.seed, &ledger, dir.path()).await?;
+    for p in [&alice, &bob] {
+        ledger.faucet(p.key.address(), Address::ZERO, FUNDS)?;
+    }
+    out.say("paychan demo: two nodes over Noise/TCP on 127.0.0.1, an embedded ledger in memory");
+    out.say(format!(
+        "  Alice {}\n  Bob   {}\n  each starts with {FUNDS} units on the ledger\n",
+        alice.key.address(),
+        bob.key.address()
+    ));
+
+    // Bob runs a paid API: it answers each request with a JSON result.
+    bob.node.set_payment_handler(|i: Incoming| async move {
+        let n = i
+            .message
+            .get("n")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        Ok(json!({ "n": n, "square": n.saturating_mul(n), "paid": i.amount.to_string() }))
+    });
+    alice.node.set_payment_handler(|i: Incoming| async move {
+        Ok(json!({ "thanks": i.amount.to_string() }))
+    });
+
+    let listening = net::listen(
+        &bob.node,
+        ListenConfig::new().with_tcp("127.0.0.1:0".parse()?),
+    )
+    .await?;
+    let bob_at: PeerAddr = format!(
+        "{}@{}",
+        bob.key.address(),
+        listening.tcp.context("no TCP address")?
+    )
+    .parse()?;
+    net::dial(&alice.node, bob_at.clone(), LinkConfig::default())?;
+    wait_until(
+        || alice.node.is_connected(bob.key.address()),
+        "Alice connects to Bob",
+    )
+    .await?;
+    out.say(format!(
+        "Bob listens at {bob_at}; Alice is connected (Noise XX, both addresses proven)"
+    ));
+
+    let mut paid = Paid::default();
+    let requests = u128::from(args.requests);
+    let first = alice
+        .node
+        .create_channel(
+            bob.key.address(),
+            requests.saturating_mul(2).saturating_add(10_000),
+        )
+        .await?;
+    bob.node.deposit(first, 10_000).await?;
+    out.say(format!(
+        "\nchannel {first}\n  opened by Alice, Bob deposited 10000"
+    ));
+
+    // Pay-per-call: one request at a time on one channel, each answered.
+    let bar = out.progress(u64::from(args.requests), "pay-per-call");
+    let began = Instant::now();
+    for n in 0..u64::from(args.requests) {
+        let amount = 1 + Amount::from(n % 2);
+        let response = alice
+            .node
+            .send_message_and_pay(first, &json!({ "n": n }), amount)
+            .await?;
+        ensure!(
+            response.get("square") == Some(&json!(n.saturating_mul(n))),
+            "wrong answer to request {n}: {response}"
+        );
+        paid.alice = paid.alice.saturating_add(amount);
+        bar.inc(1);
+    }
+    let elapsed = began.elapsed();
+    bar.finish_with_message("done");
+    let rate = f64::from(args.requests) / elapsed.as_secs_f64().max(1e-9);
+    out.say(format!(
+        "  {} paid requests answered in {:.2?}: {rate:.0} calls/s",
+        args.requests, elapsed
+    ));
+
+    // A two-way stream: both pay at the same time on the same channel.
+    let bar = out.progress(u64::from(args.stream).saturating_mul(2), "two-way stream");
+    let began = Instant::now();
+    let (a_node, b_node, n) = (alice.node.clone(), bob.node.clone(), args.stream);
+    let (bar_a, bar_b) = (bar.clone(), bar.clone());
+    let from_alice = tokio::spawn(async move { stream(a_node, first, n, 1, bar_a).await });
+    let from_bob = tokio::spawn(async move { stream(b_node, first, n, 2, bar_b).await });
+    paid.alice = paid.alice.saturating_add(from_alice.await??);
+    paid.bob = paid.bob.saturating_add(from_bob.await??);
+    bar.finish_with_message("done");
+    let streamed = u64::from(args.stream).saturating_mul(2);
+    out.say(format!(
+        "  {streamed} payments in both directions in {:.2?}: {:.0} payments/s",
+        began.elapsed(),
+        streamed as f64 / began.elapsed().as_secs_f64().max(1e-9)
+    ));
+
+    bob.node.withdraw(first, 1_000).await?;
+    out.say("  Bob withdrew 1000 while the channel stays open (co-signed by Alice)");
+    let info = alice.node.channel_info(first).await?;
+    ensure!(
+        alice.node.close(first).await?,
+        "the first close should be cooperative"
+    );
+    out.say(format!(
+        "  closed cooperatively: Alice paid {}, Bob paid {}",
+        info.balances.paid_by_me, info.balances.paid_by_peer
+    ));
+
+    // The second channel: Alice closes alone; Bob's watcher submits Alice's latest voucher.
+    let second = alice.node.create_channel(bob.key.address(), 5_000).await?;
+    bob.node.deposit(second, 1_000).await?;
+    for (n, amount) in [(1u64, 400), (2, 350)] {
+        alice
+            .node
+            .send_message_and_pay(second, &json!({ "n": n }), amount)
+            .await?;
+        paid.alice = paid.alice.saturating_add(amount);
+    }
+    bob.node
+        .send_message_and_pay(second, &json!({ "refund": 1 }), 120)
+        .await?;
+    paid.bob = paid.bob.saturating_add(120);
+    out.say(format!(
+        "\nchannel {second}\n  Alice paid 750, Bob paid 120"
+    ));
+    let mut bob_events = bob.node.subscribe();
+    alice.node.force_close(second).await?;
+    let deadline = wait_event(&mut bob_events, |e| match e {
+        NodeEvent::CloseStarted { deadline, .. } => Some(*deadline),
+        _ => None,
+    })
+    .await?;
+    out.say(format!(
+        "  Alice starts a unilateral close; challenge period until {deadline} (ledger time)"
+    ));
+    wait_until_async(|| async {
+        matches!(ledger.channel_record(&second), Ok(Some(r)) if matches!(r.status, paychan_core::adjudicator::ChannelStatus::Closing { counted, .. } if counted.a == 750))
+    }, "Bob's watcher submits Alice's latest voucher").await?;
+    out.say("  Bob's watcher submitted Alice's latest voucher (750)");
+    let now = ledger.time()?;
+    ledger.clock().advance(deadline.saturating_sub(now));
+    out.say("  the challenge period passes (manual ledger clock)");
+    let received = wait_event(&mut bob_events, |e| match e {
+        NodeEvent::ChannelClosed {
+            channel_id,
+            amount_received,
+        } if *channel_id == second => Some(amount_received.clone()),
+        _ => None,
+    })
+    .await?;
+    out.say(format!("  the watcher settled: Bob received {received}"));
+
+    let summary = check(&ledger, &alice, &bob, &paid, &out, rate)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
+    alice.node.shutdown();
+    bob.node.shutdown();
     Ok(())
 }
 
-/// Checks the final ledger balances against the payments made, and returns the summary.
-fn check(world: &World, first: Pair<Amount>, second: Pair<Amount>) -> Result<serde_json::Value> {
+/// `n` payments of `amount` on `channel`; returns what was answered.
+async fn stream(
+    node: Node,
+    channel: ChannelId,
+    n: u32,
+    amount: Amount,
+    bar: ProgressBar,
+) -> Result<Amount> {
+    let mut total: Amount = 0;
+    for i in 0..n {
+        node.send_message_and_pay(channel, &json!({ "stream": i }), amount)
+            .await?;
+        total = total.saturating_add(amount);
+        bar.inc(1);
+    }
+    Ok(total)
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool, what: &str) -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .with_context(|| format!("timed out: {what}"))
+}
+
+async fn wait_until_async<F, Fut>(mut done: F, what: &str) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !done().await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .with_context(|| format!("timed out: {what}"))
+}
+
+async fn wait_event<T>(
+    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    mut pick: impl FnMut(&NodeEvent) -> Option<T>,
+) -> Result<T> {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match rx.recv().await {
+                Ok(event) => {
+                    if let Some(t) = pick(&event) {
+                        return Ok(t);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => return Err(anyhow::anyhow!("event stream ended: {e}")),
+            }
+        }
+    })
+    .await
+    .context("timed out waiting for an event")?
+}
+
+/// Checks every final balance against the answered payments and returns the summary.
+fn check(
+    ledger: &EmbeddedLedger,
+    alice: &Party,
+    bob: &Party,
+    paid: &Paid,
+    out: &Out,
+    rate: f64,
+) -> Result<serde_json::Value> {
     let mut rows = vec![];
     let mut ok = true;
-    for p in [&world.alice, &world.bob] {
-        let balance = world.bank.balance(p.address(), Address::ZERO);
-        let expected = FUNDS.saturating_add(p.received).saturating_sub(p.paid);
+    for (p, sent, received) in [(alice, paid.alice, paid.bob), (bob, paid.bob, paid.alice)] {
+        let balance = ledger.balance_of(p.key.address(), Address::ZERO)?;
+        let expected = FUNDS.saturating_add(received).saturating_sub(sent);
         ok &= balance == expected;
         rows.push(json!({
             "party": p.name,
-            "address": p.address().to_string(),
-            "paid": p.paid.to_string(),
-            "received": p.received.to_string(),
+            "address": p.key.address().to_string(),
+            "paid": sent.to_string(),
+            "received": received.to_string(),
             "expected_balance": expected.to_string(),
             "ledger_balance": balance.to_string(),
             "ok": balance == expected,
         }));
+        out.say(format!(
+            "{}{:<6} paid {sent:>8}  received {received:>8}  expected {expected:>12}  ledger {balance:>12}  {}",
+            if p.name == "alice" { "\nsummary\n  " } else { "  " },
+            p.name,
+            if balance == expected { "ok" } else { "MISMATCH" }
+        ));
     }
-    let total = world.bank.total(Address::ZERO);
-    let conserved = total == world.bank.supply(Address::ZERO);
+    let conserved = ledger.total(Address::ZERO)? == ledger.supply(Address::ZERO)?;
     ok &= conserved;
-    if !world.quiet {
-        println!("\nsummary");
-        println!(
-            "  {:<6} {:>10} {:>10} {:>16} {:>16}",
-            "party", "paid", "received", "expected", "ledger"
-        );
-        for p in [&world.alice, &world.bob] {
-            let balance = world.bank.balance(p.address(), Address::ZERO);
-            let expected = FUNDS.saturating_add(p.received).saturating_sub(p.paid);
-            let mark = if balance == expected {
-                "ok"
-            } else {
-                "MISMATCH"
-            };
-            println!(
-                "  {:<6} {:>10} {:>10} {:>16} {:>16}  {mark}",
-                p.name, p.paid, p.received, expected, balance
-            );
+    out.say(format!(
+        "  ledger total {}: {}",
+        ledger.total(Address::ZERO)?,
+        if conserved {
+            "conserved"
+        } else {
+            "NOT CONSERVED"
         }
-        println!(
-            "  total on the ledger {total} (minted {}): {}",
-            world.bank.supply(Address::ZERO),
-            if conserved {
-                "conserved"
-            } else {
-                "NOT CONSERVED"
-            }
-        );
-    }
+    ));
     ensure!(ok, "final balances do not match the payments");
-    if !world.quiet {
-        println!("every balance matches the payments: ok");
-    }
-    Ok(json!({
-        "ok": ok,
-        "parties": rows,
-        "channels": [
-            { "close": "cooperative", "payout_a": first.a.to_string(), "payout_b": first.b.to_string() },
-            { "close": "unilateral", "payout_a": second.a.to_string(), "payout_b": second.b.to_string() },
-        ],
-        "ledger_events": world.bank.events().len(),
-    }))
+    out.say("every balance matches the answered payments: ok");
+    Ok(json!({ "ok": ok, "parties": rows, "pay_per_call_per_second": rate.round() }))
 }

@@ -1,7 +1,13 @@
 //! The `paychan` command: parses arguments and hands over to the library code.
 
+mod channel;
+mod config;
+mod daemon;
 mod demo;
+mod init;
+mod keystore;
 mod ledger;
+mod network;
 
 use std::process::ExitCode;
 
@@ -24,6 +30,15 @@ enum Command {
     /// Serves the embedded ledger over JSON-RPC (`serve`), or funds and reads accounts on a
     /// served ledger (`faucet`, `balance`).
     Ledger(ledger::LedgerArgs),
+    /// Creates a node's data directory: a new key in an encrypted keystore, a commented
+    /// config.toml and the API token.
+    Init(init::InitArgs),
+    /// Runs the node: its channels, peer connections and JSON-RPC API, until Ctrl-C.
+    Node(daemon::NodeArgs),
+    /// Opens, pays, closes and shows channels through a running node's API.
+    Channel(channel::ChannelArgs),
+    /// Shows a running node's address, ledger, balance and peer addresses.
+    Info(channel::InfoArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +46,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Ledger(args) => ledger::run(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Node(args) => daemon::run(&args),
+        Command::Channel(args) => channel::run(&args),
+        Command::Info(args) => channel::info(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

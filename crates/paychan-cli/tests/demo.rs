@@ -18,24 +18,40 @@ fn paychan(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn demo_succeeds_and_balances_match_payments() {
-    let out = paychan(&["demo"]);
+    let out = paychan(&["demo", "--requests", "40", "--stream", "10"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "demo failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("every balance matches the payments: ok"));
+    assert!(stdout.contains("every balance matches the answered payments: ok"));
+    assert!(stdout.contains("40 paid requests answered"));
     assert!(stdout.contains("closed cooperatively"));
-    assert!(stdout.contains("watcher submits"));
+    assert!(stdout.contains("watcher submitted"));
+    assert!(stdout.contains("the watcher settled"));
 }
 
 #[test]
 fn demo_json_reports_every_party_ok_and_conserves_money() {
-    let out = paychan(&["demo", "--json", "--payments", "25", "--seed", "7"]);
-    assert!(out.status.success());
+    let out = paychan(&[
+        "demo",
+        "--json",
+        "--requests",
+        "30",
+        "--stream",
+        "5",
+        "--seed",
+        "7",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     assert_eq!(v["ok"], true);
+    assert!(v["pay_per_call_per_second"].as_f64().unwrap() > 0.0);
     let parties = v["parties"].as_array().unwrap();
     assert_eq!(parties.len(), 2);
     let mut net: i128 = 0;
@@ -51,11 +67,18 @@ fn demo_json_reports_every_party_ok_and_conserves_money() {
 
 #[test]
 fn demo_refuses_bad_options() {
-    let out = paychan(&["demo", "--payments", "0"]);
-    assert!(!out.status.success());
-    let out = paychan(&["demo", "--payments", "-3"]);
-    assert!(!out.status.success());
-    let out = paychan(&["demo", "--seed", "not-a-number"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"));
+    for args in [
+        &["demo", "--requests", "0"][..],
+        &["demo", "--requests", "-3"],
+        &["demo", "--stream", "x"],
+        &["demo", "--seed", "not-a-number"],
+    ] {
+        let out = paychan(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("invalid value") || stderr.contains("unexpected argument"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -1,0 +1,611 @@
+//! `paychan channel open|pay|message|deposit|withdraw|close|list|info|auto-refill` and
+//! `paychan info`: clients of a running `paychan node`, through its JSON-RPC API.
+//!
+//! The API's URL and token come from the data directory (`rpc.listen` and `rpc.token_file`
+//! of its `config.toml`), or from `--rpc URL --token-file FILE`. Output is a few lines for
+//! humans, or with `--json` the API's answer as one JSON line (and on failure
+//! `{"error": {category, code, message}}`, exit status 1). A spinner shows while waiting
+//! for the peer or the ledger, and `close --wait` shows the challenge period passing.
+
+use std::{
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use jsonrpsee::{
+    core::{ClientError, client::ClientT},
+    http_client::HttpClient,
+};
+use paychan_core::{Address, Amount, ChannelId};
+use paychan_rpc::{
+    client::{self, Named},
+    method,
+    params::parse_amount,
+    types::{ChannelView, CloseResult, NodeInfo, PayResult},
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::config::{Config, data_dir, in_dir};
+
+/// How to reach the node's API.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ApiArgs {
+    /// The node's data directory, to find the API's address and token (default:
+    /// ~/.paychan, or ./paychan-data without a home).
+    #[arg(long, global = true, env = "PAYCHAN_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The API's URL (default: from the data directory's config.toml).
+    #[arg(long, global = true, value_name = "URL")]
+    rpc: Option<String>,
+    /// The file holding the API token (default: from the data directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Print the API's answer as one JSON line instead of sentences.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// Options of `paychan channel`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ChannelArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(subcommand)]
+    command: ChannelCommand,
+}
+
+/// Options of `paychan info`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct InfoArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ChannelCommand {
+    /// Opens a channel with PEER (an address of a connected or configured peer, or
+    /// ADDRESS@HOST:PORT / ADDRESS@ws://HOST:PORT to dial) and deposits DEPOSIT.
+    Open {
+        /// The peer.
+        peer: String,
+        /// Our initial deposit (a whole number of the smallest unit; may be 0).
+        #[arg(value_parser = amount)]
+        deposit: Amount,
+    },
+    /// Pays AMOUNT on CHANNEL for MESSAGE and prints the peer's response.
+    Pay {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// The amount (a whole number, > 0).
+        #[arg(value_parser = positive_amount)]
+        amount: Amount,
+        /// The message: JSON, or else taken as a string (default: null).
+        message: Option<String>,
+    },
+    /// Sends MESSAGE on CHANNEL without payment and prints the peer's response.
+    Message {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// The message: JSON, or else taken as a string.
+        message: String,
+    },
+    /// Deposits AMOUNT more into our side of CHANNEL.
+    Deposit {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// The amount (> 0).
+        #[arg(value_parser = positive_amount)]
+        amount: Amount,
+    },
+    /// Withdraws AMOUNT from our side of CHANNEL while it stays open (the peer co-signs).
+    Withdraw {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// The amount (> 0).
+        #[arg(value_parser = positive_amount)]
+        amount: Amount,
+    },
+    /// Closes CHANNEL: cooperatively if the peer co-signs, otherwise unilaterally (the node
+    /// settles after the challenge period).
+    Close {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// Close unilaterally without asking the peer.
+        #[arg(long)]
+        force: bool,
+        /// After a unilateral close, wait until the channel is settled.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Lists the channels (all, or those with --peer).
+    List {
+        /// Only the channels with this peer.
+        #[arg(long, value_parser = address)]
+        peer: Option<Address>,
+    },
+    /// Shows a channel's balances and status.
+    Info {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+    },
+    /// Deposits AMOUNT whenever what we may spend on CHANNEL falls below THRESHOLD (0 0
+    /// turns it off).
+    AutoRefill {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// The threshold.
+        #[arg(value_parser = amount)]
+        threshold: Amount,
+        /// The amount deposited.
+        #[arg(value_parser = amount)]
+        amount: Amount,
+    },
+}
+
+fn amount(s: &str) -> Result<Amount, String> {
+    let digits: String = s.trim().chars().filter(|c| *c != '_').collect();
+    parse_amount(&digits)
+}
+
+fn positive_amount(s: &str) -> Result<Amount, String> {
+    match amount(s)? {
+        0 => Err("the amount must be positive".into()),
+        a => Ok(a),
+    }
+}
+
+fn channel_id(s: &str) -> Result<ChannelId, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a channel id: expected 0x and 64 hex digits"))
+}
+
+fn address(s: &str) -> Result<Address, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an address: expected 0x and 40 hex digits"))
+}
+
+/// A message argument: JSON if it parses, else a string.
+fn message(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// A failed command: the API's error, or a local one.
+enum Failure {
+    Api(paychan_rpc::ErrorData),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// The connected API.
+struct Api {
+    client: HttpClient,
+    url: String,
+    json: bool,
+}
+
+impl Api {
+    fn connect(args: &ApiArgs) -> Result<Api> {
+        let dir = data_dir(args.data_dir.as_deref());
+        let config = if args.rpc.is_none() || args.token_file.is_none() {
+            Some(Config::load(&dir)?)
+        } else {
+            None
+        };
+        let url = match (&args.rpc, &config) {
+            (Some(url), _) => url.clone(),
+            (None, Some(config)) => config.rpc_url(),
+            (None, None) => bail!("no API URL: give --rpc or --data-dir"),
+        };
+        let token_path = match (&args.token_file, &config) {
+            (Some(path), _) => path.clone(),
+            (None, Some(config)) => in_dir(&dir, &config.rpc.token_file),
+            (None, None) => bail!("no token: give --token-file or --data-dir"),
+        };
+        let token = read_token(&token_path)?;
+        let client = client::http(&url, &token).map_err(|e| anyhow!("bad API URL {url:?}: {e}"))?;
+        Ok(Api {
+            client,
+            url,
+            json: args.json,
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, Failure> {
+        match self.client.request::<T, _>(method, Named(params)).await {
+            Ok(answer) => Ok(answer),
+            Err(e) => Err(match client::paychan_error(&e) {
+                Some(data) => Failure::Api(data),
+                None => Failure::Other(transport_error(&self.url, &e)),
+            }),
+        }
+    }
+
+    /// Calls with a spinner saying `waiting` (for humans on a terminal).
+    async fn call_waiting<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+        waiting: &str,
+    ) -> Result<T, Failure> {
+        let spinner = self.spinner(waiting);
+        let answer = self.call(method, params).await;
+        spinner.finish_and_clear();
+        answer
+    }
+
+    fn spinner(&self, message: &str) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_message(message.to_owned());
+        spinner.enable_steady_tick(Duration::from_millis(100));
+        spinner
+    }
+}
+
+fn read_token(path: &Path) -> Result<String> {
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the API token {}", path.display()))?;
+    Ok(token.trim().to_owned())
+}
+
+fn transport_error(url: &str, e: &ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Transport(inner) => {
+            let text = inner.to_string();
+            if text.contains("401") {
+                anyhow!(
+                    "the node's API at {url} refused the token (is --token-file the node's rpc.token?)"
+                )
+            } else {
+                anyhow!(
+                    "cannot reach the node's API at {url}: {text}\n(is `paychan node` running?)"
+                )
+            }
+        }
+        ClientError::RequestTimeout => anyhow!("the node's API at {url} did not answer in time"),
+        other => anyhow!("the node's API at {url} failed: {other}"),
+    }
+}
+
+/// Runs `paychan channel ...`.
+pub(crate) fn run(args: &ChannelArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let api = Api::connect(&args.api)?;
+        finish(&api, command(&api, &args.command).await)
+    })
+}
+
+/// Runs `paychan info`.
+pub(crate) fn info(args: &InfoArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let api = Api::connect(&args.api)?;
+        let result = async {
+            let info: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
+            if api.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&info).map_err(anyhow::Error::from)?
+                );
+                return Ok(());
+            }
+            println!(
+                "node {} (paychan {}, API v{})",
+                info.address, info.node_version, info.rpc_version
+            );
+            println!(
+                "  ledger   chain {} adjudicator {}",
+                info.ledger.chain_id, info.ledger.verifying_contract
+            );
+            if let Some(balance) = &info.balance {
+                println!("  balance  {balance}");
+            }
+            for addr in &info.listen {
+                println!("  peers    {addr}");
+            }
+            Ok(())
+        }
+        .await;
+        finish(&api, result)
+    })
+}
+
+/// Reports a failure the way the output mode asks.
+fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(Failure::Other(e)) => Err(e),
+        Err(Failure::Api(data)) => {
+            if api.json {
+                println!("{}", json!({ "error": data }));
+                bail!("{}", data.message);
+            }
+            let category = format!("{:?}", data.category).to_lowercase();
+            bail!("{} (code {}, {category} error)", data.message, data.code)
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    println!(
+        "{}",
+        serde_json::to_string(value).map_err(anyhow::Error::from)?
+    );
+    Ok(())
+}
+
+fn print_channel(c: &ChannelView) {
+    let b = &c.balances;
+    println!("channel {}", c.channel_id);
+    println!("  peer          {} (we are {})", c.peer, c.role);
+    println!("  status        {}", c.status);
+    println!(
+        "  available     {} (peer: {})",
+        b.my_available, b.peer_available
+    );
+    println!(
+        "  deposited     {} (peer: {})",
+        b.my_deposit, b.peer_deposit
+    );
+    println!(
+        "  paid          {} (received: {})",
+        b.paid_by_me, b.paid_by_peer
+    );
+    if let Some(p) = &c.expected_payouts {
+        println!("  payout now    {} (peer: {})", p.mine, p.peer);
+    }
+    if let Some(deadline) = c.deadline {
+        println!("  settles after {deadline} (ledger time)");
+    }
+    if let Some(r) = &c.auto_refill {
+        println!("  auto-refill   {} when below {}", r.amount, r.threshold);
+    }
+}
+
+fn print_response(response: &Value) {
+    match response {
+        Value::String(s) => println!("response: {s}"),
+        other => println!("response: {other}"),
+    }
+}
+
+async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
+    match command {
+        ChannelCommand::Open { peer, deposit } => {
+            let channel: ChannelView = api
+                .call_waiting(
+                    method::OPEN_CHANNEL,
+                    json!({ "peer": peer, "deposit": deposit.to_string() }),
+                    "waiting for the peer to accept and the ledger to open the channel…",
+                )
+                .await?;
+            if api.json {
+                return print_json(&channel);
+            }
+            println!(
+                "opened {} with {} (deposit {deposit})",
+                channel.channel_id, channel.peer
+            );
+            print_channel(&channel);
+        }
+        ChannelCommand::Pay {
+            channel,
+            amount,
+            message: text,
+        } => {
+            let body = text.as_deref().map_or(Value::Null, message);
+            let paid: PayResult = api
+                .call_waiting(
+                    method::PAY,
+                    json!({ "channel_id": channel, "amount": amount.to_string(), "message": body }),
+                    "waiting for the peer's response…",
+                )
+                .await?;
+            if api.json {
+                return print_json(&paid);
+            }
+            println!("paid {amount} on {channel}");
+            print_response(&paid.response);
+        }
+        ChannelCommand::Message {
+            channel,
+            message: text,
+        } => {
+            let answered: PayResult = api
+                .call_waiting(
+                    method::SEND_MESSAGE,
+                    json!({ "channel_id": channel, "message": message(text) }),
+                    "waiting for the peer's response…",
+                )
+                .await?;
+            if api.json {
+                return print_json(&answered);
+            }
+            print_response(&answered.response);
+        }
+        ChannelCommand::Deposit { channel, amount } => {
+            let view: ChannelView = api
+                .call_waiting(
+                    method::DEPOSIT,
+                    json!({ "channel_id": channel, "amount": amount.to_string() }),
+                    "waiting for the ledger…",
+                )
+                .await?;
+            if api.json {
+                return print_json(&view);
+            }
+            println!("deposited {amount} into {channel}");
+            print_channel(&view);
+        }
+        ChannelCommand::Withdraw { channel, amount } => {
+            let view: ChannelView = api
+                .call_waiting(
+                    method::WITHDRAW,
+                    json!({ "channel_id": channel, "amount": amount.to_string() }),
+                    "waiting for the peer's signature and the ledger…",
+                )
+                .await?;
+            if api.json {
+                return print_json(&view);
+            }
+            println!("withdrew {amount} from {channel}");
+            print_channel(&view);
+        }
+        ChannelCommand::Close {
+            channel,
+            force,
+            wait,
+        } => {
+            let closed: CloseResult = api
+                .call_waiting(
+                    method::CLOSE,
+                    json!({ "channel_id": channel, "force": force }),
+                    if *force {
+                        "starting the close on the ledger…"
+                    } else {
+                        "asking the peer to co-sign…"
+                    },
+                )
+                .await?;
+            let settled = if !closed.cooperative && *wait {
+                Some(wait_settled(api, *channel, &closed.channel).await?)
+            } else {
+                None
+            };
+            if api.json {
+                return match settled {
+                    Some(view) => print_json(&CloseResult {
+                        cooperative: false,
+                        channel: view,
+                    }),
+                    None => print_json(&closed),
+                };
+            }
+            if closed.cooperative {
+                println!("closed {channel} cooperatively: paid out");
+            } else {
+                println!("started a unilateral close of {channel}");
+            }
+            print_channel(settled.as_ref().unwrap_or(&closed.channel));
+            if !closed.cooperative && settled.is_none() {
+                println!("the node settles it after the deadline; `--wait` waits for it");
+            }
+        }
+        ChannelCommand::List { peer } => {
+            let params = match peer {
+                Some(peer) => json!({ "peer": peer }),
+                None => json!({}),
+            };
+            let channels: Vec<ChannelView> = api.call(method::LIST_CHANNELS, params).await?;
+            if api.json {
+                return print_json(&channels);
+            }
+            if channels.is_empty() {
+                println!("no channels");
+            }
+            for c in &channels {
+                println!(
+                    "{}  {}  {:<9} {:<14} available {:>10}  paid {:>10}  received {:>10}",
+                    c.channel_id,
+                    c.peer,
+                    c.role.to_string(),
+                    c.status,
+                    c.balances.my_available,
+                    c.balances.paid_by_me,
+                    c.balances.paid_by_peer
+                );
+            }
+        }
+        ChannelCommand::Info { channel } => {
+            let view: ChannelView = api
+                .call(method::CHANNEL_INFO, json!({ "channel_id": channel }))
+                .await?;
+            if api.json {
+                return print_json(&view);
+            }
+            print_channel(&view);
+        }
+        ChannelCommand::AutoRefill {
+            channel,
+            threshold,
+            amount,
+        } => {
+            let view: ChannelView = api
+                .call(
+                    method::SET_AUTO_REFILL,
+                    json!({ "channel_id": channel, "threshold": threshold.to_string(), "amount": amount.to_string() }),
+                )
+                .await?;
+            if api.json {
+                return print_json(&view);
+            }
+            print_channel(&view);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the node has settled `channel`, with a bar over the challenge period.
+async fn wait_settled(
+    api: &Api,
+    channel: ChannelId,
+    closing: &ChannelView,
+) -> Result<ChannelView, Failure> {
+    let deadline = closing.deadline.unwrap_or(0);
+    let start: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
+    let begin = start.ledger_time.unwrap_or(deadline);
+    let bar = if api.json || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(deadline.saturating_sub(begin).max(1));
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} challenge period {bar:40} {pos}/{len} s {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    };
+    loop {
+        let view: ChannelView = api
+            .call(method::CHANNEL_INFO, json!({ "channel_id": channel }))
+            .await?;
+        if view.status == "closed" {
+            bar.finish_and_clear();
+            return Ok(view);
+        }
+        let info: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
+        if let Some(now) = info.ledger_time {
+            bar.set_position(now.saturating_sub(begin));
+            bar.set_message(if now >= deadline { "settling…" } else { "" });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,498 @@
+//! The data directory of a node and its `config.toml`: where everything lives, the commented
+//! file `paychan init` writes, and its strict loading (an unknown key, a wrong type or an
+//! inconsistent value is an error naming the field, and nothing is started).
+//!
+//! Layout of a data directory (default `~/.paychan`, or `./paychan-data` when there is no
+//! home directory; `--data-dir` or `PAYCHAN_DATA_DIR` choose another):
+//!
+//! | file | what |
+//! |---|---|
+//! | `config.toml` | the configuration below |
+//! | `keystore.json` | the node key, Ethereum V3 keystore (or `node.key`, plaintext, development only) |
+//! | `rpc.token` | the API's bearer token, mode 0600 |
+//! | `node.db` | the SQLite store of channel states |
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+use paychan_core::{Address, Amount};
+use paychan_net::PeerAddr;
+use paychan_node::{ChannelPolicy, NodeConfig};
+use paychan_rpc::params::AmountParam;
+use paychan_store::Durability;
+use serde::Deserialize;
+
+/// The configuration file's name in the data directory.
+pub(crate) const CONFIG_FILE: &str = "config.toml";
+/// The encrypted key file's default name.
+pub(crate) const KEYSTORE_FILE: &str = "keystore.json";
+/// The plaintext key file's default name (`--insecure-plaintext-key`).
+pub(crate) const PLAINTEXT_KEY_FILE: &str = "node.key";
+/// The token file's default name.
+pub(crate) const TOKEN_FILE: &str = "rpc.token";
+
+/// Default addresses: the API, the ledger served by `paychan ledger serve`, peers over TCP.
+pub(crate) const DEFAULT_RPC_LISTEN: &str = "127.0.0.1:6333";
+pub(crate) const DEFAULT_LEDGER_URL: &str = "http://127.0.0.1:6334";
+pub(crate) const DEFAULT_PEER_TCP: &str = "127.0.0.1:6335";
+
+/// The data directory: `--data-dir` / `PAYCHAN_DATA_DIR`, else `~/.paychan`, else
+/// `./paychan-data`.
+pub(crate) fn data_dir(given: Option<&Path>) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_path_buf();
+    }
+    match std::env::var_os("HOME") {
+        Some(home) if !home.is_empty() => PathBuf::from(home).join(".paychan"),
+        _ => PathBuf::from("paychan-data"),
+    }
+}
+
+/// `config.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    pub(crate) node: NodeSection,
+    pub(crate) rpc: RpcSection,
+    pub(crate) ledger: LedgerSection,
+    pub(crate) store: StoreSection,
+    pub(crate) policy: PolicySection,
+}
+
+/// `[node]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NodeSection {
+    /// Where peers connect over TCP (`None`: not listening).
+    pub(crate) listen_tcp: Option<SocketAddr>,
+    /// Where peers connect over WebSocket.
+    pub(crate) listen_ws: Option<SocketAddr>,
+    /// Peers kept connected (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`).
+    pub(crate) peers: Vec<String>,
+    /// The key file, relative to the data directory.
+    pub(crate) key_file: PathBuf,
+    /// Challenge period of the channels this node opens, seconds.
+    pub(crate) challenge_period: u64,
+    /// Seconds to wait for a peer's answer.
+    pub(crate) request_timeout: u64,
+    /// Seconds the payment handler may take.
+    pub(crate) handler_timeout: u64,
+    /// Validity of withdrawal certificates, seconds of ledger time.
+    pub(crate) withdrawal_validity: u64,
+    /// The answer to incoming payments when no handler is registered.
+    pub(crate) default_response: Option<serde_json::Value>,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        let node = NodeConfig::default();
+        NodeSection {
+            listen_tcp: DEFAULT_PEER_TCP.parse().ok(),
+            listen_ws: None,
+            peers: vec![],
+            key_file: PathBuf::from(KEYSTORE_FILE),
+            challenge_period: node.challenge_period,
+            request_timeout: node.request_timeout.as_secs(),
+            handler_timeout: node.handler_timeout.as_secs(),
+            withdrawal_validity: node.withdrawal_validity,
+            default_response: None,
+        }
+    }
+}
+
+/// `[rpc]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RpcSection {
+    pub(crate) listen: SocketAddr,
+    pub(crate) token_file: PathBuf,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) max_request_body_size: u32,
+    pub(crate) max_batch_len: u32,
+    pub(crate) max_connections: u32,
+}
+
+impl Default for RpcSection {
+    fn default() -> Self {
+        let defaults = paychan_rpc::RpcConfig::new("");
+        RpcSection {
+            listen: defaults.listen,
+            token_file: PathBuf::from(TOKEN_FILE),
+            allowed_origins: vec![],
+            max_request_body_size: defaults.max_request_body_size,
+            max_batch_len: defaults.max_batch_len,
+            max_connections: defaults.max_connections,
+        }
+    }
+}
+
+/// The ledger backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum LedgerKind {
+    /// An embedded ledger served by `paychan ledger serve`, reached over JSON-RPC.
+    EmbeddedRemote,
+}
+
+/// `[ledger]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LedgerSection {
+    pub(crate) kind: LedgerKind,
+    pub(crate) url: String,
+}
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        LedgerSection {
+            kind: LedgerKind::EmbeddedRemote,
+            url: DEFAULT_LEDGER_URL.to_owned(),
+        }
+    }
+}
+
+/// `durability` of `[store]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DurabilityConfig {
+    /// Survives a crash of the process.
+    #[default]
+    Normal,
+    /// Survives a power loss (an fsync per commit group).
+    Full,
+}
+
+/// `[store]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct StoreSection {
+    pub(crate) path: PathBuf,
+    pub(crate) durability: DurabilityConfig,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            path: PathBuf::from("node.db"),
+            durability: DurabilityConfig::Normal,
+        }
+    }
+}
+
+impl StoreSection {
+    pub(crate) fn durability(&self) -> Durability {
+        match self.durability {
+            DurabilityConfig::Normal => Durability::Normal,
+            DurabilityConfig::Full => Durability::Full,
+        }
+    }
+}
+
+/// `[policy]`: the node's [`ChannelPolicy`] for incoming proposals.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PolicySection {
+    pub(crate) allowed_peers: Vec<Address>,
+    pub(crate) min_challenge_period: u64,
+    pub(crate) max_challenge_period: u64,
+    pub(crate) min_deposit: AmountParam,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        let policy = ChannelPolicy::default();
+        PolicySection {
+            allowed_peers: policy.allowed_peers,
+            min_challenge_period: policy.min_challenge_period,
+            max_challenge_period: policy.max_challenge_period,
+            min_deposit: AmountParam(policy.min_deposit),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and checks `text` (`path` names the file in messages).
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        config
+            .check()
+            .with_context(|| format!("{}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Loads `config.toml` of `dir`.
+    pub(crate) fn load(dir: &Path) -> Result<Config> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {} (did you run `paychan init --data-dir {}`?)",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        Config::parse(&text, &path)
+    }
+
+    /// Values serde accepts but the node cannot use.
+    fn check(&self) -> Result<()> {
+        let n = &self.node;
+        for (field, value) in [
+            ("node.challenge_period", n.challenge_period),
+            ("node.request_timeout", n.request_timeout),
+            ("node.handler_timeout", n.handler_timeout),
+            ("node.withdrawal_validity", n.withdrawal_validity),
+        ] {
+            if value == 0 {
+                bail!("{field} must be positive");
+            }
+        }
+        for (i, peer) in n.peers.iter().enumerate() {
+            peer.parse::<PeerAddr>()
+                .map_err(|e| anyhow::anyhow!("node.peers[{i}] = {peer:?}: {e}"))?;
+        }
+        let p = &self.policy;
+        if p.min_challenge_period > p.max_challenge_period {
+            bail!(
+                "policy.min_challenge_period ({}) is above policy.max_challenge_period ({})",
+                p.min_challenge_period,
+                p.max_challenge_period
+            );
+        }
+        let url = self.ledger.url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("ledger.url must start with http:// or https:// (got {url:?})");
+        }
+        paychan_rpc::auth::AuthLayer::new("0123456789abcdef", &self.rpc.allowed_origins)
+            .map_err(|e| anyhow::anyhow!("rpc.allowed_origins: {e}"))?;
+        if self.rpc.max_connections == 0 {
+            bail!("rpc.max_connections must be positive");
+        }
+        if self.rpc.max_request_body_size < 1024 {
+            bail!("rpc.max_request_body_size must be at least 1024 bytes");
+        }
+        Ok(())
+    }
+
+    /// The node's settings.
+    pub(crate) fn node_config(&self) -> NodeConfig {
+        let n = &self.node;
+        NodeConfig {
+            policy: ChannelPolicy {
+                allowed_peers: self.policy.allowed_peers.clone(),
+                min_challenge_period: self.policy.min_challenge_period,
+                max_challenge_period: self.policy.max_challenge_period,
+                min_deposit: self.policy.min_deposit.0,
+            },
+            challenge_period: n.challenge_period,
+            request_timeout: Duration::from_secs(n.request_timeout),
+            handler_timeout: Duration::from_secs(n.handler_timeout),
+            withdrawal_validity: n.withdrawal_validity,
+            default_response: n
+                .default_response
+                .clone()
+                .unwrap_or(serde_json::Value::Null),
+            ..NodeConfig::default()
+        }
+    }
+
+    /// The URL of the API for a client on this machine.
+    pub(crate) fn rpc_url(&self) -> String {
+        let mut addr = self.rpc.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        format!("http://{addr}")
+    }
+}
+
+/// `path` if absolute, else relative to the data directory.
+pub(crate) fn in_dir(dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
+    }
+}
+
+/// What `paychan init` writes into the configuration.
+pub(crate) struct Template<'a> {
+    pub(crate) key_file: &'a str,
+    pub(crate) listen_tcp: Option<SocketAddr>,
+    pub(crate) listen_ws: Option<SocketAddr>,
+    pub(crate) rpc_listen: SocketAddr,
+    pub(crate) ledger_url: &'a str,
+}
+
+fn toml_string(s: &str) -> String {
+    // A TOML basic string has JSON's escapes for what matters here.
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+fn optional_addr(key: &str, addr: Option<SocketAddr>, example: &str) -> String {
+    match addr {
+        Some(addr) => format!("{key} = \"{addr}\""),
+        None => format!("# {key} = \"{example}\""),
+    }
+}
+
+impl Template<'_> {
+    /// The commented `config.toml`.
+    pub(crate) fn render(&self) -> String {
+        let node = NodeConfig::default();
+        let policy = ChannelPolicy::default();
+        let rpc = paychan_rpc::RpcConfig::new("");
+        let min_deposit: Amount = policy.min_deposit;
+        format!(
+            r#"# paychan node configuration, written by `paychan init`.
+# Relative paths are relative to this data directory. Every option has a default that works
+# on one machine; a key that is not listed here is an error.
+
+[node]
+# Where other nodes connect to this one: plain TCP, and WebSocket (put a TLS proxy such as
+# nginx in front of it for wss://). Comment a line out to not listen on that transport.
+{listen_tcp}
+{listen_ws}
+# Peers to keep connected (reconnecting with backoff), as "ADDRESS@HOST:PORT" or
+# "ADDRESS@ws://HOST:PORT/PATH". Channels can also be opened to a peer URL directly.
+peers = []
+# The node key: keystore.json (Ethereum V3 keystore, encrypted) or node.key (plaintext).
+key_file = {key_file}
+# Challenge period of the channels this node opens, in seconds: how long the peer has to
+# answer a unilateral close.
+challenge_period = {challenge_period}
+# Seconds to wait for the peer's answer to a payment, a proposal or a signature.
+request_timeout = {request_timeout}
+# Seconds the payment handler may take before the payer gets a timeout.
+handler_timeout = {handler_timeout}
+# Validity of the withdrawal certificates this node proposes, in seconds of ledger time.
+withdrawal_validity = {withdrawal_validity}
+# The answer to incoming payments (any TOML value); absent: null.
+# default_response = "thanks"
+
+[rpc]
+# The JSON-RPC API (HTTP and WebSocket on one port). Keep it on loopback unless a proxy
+# with TLS is in front of it.
+listen = "{rpc_listen}"
+# The bearer token clients send (Authorization: Bearer <token>); readable by its owner only.
+token_file = {token_file}
+# Browser origins allowed to call the API, e.g. ["https://app.example"]. No wildcards.
+allowed_origins = []
+# Limits: request body in bytes, calls per batch, connections at once.
+max_request_body_size = {max_body}
+max_batch_len = {max_batch}
+max_connections = {max_connections}
+
+[ledger]
+# "embedded-remote": an embedded ledger served by `paychan ledger serve`, shared by the nodes
+# that use the same URL.
+kind = "embedded-remote"
+url = {ledger_url}
+
+[store]
+# The SQLite database of channel states.
+path = "node.db"
+# "normal": a committed state survives a crash of the process (kill -9);
+# "full": it also survives a power loss (one fsync per commit group; slower).
+durability = "normal"
+
+[policy]
+# Channels other nodes propose to this one.
+# Accept proposals only from these addresses (empty: from anyone).
+allowed_peers = []
+# The challenge periods accepted, in seconds.
+min_challenge_period = {min_period}
+max_challenge_period = {max_period}
+# The smallest initial deposit of the proposer accepted (a whole number, as a string).
+min_deposit = "{min_deposit}"
+"#,
+            listen_tcp = optional_addr("listen_tcp", self.listen_tcp, DEFAULT_PEER_TCP),
+            listen_ws = optional_addr("listen_ws", self.listen_ws, "127.0.0.1:6336"),
+            key_file = toml_string(self.key_file),
+            challenge_period = node.challenge_period,
+            request_timeout = node.request_timeout.as_secs(),
+            handler_timeout = node.handler_timeout.as_secs(),
+            withdrawal_validity = node.withdrawal_validity,
+            rpc_listen = self.rpc_listen,
+            token_file = toml_string(TOKEN_FILE),
+            max_body = rpc.max_request_body_size,
+            max_batch = rpc.max_batch_len,
+            max_connections = rpc.max_connections,
+            ledger_url = toml_string(self.ledger_url),
+            min_period = policy.min_challenge_period,
+            max_period = policy.max_challenge_period,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn template() -> String {
+        Template {
+            key_file: KEYSTORE_FILE,
+            listen_tcp: Some("127.0.0.1:7000".parse().unwrap()),
+            listen_ws: None,
+            rpc_listen: DEFAULT_RPC_LISTEN.parse().unwrap(),
+            ledger_url: DEFAULT_LEDGER_URL,
+        }
+        .render()
+    }
+
+    #[test]
+    fn the_template_loads_with_its_values() {
+        let config = Config::parse(&template(), Path::new("config.toml")).unwrap();
+        assert_eq!(
+            config.node.listen_tcp,
+            Some("127.0.0.1:7000".parse().unwrap())
+        );
+        assert_eq!(config.node.listen_ws, None);
+        assert_eq!(config.rpc.listen, DEFAULT_RPC_LISTEN.parse().unwrap());
+        assert_eq!(config.ledger.url, DEFAULT_LEDGER_URL);
+        assert_eq!(
+            config.node_config().challenge_period,
+            NodeConfig::default().challenge_period
+        );
+        assert_eq!(config.store.durability(), Durability::Normal);
+        // An empty file is the defaults.
+        let empty = Config::parse("", Path::new("c")).unwrap();
+        assert_eq!(empty.rpc.listen, config.rpc.listen);
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let cases = [
+            ("[node]\nchallenge_period = 0\n", "node.challenge_period"),
+            ("[node]\nbogus = 1\n", "bogus"),
+            ("[rpc]\nlisten = \"nowhere\"\n", "listen"),
+            ("[store]\ndurability = \"sometimes\"\n", "durability"),
+            (
+                "[policy]\nmin_challenge_period = 10\nmax_challenge_period = 5\n",
+                "policy.min_challenge_period",
+            ),
+            ("[policy]\nmin_deposit = -1\n", "min_deposit"),
+            ("[ledger]\nurl = \"ftp://x\"\n", "ledger.url"),
+            ("[ledger]\nkind = \"ethereum\"\n", "kind"),
+            ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),
+            ("[node]\npeers = [\"nope\"]\n", "node.peers[0]"),
+        ];
+        for (text, field) in cases {
+            let error = format!(
+                "{:#}",
+                Config::parse(text, Path::new("config.toml")).unwrap_err()
+            );
+            assert!(error.contains(field), "{text:?}: {error}");
+        }
+    }
+}

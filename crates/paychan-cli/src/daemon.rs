@@ -1,0 +1,202 @@
+//! `paychan node`: runs a node until Ctrl-C or SIGTERM.
+//!
+//! In order, and stopping at the first failure with an error that says what to fix: load and
+//! check `config.toml`, read the API token, unlock the key, connect to the ledger, open the
+//! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
+//! start peer networking ([`start_networking`]), and serve the JSON-RPC API. Events are
+//! logged through `tracing` (`RUST_LOG` sets the level; default `info`).
+
+use std::{io::IsTerminal, path::PathBuf, sync::Arc};
+
+use anyhow::{Context, Result, anyhow};
+use paychan_ledger::{LedgerError, LedgerQuery, rpc::RpcLedger};
+use paychan_node::{Node, NodeEvent};
+use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
+use paychan_store::sqlite::SqliteStore;
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    config::{Config, LedgerKind, data_dir, in_dir},
+    keystore::{self, PassphraseArgs},
+    network::start_networking,
+};
+
+/// Options of `paychan node`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeArgs {
+    /// The node's data directory (default: ~/.paychan, or ./paychan-data without a home).
+    #[arg(long, env = "PAYCHAN_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
+}
+
+/// Runs `paychan node` on a runtime of its own.
+pub(crate) fn run(args: &NodeArgs) -> Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Fails only if a subscriber is already installed, which then does the logging.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+    let dir = data_dir(args.data_dir.as_deref());
+    // Everything that needs no runtime is checked first.
+    let config = Config::load(&dir)?;
+    let token_path = in_dir(&dir, &config.rpc.token_file);
+    let token = std::fs::read_to_string(&token_path).with_context(|| {
+        format!(
+            "cannot read the RPC token {} (rpc.token_file)",
+            token_path.display()
+        )
+    })?;
+    keystore::warn_if_readable(&token_path);
+    let key_path = in_dir(&dir, &config.node.key_file);
+    let key = keystore::load(&key_path, &args.passphrase)?;
+    tracing::info!(address = %key.address(), data_dir = %dir.display(), "key unlocked");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(dir, config, token.trim().to_owned(), key))
+}
+
+fn ledger_reason(e: &LedgerError) -> String {
+    match e {
+        LedgerError::Rejected(why)
+        | LedgerError::Unauthorized(why)
+        | LedgerError::Invalid(why)
+        | LedgerError::Unavailable(why) => why.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn serve(
+    dir: PathBuf,
+    config: Config,
+    token: String,
+    key: paychan_core::SigningKey,
+) -> Result<()> {
+    let ledger = match config.ledger.kind {
+        LedgerKind::EmbeddedRemote => RpcLedger::connect(&config.ledger.url, key.clone())
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "cannot connect to the ledger at {} (ledger.url): {}\n(is `paychan ledger serve` running there?)",
+                    config.ledger.url,
+                    ledger_reason(&e)
+                )
+            })?,
+    };
+    let store_path = in_dir(&dir, &config.store.path);
+    let durability = config.store.durability();
+    let store = tokio::task::spawn_blocking({
+        let path = store_path.clone();
+        move || SqliteStore::open(&path, durability)
+    })
+    .await
+    .context("opening the store failed")?
+    .map_err(|e| {
+        anyhow!(
+            "cannot open the store {} (store.path): {e}",
+            store_path.display()
+        )
+    })?;
+    let node = Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(ledger.clone()))
+        .store(Arc::new(store))
+        .config(config.node_config())
+        .build()
+        .await
+        .map_err(|e| anyhow!("cannot start the node: {e}"))?;
+    let domain = node.domain();
+    tracing::info!(
+        chain_id = domain.chain_id(),
+        adjudicator = %domain.verifying_contract(),
+        channels = node.channels(None).await.len(),
+        "node running"
+    );
+    let log_events = tokio::spawn(log_events(node.clone()));
+
+    let networking = start_networking(&node, &config.node).await?;
+    let rpc_config = RpcConfig::new(token)
+        .with_listen(config.rpc.listen)
+        .with_allowed_origins(config.rpc.allowed_origins.clone())
+        .with_max_request_body_size(config.rpc.max_request_body_size)
+        .with_max_batch_len(config.rpc.max_batch_len)
+        .with_max_connections(config.rpc.max_connections);
+    let ledger_query: Arc<dyn LedgerQuery> = Arc::new(ledger);
+    let dialer: Arc<dyn Dialer> = networking.clone();
+    let server = RpcServerBuilder::new(node.clone(), rpc_config)
+        .ledger(ledger_query)
+        .dialer(dialer)
+        .start()
+        .await
+        .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
+
+    println!("paychan node {} running", node.address());
+    println!(
+        "  api      {} (WebSocket {})",
+        server.url(),
+        server.ws_url()
+    );
+    for addr in networking.listen_addresses() {
+        println!("  peers    {addr}");
+    }
+    println!("  ledger   {}", config.ledger.url);
+    println!("  data dir {}", dir.display());
+
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "stopping");
+    server.stop();
+    server.stopped().await;
+    networking.shutdown();
+    node.shutdown();
+    log_events.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Logs the node's events.
+async fn log_events(node: Node) {
+    let mut events = node.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event @ (NodeEvent::PaymentReceived { .. } | NodeEvent::PaymentSent { .. })) => {
+                tracing::debug!(?event, "event");
+            }
+            Ok(NodeEvent::Error {
+                channel_id,
+                message,
+            }) => {
+                tracing::warn!(channel = ?channel_id, %message, "node error");
+            }
+            Ok(event) => tracing::info!(?event, "event"),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(lost = n, "event log fell behind");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Waits for Ctrl-C (or SIGTERM on Unix) and names it.
+async fn shutdown_signal() -> Result<&'static str> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").context("cannot listen for Ctrl-C"),
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}

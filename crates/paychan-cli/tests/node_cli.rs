@@ -1,0 +1,605 @@
+//! `paychan init`, `paychan node` and `paychan channel` as a user runs them: child processes
+//! on free ports and temporary directories, around a `paychan ledger serve` child with a
+//! manual clock. Node processes open channels over TCP, over WebSocket and over a configured
+//! peer link, pay with messages, and close cooperatively and unilaterally; the ledger
+//! balances are checked.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
+
+use std::{
+    fs::{self, File},
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const PASSPHRASE: &str = "correct horse battery staple";
+const FUNDS: u64 = 1_000_000;
+
+fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paychan"));
+    command
+        .env_remove("PAYCHAN_PASSPHRASE")
+        .env_remove("PAYCHAN_DATA_DIR")
+        .stdin(Stdio::null());
+    command
+}
+
+fn paychan(args: &[&str]) -> Output {
+    command().args(args).output().expect("runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn json(out: Output) -> Value {
+    let stdout = ok(out);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// A child process killed when dropped, with its output in a file.
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &str, mut command: Command, log: PathBuf) -> Process {
+        let file = File::create(&log).unwrap();
+        let child = command
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
+        Process {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `ready` holds, failing if the process exits first.
+    fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
+        let start = Instant::now();
+        loop {
+            if ready() {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited with {status} before {what}:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            assert!(
+                start.elapsed() < READY_TIMEOUT,
+                "{}: not {what} in time:\n{}",
+                self.name,
+                self.log()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    fn exit_status(&mut self) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < READY_TIMEOUT,
+                "{} did not exit:\n{}",
+                self.name,
+                self.log()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A served ledger with a manual clock and the faucet.
+struct Ledger {
+    _process: Process,
+    port: u16,
+}
+
+impl Ledger {
+    fn start(dir: &Path) -> Ledger {
+        let port = free_port();
+        let mut command = command();
+        command
+            .args(["ledger", "serve", "--manual-clock", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.join("ledger"));
+        let mut process = Process::spawn("ledger", command, dir.join("ledger.log"));
+        process.wait_until("listening", || listening(port));
+        Ledger {
+            _process: process,
+            port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn fund(&self, address: &str) {
+        ok(paychan(&[
+            "ledger",
+            "faucet",
+            address,
+            &FUNDS.to_string(),
+            "--url",
+            &self.url(),
+        ]));
+    }
+
+    fn balance(&self, address: &str) -> u64 {
+        let answer = json(paychan(&[
+            "ledger",
+            "balance",
+            address,
+            "--url",
+            &self.url(),
+            "--json",
+        ]));
+        answer["balance"].as_u64().unwrap()
+    }
+
+    /// Moves the ledger's clock forward (`ledger_advanceTime`).
+    fn advance(&self, secs: u64) {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "ledger_advanceTime", "params": { "secs": secs } })
+            .to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.contains("\"result\""), "{answer}");
+    }
+}
+
+/// A data directory made by `paychan init`.
+struct NodeDir {
+    dir: PathBuf,
+    address: String,
+    rpc_port: u16,
+    tcp_port: u16,
+    ws_port: u16,
+    passphrase: PathBuf,
+}
+
+impl NodeDir {
+    fn init(root: &Path, name: &str, ledger_url: &str) -> NodeDir {
+        let dir = root.join(name);
+        let passphrase = root.join(format!("{name}.pass"));
+        fs::write(&passphrase, format!("{PASSPHRASE}\n")).unwrap();
+        let (rpc_port, tcp_port, ws_port) = (free_port(), free_port(), free_port());
+        let report = json(
+            command()
+                .args(["init", "--json", "--ledger-url", ledger_url])
+                .arg("--data-dir")
+                .arg(&dir)
+                .arg("--passphrase-file")
+                .arg(&passphrase)
+                .args(["--rpc-listen", &format!("127.0.0.1:{rpc_port}")])
+                .args(["--listen-tcp", &format!("127.0.0.1:{tcp_port}")])
+                .args(["--listen-ws", &format!("127.0.0.1:{ws_port}")])
+                .output()
+                .unwrap(),
+        );
+        let address = report["address"].as_str().unwrap().to_owned();
+        NodeDir {
+            dir,
+            address,
+            rpc_port,
+            tcp_port,
+            ws_port,
+            passphrase,
+        }
+    }
+
+    fn dir(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+
+    /// Starts `paychan node` and waits until its API answers.
+    fn run(&self, name: &str) -> Process {
+        let mut command = command();
+        command
+            .arg("node")
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--passphrase-file")
+            .arg(&self.passphrase)
+            .env("RUST_LOG", "info");
+        let log = self.dir.parent().unwrap().join(format!("{name}.log"));
+        let mut process = Process::spawn(name, command, log);
+        let port = self.rpc_port;
+        process.wait_until("serving its API", || listening(port));
+        process
+    }
+
+    /// `paychan channel ARGS --data-dir DIR --json`.
+    fn channel(&self, args: &[&str]) -> Output {
+        command()
+            .arg("channel")
+            .args(args)
+            .args(["--data-dir", self.dir(), "--json"])
+            .output()
+            .unwrap()
+    }
+
+    fn tcp_url(&self) -> String {
+        format!("{}@127.0.0.1:{}", self.address, self.tcp_port)
+    }
+
+    fn ws_url(&self) -> String {
+        format!("{}@ws://127.0.0.1:{}", self.address, self.ws_port)
+    }
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_writes_a_private_token_and_refuses_to_run_twice() {
+    let root = tempfile::tempdir().unwrap();
+    let node = NodeDir::init(root.path(), "alice", "http://127.0.0.1:6334");
+    assert!(
+        node.address.starts_with("0x") && node.address.len() == 42,
+        "{}",
+        node.address
+    );
+    let token = node.dir.join("rpc.token");
+    let keystore = node.dir.join("keystore.json");
+    assert_eq!(fs::read_to_string(&token).unwrap().trim().len(), 64);
+    #[cfg(unix)]
+    {
+        assert_eq!(
+            mode(&token),
+            0o600,
+            "the token is readable by its owner only"
+        );
+        assert_eq!(mode(&keystore), 0o600);
+        assert_eq!(mode(&node.dir), 0o700);
+    }
+    let stored: Value = serde_json::from_str(&fs::read_to_string(&keystore).unwrap()).unwrap();
+    assert_eq!(stored["version"], 3);
+    assert_eq!(stored["crypto"]["kdf"], "scrypt");
+    assert_eq!(
+        format!("0x{}", stored["address"].as_str().unwrap()),
+        node.address.to_lowercase()
+    );
+    let config = fs::read_to_string(node.dir.join("config.toml")).unwrap();
+    assert!(
+        config.contains(&format!("listen = \"127.0.0.1:{}\"", node.rpc_port)),
+        "{config}"
+    );
+    assert!(config.contains("kind = \"embedded-remote\""), "{config}");
+
+    // A second init refuses and leaves the key alone.
+    let before = fs::read(&keystore).unwrap();
+    let again = command()
+        .args(["init", "--data-dir", node.dir(), "--insecure-plaintext-key"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("refusing to overwrite"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(fs::read(&keystore).unwrap(), before);
+    assert!(!node.dir.join("node.key").exists());
+
+    // Without a passphrase source (no terminal here), init refuses and creates nothing.
+    let empty = root.path().join("nopass");
+    let out = command()
+        .args(["init", "--data-dir", empty.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no passphrase"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!empty.exists());
+
+    // The passphrase from the environment; the plaintext key for development.
+    let from_env = root.path().join("env");
+    let out = command()
+        .args(["init", "--data-dir", from_env.to_str().unwrap()])
+        .env("PAYCHAN_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(from_env.join("keystore.json").exists());
+    let plain = root.path().join("plain");
+    let out = command()
+        .args([
+            "init",
+            "--insecure-plaintext-key",
+            "--data-dir",
+            plain.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("UNENCRYPTED"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        fs::read_to_string(plain.join("config.toml"))
+            .unwrap()
+            .contains("key_file = \"node.key\"")
+    );
+}
+
+#[test]
+fn a_node_serves_its_api_and_refuses_bad_configs_and_tokens() {
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let node = NodeDir::init(root.path(), "alice", &ledger.url());
+    ledger.fund(&node.address);
+
+    // A bad config: an error naming the field, and nothing started.
+    let config_path = node.dir.join("config.toml");
+    let good = fs::read_to_string(&config_path).unwrap();
+    fs::write(
+        &config_path,
+        good.replace("challenge_period = 86400", "challenge_period = \"a day\""),
+    )
+    .unwrap();
+    let mut command = command();
+    command.args([
+        "node",
+        "--data-dir",
+        node.dir(),
+        "--passphrase-file",
+        node.passphrase.to_str().unwrap(),
+    ]);
+    let mut bad = Process::spawn("bad node", command, root.path().join("bad.log"));
+    assert!(!bad.exit_status().success());
+    assert!(bad.log().contains("challenge_period"), "{}", bad.log());
+    assert!(!listening(node.rpc_port));
+    fs::write(&config_path, &good).unwrap();
+
+    // A wrong passphrase: refused before anything starts.
+    let wrong = root.path().join("wrong.pass");
+    fs::write(&wrong, "not it\n").unwrap();
+    let out = paychan(&[
+        "node",
+        "--data-dir",
+        node.dir(),
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("wrong passphrase"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let _running = node.run("alice");
+    assert_eq!(json(node.channel(&["list"])), json!([]));
+    let info = json(paychan(&["info", "--data-dir", node.dir(), "--json"]));
+    assert_eq!(
+        info["address"].as_str().unwrap().to_lowercase(),
+        node.address.to_lowercase()
+    );
+    assert_eq!(info["balance"], FUNDS.to_string());
+    assert_eq!(info["listen"].as_array().unwrap().len(), 2);
+
+    // The API refuses a wrong token.
+    let token = root.path().join("wrong.token");
+    fs::write(&token, "0123456789abcdef0123456789abcdef").unwrap();
+    let rpc = format!("http://127.0.0.1:{}", node.rpc_port);
+    let out = paychan(&[
+        "channel",
+        "list",
+        "--rpc",
+        &rpc,
+        "--token-file",
+        token.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("refused the token"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Bad input to a command: a client error, as JSON for scripts.
+    let unknown = format!("0x{}", "ab".repeat(32));
+    let out = node.channel(&["pay", &unknown, "5"]);
+    assert!(!out.status.success());
+    let error: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(error["error"]["code"], 1001);
+    assert_eq!(error["error"]["category"], "client");
+}
+
+#[test]
+fn node_processes_pay_each_other_over_tcp_websocket_and_configured_links() {
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let bob = NodeDir::init(root.path(), "bob", &ledger.url());
+    ledger.fund(&alice.address);
+    ledger.fund(&bob.address);
+    let _a = alice.run("alice");
+    let _b = bob.run("bob");
+
+    // Over TCP: open, pay both ways, withdraw, close cooperatively.
+    let opened = json(alice.channel(&["open", &bob.tcp_url(), "1000"]));
+    assert_eq!(opened["status"], "open");
+    let id = opened["channel_id"].as_str().unwrap().to_owned();
+    let mut paid = 0;
+    for n in 1..=5u64 {
+        let answer =
+            json(alice.channel(&["pay", &id, &n.to_string(), &format!("{{\"call\":{n}}}")]));
+        assert_eq!(
+            answer["response"],
+            Value::Null,
+            "bob answers with the default response"
+        );
+        paid += n;
+    }
+    json(bob.channel(&["deposit", &id, "200"]));
+    json(bob.channel(&["pay", &id, "4", "thanks"]));
+    let seen = json(bob.channel(&["info", &id]));
+    assert_eq!(seen["balances"]["paid_by_peer"], paid.to_string());
+    assert_eq!(seen["balances"]["paid_by_me"], "4");
+    json(bob.channel(&["withdraw", &id, "50"]));
+    let listed = json(alice.channel(&["list", "--peer", &bob.address]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let closed = json(alice.channel(&["close", &id]));
+    assert_eq!(closed["cooperative"], true);
+    assert_eq!(closed["channel"]["status"], "closed");
+    assert_eq!(ledger.balance(&alice.address), FUNDS - paid + 4);
+    assert_eq!(ledger.balance(&bob.address), FUNDS + paid - 4);
+
+    // A configured peer: carol keeps bob connected and opens a channel to his bare address.
+    let carol = NodeDir::init(root.path(), "carol", &ledger.url());
+    let carol_config = carol.dir.join("config.toml");
+    let config = fs::read_to_string(&carol_config).unwrap().replace(
+        "\npeers = []",
+        &format!("\npeers = [\"{}\"]", bob.tcp_url()),
+    );
+    fs::write(&carol_config, config).unwrap();
+    ledger.fund(&carol.address);
+    let _c = carol.run("carol");
+    let start = Instant::now();
+    let third = loop {
+        let out = carol.channel(&["open", &bob.address, "50"]);
+        let answer: Value = serde_json::from_str(&text(&out.stdout)).unwrap_or(Value::Null);
+        if out.status.success() {
+            break answer["channel_id"].as_str().unwrap().to_owned();
+        }
+        // Offline until carol's link has connected.
+        assert_eq!(answer["error"]["code"], 2001, "{}", text(&out.stderr));
+        assert!(
+            start.elapsed() < READY_TIMEOUT,
+            "carol's link to bob did not connect"
+        );
+        sleep(Duration::from_millis(200));
+    };
+    json(carol.channel(&["pay", &third, "3", "configured"]));
+    assert_eq!(json(carol.channel(&["close", &third]))["cooperative"], true);
+
+    // Over WebSocket: open, pay, then a unilateral close settled after the challenge period.
+    let opened = json(alice.channel(&["open", &carol.ws_url(), "300"]));
+    let second = opened["channel_id"].as_str().unwrap().to_owned();
+    json(alice.channel(&["pay", &second, "7", "over websocket"]));
+    let mut closing = command()
+        .args([
+            "channel",
+            "close",
+            &second,
+            "--force",
+            "--wait",
+            "--json",
+            "--data-dir",
+            alice.dir(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while json(alice.channel(&["info", &second]))["status"] != "closing" {
+        assert!(start.elapsed() < READY_TIMEOUT, "the close did not start");
+        sleep(Duration::from_millis(100));
+    }
+    ledger.advance(86_400 + 1);
+    let status = loop {
+        if let Some(status) = closing.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            let _ = closing.kill();
+            panic!("close --wait did not return after the challenge period");
+        }
+        sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    closing
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{out}");
+    let closed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(closed["cooperative"], false);
+    assert_eq!(closed["channel"]["status"], "closed");
+    assert_eq!(ledger.balance(&alice.address), FUNDS - paid + 4 - 7);
+    assert_eq!(ledger.balance(&bob.address), FUNDS + paid - 4 + 3);
+    assert_eq!(ledger.balance(&carol.address), FUNDS - 3 + 7);
+    assert_eq!(json(bob.channel(&["list"])).as_array().unwrap().len(), 2);
+    let on_carol = json(carol.channel(&["list", "--peer", &alice.address]));
+    assert_eq!(on_carol[0]["status"], "closed");
+    assert_eq!(on_carol[0]["role"], "B");
+}

@@ -1,0 +1,69 @@
+//! Peer transports of paychan: TCP and WebSocket carrying Noise sessions bound to node
+//! addresses.
+//!
+//! Every connection runs `Noise_XX_25519_ChaChaPoly_BLAKE2s`; inside its encrypted
+//! handshake each side proves that its Noise static key belongs to its node address (a
+//! secp256k1 signature over the key, see [`verify_binding`]). A dialer names the address it
+//! expects ([`PeerAddr`]) and refuses anyone else; a listener learns who connected.
+//!
+//! - [`addr`]: `ADDRESS@HOST:PORT` and `ADDRESS@ws(s)://HOST[:PORT]/PATH` peer addresses.
+//! - [`Identity`]: a node's signing key and Noise static key, with their binding.
+//! - [`connect`] / [`Listener`]: dialing and accepting, over TCP or WebSocket.
+//! - [`Connection`]: frames of up to [`MAX_FRAME_LEN`](paychan_core::wire::MAX_FRAME_LEN)
+//!   bytes both ways, with keep-alive and an idle timeout; splits into a reader and a writer.
+//! - [`PeerLink`]: keeps a connection to one peer, redialing with exponential backoff.
+//!
+//! # Wire format
+//!
+//! Carriers: on TCP each Noise message is prefixed by its length (2 bytes, big-endian); on
+//! WebSocket each Noise message is one binary WebSocket message (at most 65535 bytes).
+//!
+//! Handshake (`Noise_XX_25519_ChaChaPoly_BLAKE2s`, prologue [`PROLOGUE`]): message 1 has an
+//! empty payload; message 2 carries the responder's binding, message 3 the initiator's:
+//!
+//! ```text
+//! binding   = version (1 byte, = 1) || address (20 bytes) || signature (65 bytes, r||s||v)
+//! signature = sign_hash(keccak256("paychan-noise-binding-v1" || noise_static_public_key))
+//! ```
+//!
+//! Frames: an application frame of up to
+//! [`MAX_FRAME_LEN`](paychan_core::wire::MAX_FRAME_LEN) bytes travels in one or more
+//! consecutive Noise transport messages (at most 65519 plaintext bytes each), never
+//! interleaved with another frame:
+//!
+//! ```text
+//! first message:  kind (1 byte) || frame length (4 bytes, big-endian) || up to 65514 bytes
+//! continuations:  the next up to 65519 bytes of the frame, until the announced length
+//! kind:           0 = keep-alive (length 0, never returned by recv), 1 = data
+//! ```
+//!
+//! A receiver refuses an announced length above the limit before allocating anything, and
+//! treats any other deviation (unknown kind, extra bytes, undecryptable message, a frame cut
+//! by the end of the stream) as the end of the connection.
+
+pub mod addr;
+mod config;
+mod connection;
+mod dial;
+mod error;
+mod frame;
+mod handshake;
+mod identity;
+mod link;
+mod listener;
+mod transport;
+
+pub use crate::{
+    addr::{AddrError, Endpoint, PeerAddr, WsUrl},
+    config::NetConfig,
+    connection::{CloseWatch, Connection, ConnectionReader, ConnectionWriter},
+    dial::{connect, connect_with},
+    error::{CloseReason, NetError, TimeoutKind},
+    identity::{
+        BINDING_LEN, BINDING_TAG, BINDING_VERSION, Identity, NOISE_KEY_LEN, NOISE_PARAMS, PROLOGUE,
+        binding_hash, encode_binding, verify_binding,
+    },
+    link::{Backoff, LinkConfig, LinkEvent, PeerLink},
+    listener::{ListenConfig, Listener},
+    transport::TransportKind,
+};

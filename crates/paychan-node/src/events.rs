@@ -1,0 +1,94 @@
+//! What a node tells its user: the event stream (aa-channels' names where they fit).
+
+use paychan_core::{Address, ChannelId};
+use serde::{Deserialize, Serialize};
+
+/// Something that happened to one of our channels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// A peer's proposal was accepted and the channel is open on the ledger.
+    ChannelCreatedByPeer {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: Address,
+    },
+    /// A channel we proposed is open on the ledger.
+    ChannelOpened {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: Address,
+    },
+    /// The peer paid us and our handler answered.
+    PaymentReceived {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The amount.
+        amount: String,
+        /// The message paid for.
+        message: serde_json::Value,
+    },
+    /// We paid the peer and it answered.
+    PaymentSent {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The amount.
+        amount: String,
+    },
+    /// Our deposit is on the ledger.
+    MyDepositBecameStable {
+        /// The channel.
+        channel_id: ChannelId,
+        /// This deposit.
+        amount: String,
+    },
+    /// The peer's deposit is on the ledger.
+    PeerDepositBecameStable {
+        /// The channel.
+        channel_id: ChannelId,
+        /// This deposit.
+        amount: String,
+    },
+    /// Auto-refill deposited for us.
+    ChannelRefilled {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The deposit.
+        amount: String,
+    },
+    /// A withdrawal was executed.
+    Withdrawn {
+        /// The channel.
+        channel_id: ChannelId,
+        /// Who withdrew.
+        by: Address,
+        /// The amount.
+        amount: String,
+    },
+    /// A unilateral close started; `deadline` is ledger time.
+    CloseStarted {
+        /// The channel.
+        channel_id: ChannelId,
+        /// Who started it.
+        by: Address,
+        /// When it can be settled.
+        deadline: u64,
+    },
+    /// The channel was paid out.
+    ChannelClosed {
+        /// The channel.
+        channel_id: ChannelId,
+        /// What we received at settlement.
+        amount_received: String,
+    },
+    /// Something failed in the background (watcher, peer link).
+    Error {
+        /// The channel concerned, if any.
+        channel_id: Option<ChannelId>,
+        /// What went wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,29 @@
+//! The paychan node: the runtime that wires the protocol core, a ledger, a store and peer
+//! connections into channels between processes.
+//!
+//! - [`config`]: the policy for incoming channels, timeouts.
+//! - [`error`]: errors with stable codes and categories.
+//! - [`events`]: what the node reports to its user.
+//! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
+//! - [`peer`]: a connection to a peer as the node sees it: authenticated frames.
+//! - [`net`]: real transports (`paychan-net`): listen, dial with reconnect.
+//! - [`watcher`]: follows the ledger, defends our channels during closes, settles.
+//!
+//! Durability (DESIGN section 7): every state change of a channel is committed to the store
+//! before the message that depends on it is sent or answered.
+
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod net;
+pub mod node;
+pub mod peer;
+mod watcher;
+
+pub use crate::{
+    config::{ChannelPolicy, NodeConfig},
+    error::{Category, NodeError},
+    events::NodeEvent,
+    node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler},
+    peer::PeerConnection,
+};

@@ -1,0 +1,1697 @@
+//! [`Node`]: channels with other nodes over a shared ledger.
+//!
+//! The node owns one [`Channel`] state machine per channel, behind a per-channel lock, and
+//! drives it: commands from the user (open, pay, message, deposit, withdraw, close),
+//! messages from peers, events from the ledger. Every change is committed to the store before
+//! anything that depends on it leaves the node (DESIGN section 7): the payer commits its new
+//! counter before sending the voucher, the payee commits the voucher before answering.
+//!
+//! A channel carries at most one of our payments at a time: the payer waits for the answer
+//! before signing the next voucher on the same channel, so a payment the payee's handler
+//! refuses can be taken back exactly ([`Channel::cancel_payment`]). Throughput comes from many
+//! channels in parallel.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{
+        Arc, Mutex as StdMutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use paychan_core::{
+    Address, Amount, ChannelId, ChannelParams, Domain, Pair, Role, SignedVoucher, SigningKey,
+    adjudicator::LedgerEvent,
+    channel::{Balances, Channel, Phase},
+    eip712::memo_of,
+    keccak256,
+    wire::{self, ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
+};
+use paychan_ledger::{Ledger, Receipt};
+use paychan_store::{Batch, ChannelRow, Direction, PaymentRow, Store};
+use serde::{Deserialize, Serialize};
+use tokio::{
+    sync::{Mutex, broadcast, oneshot, watch},
+    task::JoinHandle,
+};
+
+use crate::{config::NodeConfig, error::NodeError, events::NodeEvent, peer::PeerConnection};
+
+/// An incoming payment (or plain message, with amount zero) for the handler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incoming {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The peer that pays.
+    pub peer: Address,
+    /// The amount of this payment (zero for a plain message).
+    pub amount: Amount,
+    /// The message, as JSON.
+    pub message: serde_json::Value,
+}
+
+/// Answers incoming payments: a response, or an error (then the payment is not counted).
+#[async_trait]
+pub trait PaymentHandler: Send + Sync + 'static {
+    /// Handles one incoming payment or message.
+    async fn handle(&self, incoming: Incoming) -> Result<serde_json::Value, String>;
+}
+
+#[async_trait]
+impl<F, Fut> PaymentHandler for F
+where
+    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<serde_json::Value, String>> + Send + 'static,
+{
+    async fn handle(&self, incoming: Incoming) -> Result<serde_json::Value, String> {
+        self(incoming).await
+    }
+}
+
+/// A channel's balances and status (aa-channels' `getBalancesAndStatus`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The peer.
+    pub peer: Address,
+    /// Our role (A opened it).
+    pub role: Role,
+    /// `proposed`, `open`, `settling`, `close requested`, `closing`, `closed`.
+    pub status: String,
+    /// Balances from our side.
+    pub balances: Balances,
+    /// What the settlement formula gives each party now.
+    pub expected_payouts: Option<Pair<Amount>>,
+    /// During a close: the ledger time after which it can be settled.
+    pub deadline: Option<u64>,
+    /// Auto-refill `(threshold, amount)`, if set.
+    pub auto_refill: Option<(Amount, Amount)>,
+}
+
+/// What the node persists per channel, beside the core state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Persisted {
+    channel: Channel,
+    /// Whether the ledger has reported the channel open.
+    opened: bool,
+    auto_refill: Option<(Amount, Amount)>,
+}
+
+struct Entry {
+    state: Persisted,
+    version: u64,
+    refilling: bool,
+}
+
+pub(crate) struct Slot {
+    entry: Mutex<Entry>,
+    /// Held for a whole payment round trip: one payment of ours in flight per channel.
+    paying: Mutex<()>,
+}
+
+impl Slot {
+    /// Whether the channel is closing and its deadline has passed at ledger time `now`.
+    pub(crate) async fn settle_due(&self, now: u64) -> bool {
+        self.entry.lock().await.state.channel.settle_due(now)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Wait {
+    Proposal,
+    Withdrawal,
+    Settlement,
+}
+
+/// A connected peer: the connection's generation and where to send its frames.
+type PeerSender = (u64, tokio::sync::mpsc::Sender<Vec<u8>>);
+
+type Waiters<K> = StdMutex<HashMap<K, (Address, oneshot::Sender<Message>)>>;
+
+pub(crate) struct Inner {
+    key: SigningKey,
+    domain: Domain,
+    config: NodeConfig,
+    pub(crate) ledger: Arc<dyn Ledger>,
+    pub(crate) store: Arc<dyn Store>,
+    channels: StdMutex<HashMap<ChannelId, Arc<Slot>>>,
+    peers: StdMutex<HashMap<Address, PeerSender>>,
+    requests: Waiters<u64>,
+    waiters: Waiters<(ChannelId, Wait)>,
+    next_id: AtomicU64,
+    events: broadcast::Sender<NodeEvent>,
+    handler: RwLock<Option<Arc<dyn PaymentHandler>>>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    tasks: StdMutex<Vec<JoinHandle<()>>>,
+}
+
+/// A paychan node. Cheap to clone: clones share the node.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Builds a [`Node`] from explicitly chosen parts (no global registration).
+#[derive(Default)]
+pub struct NodeBuilder {
+    key: Option<SigningKey>,
+    ledger: Option<Arc<dyn Ledger>>,
+    store: Option<Arc<dyn Store>>,
+    config: NodeConfig,
+}
+
+impl NodeBuilder {
+    /// The node's key (its address identifies it to peers and on the ledger).
+    pub fn key(mut self, key: SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+    /// The ledger, as a handle acting for the node's account.
+    pub fn ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+    /// Where channel states are persisted.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// Settings (defaults otherwise).
+    pub fn config(mut self, config: NodeConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Loads the persisted channels and starts the ledger watcher.
+    pub async fn build(self) -> Result<Node, NodeError> {
+        let missing = |what: &str| NodeError::InvalidMessage(format!("node builder: no {what}"));
+        let key = self.key.ok_or_else(|| missing("key"))?;
+        let ledger = self.ledger.ok_or_else(|| missing("ledger"))?;
+        let store = self.store.ok_or_else(|| missing("store"))?;
+        if ledger.account() != key.address() {
+            return Err(NodeError::InvalidMessage(format!(
+                "the ledger handle acts for {}, not for the node's key {}",
+                ledger.account(),
+                key.address()
+            )));
+        }
+        let domain = ledger.domain().await?;
+        let mut channels = HashMap::new();
+        for row in store.channels().await? {
+            let state: Persisted = postcard::from_bytes(&row.state).map_err(|e| {
+                NodeError::Protocol(format!("stored channel {} does not decode: {e}", row.id))
+            })?;
+            if state.channel.me() != key.address() || *state.channel.domain() != domain {
+                return Err(NodeError::InvalidMessage(format!(
+                    "stored channel {} belongs to another key or ledger",
+                    row.id
+                )));
+            }
+            let entry = Entry {
+                state,
+                version: row.version,
+                refilling: false,
+            };
+            channels.insert(
+                row.id,
+                Arc::new(Slot {
+                    entry: Mutex::new(entry),
+                    paying: Mutex::new(()),
+                }),
+            );
+        }
+        let (events, _) = broadcast::channel(4096);
+        let (shutdown, _) = watch::channel(false);
+        let node = Node {
+            inner: Arc::new(Inner {
+                key,
+                domain,
+                config: self.config,
+                ledger,
+                store,
+                channels: StdMutex::new(channels),
+                peers: StdMutex::new(HashMap::new()),
+                requests: StdMutex::new(HashMap::new()),
+                waiters: StdMutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                events,
+                handler: RwLock::new(None),
+                shutdown,
+                tasks: StdMutex::new(vec![]),
+            }),
+        };
+        let watcher = tokio::spawn(crate::watcher::run(node.clone()));
+        node.track(watcher);
+        Ok(node)
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these short locks cannot leave their maps inconsistent
+    // (single inserts and removes), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Node {
+    /// A builder.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+
+    /// The node's address.
+    pub fn address(&self) -> Address {
+        self.inner.key.address()
+    }
+
+    /// The ledger's domain.
+    pub fn domain(&self) -> Domain {
+        self.inner.domain
+    }
+
+    /// The node's settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Registers the handler of incoming payments (aa-channels'
+    /// `setCallBackForPaymentReceived`).
+    pub fn set_payment_handler(&self, handler: impl PaymentHandler) {
+        let mut slot = self
+            .inner
+            .handler
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(Arc::new(handler));
+    }
+
+    pub(crate) fn emit(&self, event: NodeEvent) {
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// The node's signing key (for its transport identity).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.inner.key
+    }
+
+    /// Changes to `true` when the node shuts down.
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub(crate) fn track(&self, task: JoinHandle<()>) {
+        let mut tasks = lock(&self.inner.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// Stops the node's tasks (watcher, peer readers). Persisted state is untouched.
+    pub fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        for task in lock(&self.inner.tasks).drain(..) {
+            task.abort();
+        }
+        lock(&self.inner.peers).clear();
+    }
+
+    fn slot(&self, id: &ChannelId) -> Result<Arc<Slot>, NodeError> {
+        lock(&self.inner.channels)
+            .get(id)
+            .cloned()
+            .ok_or(NodeError::UnknownChannel(*id))
+    }
+
+    pub(crate) fn slots(&self) -> Vec<(ChannelId, Arc<Slot>)> {
+        lock(&self.inner.channels)
+            .iter()
+            .map(|(id, s)| (*id, s.clone()))
+            .collect()
+    }
+
+    // ---- persistence ----
+
+    /// Commits `next` as the channel's new state (with payments and a ledger cursor), then
+    /// installs it. If the store fails, the old state stays: nothing happened.
+    async fn save(
+        &self,
+        entry: &mut Entry,
+        next: Persisted,
+        payments: Vec<PaymentRow>,
+        cursor: Option<u64>,
+    ) -> Result<(), NodeError> {
+        let version = entry.version.saturating_add(1);
+        let row = ChannelRow {
+            id: next.channel.id(),
+            peer: next.channel.peer(),
+            phase: status_of(&next).to_string(),
+            version,
+            state: postcard::to_stdvec(&next)
+                .map_err(|e| NodeError::Protocol(format!("cannot encode channel: {e}")))?,
+            updated_at: unix_now(),
+        };
+        self.inner
+            .store
+            .commit(Batch {
+                channels: vec![row],
+                payments,
+                ledger_cursor: cursor,
+            })
+            .await?;
+        entry.state = next;
+        entry.version = version;
+        Ok(())
+    }
+
+    fn insert_slot(&self, id: ChannelId, entry: Entry) -> Result<Arc<Slot>, NodeError> {
+        let mut channels = lock(&self.inner.channels);
+        if channels.contains_key(&id) {
+            return Err(NodeError::Protocol(format!("channel {id} already exists")));
+        }
+        let slot = Arc::new(Slot {
+            entry: Mutex::new(entry),
+            paying: Mutex::new(()),
+        });
+        channels.insert(id, slot.clone());
+        Ok(slot)
+    }
+
+    // ---- peers ----
+
+    /// Takes a connection to a peer (from a transport's dial or accept): starts reading its
+    /// frames and runs the counter sync of every channel with that peer. A newer connection
+    /// to the same peer replaces an older one.
+    pub async fn connect(&self, connection: PeerConnection) {
+        let PeerConnection {
+            peer,
+            outgoing,
+            mut incoming,
+        } = connection;
+        let generation = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.peers).insert(peer, (generation, outgoing));
+        let node = self.clone();
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let reader = tokio::spawn(async move {
+            loop {
+                let frame = tokio::select! {
+                    frame = incoming.recv() => frame,
+                    _ = shutdown.changed() => None,
+                };
+                let Some(frame) = frame else { break };
+                match wire::decode(&frame) {
+                    Ok(message) => {
+                        let node = node.clone();
+                        tokio::spawn(async move { node.dispatch(peer, message).await });
+                    }
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "undecodable frame");
+                        let error = ErrorBody::new(ErrorBody::MALFORMED, e.to_string());
+                        let _ = node
+                            .send(
+                                peer,
+                                &Message::Error {
+                                    channel_id: None,
+                                    request_id: None,
+                                    error,
+                                },
+                            )
+                            .await;
+                    }
+                }
+            }
+            let gone = {
+                let mut peers = lock(&node.inner.peers);
+                let current = peers.get(&peer).is_some_and(|(g, _)| *g == generation);
+                if current {
+                    peers.remove(&peer);
+                }
+                current
+            };
+            if gone {
+                // Whoever waits for this peer's answer learns now that it will not come.
+                lock(&node.inner.requests).retain(|_, (p, _)| *p != peer);
+                lock(&node.inner.waiters).retain(|_, (p, _)| *p != peer);
+            }
+        });
+        self.track(reader);
+        self.sync_with(peer).await;
+    }
+
+    /// Whether a peer is connected.
+    pub fn is_connected(&self, peer: Address) -> bool {
+        lock(&self.inner.peers).contains_key(&peer)
+    }
+
+    async fn send(&self, peer: Address, message: &Message) -> Result<(), NodeError> {
+        let frame = wire::encode(message)?;
+        let sender = lock(&self.inner.peers).get(&peer).map(|(_, s)| s.clone());
+        let sender = sender.ok_or(NodeError::PeerOffline(peer))?;
+        sender
+            .send(frame)
+            .await
+            .map_err(|_| NodeError::PeerOffline(peer))
+    }
+
+    async fn await_reply(
+        &self,
+        peer: Address,
+        rx: oneshot::Receiver<Message>,
+        cleanup: impl FnOnce(),
+    ) -> Result<Message, NodeError> {
+        let timeout = self.inner.config.request_timeout;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(message)) => Ok(message),
+            // The waiter was dropped: the connection it was sent on is gone.
+            Ok(Err(_)) => Err(NodeError::ConnectionLost(peer)),
+            Err(_) => {
+                cleanup();
+                Err(NodeError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Sends a request with a fresh request id and waits for the answer carrying that id.
+    async fn request(
+        &self,
+        peer: Address,
+        build: impl FnOnce(u64) -> Message,
+    ) -> Result<Message, NodeError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.requests).insert(id, (peer, tx));
+        if let Err(e) = self.send(peer, &build(id)).await {
+            lock(&self.inner.requests).remove(&id);
+            return Err(e);
+        }
+        self.await_reply(peer, rx, || {
+            lock(&self.inner.requests).remove(&id);
+        })
+        .await
+    }
+
+    /// Sends a channel-scoped request and waits for the answer of kind `wait`.
+    async fn exchange(
+        &self,
+        peer: Address,
+        id: ChannelId,
+        wait: Wait,
+        message: &Message,
+    ) -> Result<Message, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.waiters).insert((id, wait), (peer, tx));
+        if let Err(e) = self.send(peer, message).await {
+            lock(&self.inner.waiters).remove(&(id, wait));
+            return Err(e);
+        }
+        self.await_reply(peer, rx, || {
+            lock(&self.inner.waiters).remove(&(id, wait));
+        })
+        .await
+    }
+
+    fn resolve_request(&self, peer: Address, id: u64, message: Message) {
+        let mut requests = lock(&self.inner.requests);
+        if requests.get(&id).is_some_and(|(p, _)| *p == peer)
+            && let Some((_, tx)) = requests.remove(&id)
+        {
+            let _ = tx.send(message);
+        }
+    }
+
+    fn resolve_wait(&self, peer: Address, key: (ChannelId, Wait), message: Message) {
+        let mut waiters = lock(&self.inner.waiters);
+        if waiters.get(&key).is_some_and(|(p, _)| *p == peer)
+            && let Some((_, tx)) = waiters.remove(&key)
+        {
+            let _ = tx.send(message);
+        }
+    }
+
+    async fn reply_error(
+        &self,
+        peer: Address,
+        channel_id: Option<ChannelId>,
+        code: u16,
+        message: String,
+    ) {
+        let error = ErrorBody::new(code, truncate(message));
+        let _ = self
+            .send(
+                peer,
+                &Message::Error {
+                    channel_id,
+                    request_id: None,
+                    error,
+                },
+            )
+            .await;
+    }
+
+    // ---- incoming messages ----
+
+    async fn dispatch(&self, peer: Address, message: Message) {
+        match message {
+            Message::ProposeChannel(p) => self.on_proposal(peer, p).await,
+            Message::AcceptChannel { channel_id } => self.resolve_wait(
+                peer,
+                (channel_id, Wait::Proposal),
+                Message::AcceptChannel { channel_id },
+            ),
+            m @ Message::RejectChannel { .. } => {
+                if let Message::RejectChannel { channel_id, .. } = m {
+                    self.resolve_wait(peer, (channel_id, Wait::Proposal), m)
+                }
+            }
+            Message::Pay {
+                request_id,
+                voucher,
+                body,
+            } => self.on_pay(peer, request_id, voucher, body).await,
+            m @ (Message::PayResult { .. } | Message::Response { .. }) => {
+                let id = match &m {
+                    Message::PayResult { request_id, .. }
+                    | Message::Response { request_id, .. } => *request_id,
+                    _ => return,
+                };
+                self.resolve_request(peer, id, m)
+            }
+            Message::Request {
+                request_id,
+                channel_id,
+                body,
+            } => self.on_request(peer, request_id, channel_id, body).await,
+            Message::WithdrawRequest {
+                withdrawal,
+                signature,
+            } => self.on_withdraw_request(peer, withdrawal, signature).await,
+            m @ Message::WithdrawSignature { .. } => {
+                if let Message::WithdrawSignature { channel_id, .. } = m {
+                    self.resolve_wait(peer, (channel_id, Wait::Withdrawal), m)
+                }
+            }
+            Message::SettlementRequest {
+                settlement,
+                signature,
+            } => {
+                self.on_settlement_request(peer, settlement, signature)
+                    .await
+            }
+            m @ Message::SettlementSignature { .. } => {
+                if let Message::SettlementSignature { channel_id, .. } = m {
+                    self.resolve_wait(peer, (channel_id, Wait::Settlement), m)
+                }
+            }
+            Message::CounterSync {
+                channel_id,
+                yours,
+                mine,
+            } => self.on_sync(peer, channel_id, yours, mine).await,
+            Message::Ping { nonce } => {
+                let _ = self.send(peer, &Message::Pong { nonce }).await;
+            }
+            Message::Pong { .. } => {}
+            m @ Message::Error { .. } => self.on_error(peer, m),
+            other => tracing::debug!(%peer, kind = other.kind(), "ignored message"),
+        }
+    }
+
+    fn on_error(&self, peer: Address, message: Message) {
+        let Message::Error {
+            channel_id,
+            request_id,
+            error,
+        } = &message
+        else {
+            return;
+        };
+        tracing::warn!(%peer, code = error.code, message = %error.message, "peer reported an error");
+        if let Some(id) = request_id {
+            self.resolve_request(peer, *id, message.clone());
+        } else if let Some(channel) = channel_id {
+            for wait in [Wait::Proposal, Wait::Withdrawal, Wait::Settlement] {
+                self.resolve_wait(peer, (*channel, wait), message.clone());
+            }
+        }
+        self.emit(NodeEvent::Error {
+            channel_id: *channel_id,
+            message: format!("peer {peer}: {} (code {})", error.message, error.code),
+        });
+    }
+
+    /// The slot of `id` if it is a channel with `peer`; answers the peer otherwise.
+    async fn peer_slot(&self, peer: Address, id: ChannelId) -> Option<Arc<Slot>> {
+        let slot = self.slot(&id).ok();
+        let ours = match &slot {
+            Some(s) => s.entry.lock().await.state.channel.peer() == peer,
+            None => false,
+        };
+        if ours {
+            slot
+        } else {
+            self.reply_error(
+                peer,
+                Some(id),
+                ErrorBody::UNKNOWN_CHANNEL,
+                format!("no channel {id} with you"),
+            )
+            .await;
+            None
+        }
+    }
+
+    async fn on_proposal(&self, peer: Address, p: ProposeChannel) {
+        let id = p.params.id(&p.domain);
+        if let Err(why) = self.check_proposal(peer, &p) {
+            let reason = truncate(why);
+            let _ = self
+                .send(
+                    peer,
+                    &Message::RejectChannel {
+                        channel_id: id,
+                        reason,
+                    },
+                )
+                .await;
+            return;
+        }
+        let Some(channel) = Channel::new(p.params, p.domain, self.address()) else {
+            return;
+        };
+        let state = Persisted {
+            channel,
+            opened: false,
+            auto_refill: None,
+        };
+        let result = async {
+            let slot = self.insert_slot(
+                id,
+                Entry {
+                    state: state.clone(),
+                    version: 0,
+                    refilling: false,
+                },
+            )?;
+            let mut entry = slot.entry.lock().await;
+            self.save(&mut entry, state, vec![], None).await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let _ = self
+                    .send(peer, &Message::AcceptChannel { channel_id: id })
+                    .await;
+            }
+            Err(e) => {
+                lock(&self.inner.channels).remove(&id);
+                let _ = self
+                    .send(
+                        peer,
+                        &Message::RejectChannel {
+                            channel_id: id,
+                            reason: truncate(e.to_string()),
+                        },
+                    )
+                    .await;
+            }
+        }
+    }
+
+    fn check_proposal(&self, peer: Address, p: &ProposeChannel) -> Result<(), String> {
+        let policy = &self.inner.config.policy;
+        if p.domain != self.inner.domain {
+            return Err("the channel is on another ledger".into());
+        }
+        if p.params.party_b != self.address() || p.params.party_a != peer {
+            return Err("the proposal's parties are not you and me".into());
+        }
+        if !policy.allowed_peers.is_empty() && !policy.allowed_peers.contains(&peer) {
+            return Err("not accepting channels from you".into());
+        }
+        if p.params.challenge_period < policy.min_challenge_period
+            || p.params.challenge_period > policy.max_challenge_period
+        {
+            return Err(format!(
+                "challenge period must be between {} and {} seconds",
+                policy.min_challenge_period, policy.max_challenge_period
+            ));
+        }
+        if p.deposit < policy.min_deposit {
+            return Err(format!(
+                "the initial deposit must be at least {}",
+                policy.min_deposit
+            ));
+        }
+        if lock(&self.inner.channels).contains_key(&p.params.id(&p.domain)) {
+            return Err("this channel already exists".into());
+        }
+        Ok(())
+    }
+
+    async fn on_pay(&self, peer: Address, request_id: u64, voucher: SignedVoucher, body: Vec<u8>) {
+        let id = voucher.voucher.channel_id;
+        let reply = self.serve_payment(peer, &voucher, &body).await;
+        let reply = match reply {
+            Ok(response) => Reply::Ok(response),
+            Err(error) => Reply::Err(error),
+        };
+        let _ = self
+            .send(
+                peer,
+                &Message::PayResult {
+                    request_id,
+                    channel_id: id,
+                    reply,
+                },
+            )
+            .await;
+    }
+
+    /// Checks the voucher, runs the handler, and keeps the voucher only if the handler
+    /// answered — committed before the answer goes out.
+    async fn serve_payment(
+        &self,
+        peer: Address,
+        voucher: &SignedVoucher,
+        body: &[u8],
+    ) -> Result<Vec<u8>, ErrorBody> {
+        let id = voucher.voucher.channel_id;
+        let slot = self
+            .slot(&id)
+            .map_err(|e| ErrorBody::new(ErrorBody::UNKNOWN_CHANNEL, e.to_string()))?;
+        let memo = memo_of(body);
+        let amount = {
+            let entry = slot.entry.lock().await;
+            if entry.state.channel.peer() != peer {
+                return Err(ErrorBody::new(
+                    ErrorBody::UNKNOWN_CHANNEL,
+                    format!("no channel {id} with you"),
+                ));
+            }
+            let mut probe = entry.state.channel.clone();
+            probe
+                .handle_voucher(voucher, memo)
+                .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?
+        };
+        let message: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            ErrorBody::new(
+                ErrorBody::MALFORMED,
+                format!("the message is not JSON: {e}"),
+            )
+        })?;
+        let response = self
+            .run_handler(Incoming {
+                channel_id: id,
+                peer,
+                amount,
+                message: message.clone(),
+            })
+            .await?;
+        let response = serde_json::to_vec(&response)
+            .map_err(|e| ErrorBody::new(ErrorBody::INTERNAL, e.to_string()))?;
+        if response.len() > MAX_BODY_LEN {
+            return Err(ErrorBody::new(
+                ErrorBody::HANDLER_ERROR,
+                "the handler's response is too large",
+            ));
+        }
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        let amount = next
+            .channel
+            .handle_voucher(voucher, memo)
+            .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
+        let row = PaymentRow {
+            channel_id: id,
+            direction: Direction::Incoming,
+            sequence: voucher.voucher.sequence,
+            amount,
+            cumulative: voucher.voucher.cumulative,
+            memo,
+            time: unix_now(),
+        };
+        self.save(&mut entry, next, vec![row], None)
+            .await
+            .map_err(|e| ErrorBody::new(ErrorBody::INTERNAL, e.to_string()))?;
+        drop(entry);
+        self.emit(NodeEvent::PaymentReceived {
+            channel_id: id,
+            amount: amount.to_string(),
+            message,
+        });
+        Ok(response)
+    }
+
+    async fn run_handler(&self, incoming: Incoming) -> Result<serde_json::Value, ErrorBody> {
+        let handler = self
+            .inner
+            .handler
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some(handler) = handler else {
+            return Ok(self.inner.config.default_response.clone());
+        };
+        let timeout = self.inner.config.handler_timeout;
+        match tokio::time::timeout(timeout, handler.handle(incoming)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(message)) => Err(ErrorBody::new(ErrorBody::HANDLER_ERROR, truncate(message))),
+            Err(_) => Err(ErrorBody::new(
+                ErrorBody::HANDLER_TIMEOUT,
+                format!("the handler did not answer within {timeout:?}"),
+            )),
+        }
+    }
+
+    async fn on_request(
+        &self,
+        peer: Address,
+        request_id: u64,
+        channel_id: ChannelId,
+        body: Vec<u8>,
+    ) {
+        let reply = async {
+            if self.peer_slot(peer, channel_id).await.is_none() {
+                return Err(ErrorBody::new(
+                    ErrorBody::UNKNOWN_CHANNEL,
+                    "unknown channel",
+                ));
+            }
+            let message: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                ErrorBody::new(
+                    ErrorBody::MALFORMED,
+                    format!("the message is not JSON: {e}"),
+                )
+            })?;
+            let response = self
+                .run_handler(Incoming {
+                    channel_id,
+                    peer,
+                    amount: 0,
+                    message,
+                })
+                .await?;
+            serde_json::to_vec(&response)
+                .map_err(|e| ErrorBody::new(ErrorBody::INTERNAL, e.to_string()))
+        }
+        .await;
+        let reply = match reply {
+            Ok(r) => Reply::Ok(r),
+            Err(e) => Reply::Err(e),
+        };
+        let _ = self
+            .send(peer, &Message::Response { request_id, reply })
+            .await;
+    }
+
+    async fn on_withdraw_request(
+        &self,
+        peer: Address,
+        withdrawal: paychan_core::Withdrawal,
+        signature: paychan_core::Signature,
+    ) {
+        let id = withdrawal.channel_id;
+        let Some(slot) = self.peer_slot(peer, id).await else {
+            return;
+        };
+        let now = match self.inner.ledger.now().await {
+            Ok(now) => now,
+            Err(e) => {
+                return self
+                    .reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
+                    .await;
+            }
+        };
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        let result =
+            next.channel
+                .handle_withdrawal_request(&self.inner.key, &withdrawal, &signature, now);
+        match result {
+            Ok(ours) => match self.save(&mut entry, next, vec![], None).await {
+                Ok(()) => {
+                    drop(entry);
+                    let _ = self
+                        .send(
+                            peer,
+                            &Message::WithdrawSignature {
+                                channel_id: id,
+                                signature: ours,
+                            },
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    drop(entry);
+                    self.reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
+                        .await
+                }
+            },
+            Err(e) => {
+                drop(entry);
+                self.reply_error(
+                    peer,
+                    Some(id),
+                    ErrorBody::CERTIFICATE_REJECTED,
+                    e.to_string(),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn on_settlement_request(
+        &self,
+        peer: Address,
+        settlement: paychan_core::Settlement,
+        signature: paychan_core::Signature,
+    ) {
+        let id = settlement.channel_id;
+        let Some(slot) = self.peer_slot(peer, id).await else {
+            return;
+        };
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        match next
+            .channel
+            .handle_settlement_request(&self.inner.key, &settlement, &signature)
+        {
+            Ok(ours) => match self.save(&mut entry, next, vec![], None).await {
+                Ok(()) => {
+                    drop(entry);
+                    let _ = self
+                        .send(
+                            peer,
+                            &Message::SettlementSignature {
+                                channel_id: id,
+                                signature: ours,
+                            },
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    drop(entry);
+                    self.reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
+                        .await
+                }
+            },
+            Err(e) => {
+                drop(entry);
+                self.reply_error(
+                    peer,
+                    Some(id),
+                    ErrorBody::CERTIFICATE_REJECTED,
+                    e.to_string(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Counter sync for every channel with `peer`: what we hold of theirs and ours.
+    async fn sync_with(&self, peer: Address) {
+        for (id, slot) in self.slots() {
+            let message = {
+                let entry = slot.entry.lock().await;
+                let channel = &entry.state.channel;
+                if channel.peer() != peer || matches!(channel.phase(), Phase::Closed { .. }) {
+                    continue;
+                }
+                Message::CounterSync {
+                    channel_id: id,
+                    yours: channel.latest_received().copied(),
+                    mine: channel.latest_sent().copied(),
+                }
+            };
+            let _ = self.send(peer, &message).await;
+        }
+    }
+
+    async fn on_sync(
+        &self,
+        peer: Address,
+        id: ChannelId,
+        yours: Option<SignedVoucher>,
+        mine: Option<SignedVoucher>,
+    ) {
+        let Some(slot) = self.peer_slot(peer, id).await else {
+            return;
+        };
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        let mut changed = false;
+        if let Some(ours) = &yours {
+            match next.channel.handle_counter_sync(ours) {
+                Ok(moved) => changed |= moved,
+                Err(e) => tracing::warn!(%peer, channel = %id, error = %e, "bad counter sync"),
+            }
+        }
+        if let Some(theirs) = &mine {
+            match next.channel.handle_resent_voucher(theirs) {
+                Ok(amount) => changed |= amount > 0,
+                Err(e) => {
+                    tracing::debug!(%peer, channel = %id, error = %e, "resent voucher not taken")
+                }
+            }
+        }
+        if changed {
+            if let Err(e) = self.save(&mut entry, next, vec![], None).await {
+                tracing::error!(channel = %id, error = %e, "cannot persist counter sync");
+            } else {
+                tracing::info!(%peer, channel = %id, "counters recovered from the peer");
+            }
+        }
+    }
+
+    // ---- commands ----
+
+    /// Proposes a channel to a connected peer with our initial `deposit`, and opens it on the
+    /// ledger once the peer accepts (aa-channels' `createNewChannel`).
+    pub async fn create_channel(
+        &self,
+        peer: Address,
+        deposit: Amount,
+    ) -> Result<ChannelId, NodeError> {
+        if !self.is_connected(peer) {
+            return Err(NodeError::PeerOffline(peer));
+        }
+        // Checked before the proposal, so that a channel the ledger would refuse to open is
+        // never proposed (it would stay "proposed" on both sides).
+        let available = self
+            .inner
+            .ledger
+            .balance(self.address(), Address::ZERO)
+            .await?;
+        if available < deposit {
+            return Err(NodeError::Ledger(
+                paychan_ledger::LedgerError::InsufficientFunds {
+                    needed: deposit,
+                    available,
+                },
+            ));
+        }
+        let nonce = keccak256(
+            [
+                self.address().as_slice(),
+                peer.as_slice(),
+                &SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+                    .to_be_bytes(),
+                &self
+                    .inner
+                    .next_id
+                    .fetch_add(1, Ordering::Relaxed)
+                    .to_be_bytes(),
+            ]
+            .concat(),
+        );
+        let params = ChannelParams {
+            party_a: self.address(),
+            party_b: peer,
+            token: Address::ZERO,
+            challenge_period: self.inner.config.challenge_period,
+            nonce,
+        };
+        let domain = self.inner.domain;
+        let id = params.id(&domain);
+        let channel = Channel::new(params, domain, self.address()).ok_or_else(|| {
+            NodeError::InvalidMessage("cannot open a channel with ourselves".into())
+        })?;
+        if peer == self.address() {
+            return Err(NodeError::InvalidMessage(
+                "cannot open a channel with ourselves".into(),
+            ));
+        }
+        let state = Persisted {
+            channel,
+            opened: false,
+            auto_refill: None,
+        };
+        let slot = self.insert_slot(
+            id,
+            Entry {
+                state: state.clone(),
+                version: 0,
+                refilling: false,
+            },
+        )?;
+        {
+            let mut entry = slot.entry.lock().await;
+            if let Err(e) = self.save(&mut entry, state, vec![], None).await {
+                lock(&self.inner.channels).remove(&id);
+                return Err(e);
+            }
+        }
+        let proposal = Message::ProposeChannel(ProposeChannel {
+            params,
+            domain,
+            deposit,
+        });
+        match self.exchange(peer, id, Wait::Proposal, &proposal).await? {
+            Message::AcceptChannel { .. } => {}
+            Message::RejectChannel { reason, .. } => {
+                return Err(NodeError::PeerRefused {
+                    code: ErrorBody::REFUSED,
+                    message: reason,
+                });
+            }
+            Message::Error { error, .. } => {
+                return Err(NodeError::PeerRefused {
+                    code: error.code,
+                    message: error.message,
+                });
+            }
+            other => {
+                return Err(NodeError::Protocol(format!(
+                    "unexpected answer {}",
+                    other.kind()
+                )));
+            }
+        }
+        let receipt = self.inner.ledger.open(&params, deposit).await?;
+        self.apply_receipt(&slot, &receipt).await?;
+        Ok(id)
+    }
+
+    /// Pays `amount` on a channel for `message` and returns the peer's response
+    /// (aa-channels' `sendMessageAndPay`). If the peer's handler fails, the payment is taken
+    /// back and the error returned.
+    pub async fn send_message_and_pay(
+        &self,
+        id: ChannelId,
+        message: &serde_json::Value,
+        amount: Amount,
+    ) -> Result<serde_json::Value, NodeError> {
+        let body = encode_message(message)?;
+        let slot = self.slot(&id)?;
+        let _in_flight = slot.paying.lock().await;
+        let (voucher, peer) = {
+            let mut entry = slot.entry.lock().await;
+            let mut next = entry.state.clone();
+            let voucher = next.channel.pay(&self.inner.key, amount, memo_of(&body))?;
+            let row = PaymentRow {
+                channel_id: id,
+                direction: Direction::Outgoing,
+                sequence: voucher.voucher.sequence,
+                amount,
+                cumulative: voucher.voucher.cumulative,
+                memo: voucher.voucher.memo,
+                time: unix_now(),
+            };
+            let peer = next.channel.peer();
+            self.save(&mut entry, next, vec![row], None).await?;
+            (voucher, peer)
+        };
+        let answer = self
+            .request(peer, |request_id| Message::Pay {
+                request_id,
+                voucher,
+                body,
+            })
+            .await;
+        let refused = match answer {
+            Ok(Message::PayResult {
+                reply: Reply::Ok(response),
+                ..
+            }) => {
+                self.emit(NodeEvent::PaymentSent {
+                    channel_id: id,
+                    amount: amount.to_string(),
+                });
+                self.maybe_refill(id, &slot).await;
+                return serde_json::from_slice(&response)
+                    .map_err(|e| NodeError::Protocol(format!("the response is not JSON: {e}")));
+            }
+            Ok(
+                Message::PayResult {
+                    reply: Reply::Err(e),
+                    ..
+                }
+                | Message::Error { error: e, .. },
+            ) => NodeError::PeerRefused {
+                code: e.code,
+                message: e.message,
+            },
+            Ok(other) => NodeError::Protocol(format!("unexpected answer {}", other.kind())),
+            // Not sent at all: take it back. Timed out or connection lost after sending: the
+            // peer may have kept it; it stays counted (the counter sync on reconnect tells the
+            // peer's view).
+            Err(NodeError::PeerOffline(p)) => NodeError::PeerOffline(p),
+            Err(e) => return Err(e),
+        };
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        if next.channel.cancel_payment(&voucher).is_ok() {
+            self.save(&mut entry, next, vec![], None).await?;
+        }
+        Err(refused)
+    }
+
+    /// Sends a plain message without payment and returns the peer's response.
+    pub async fn send_message(
+        &self,
+        id: ChannelId,
+        message: &serde_json::Value,
+    ) -> Result<serde_json::Value, NodeError> {
+        let body = encode_message(message)?;
+        let peer = self.slot(&id)?.entry.lock().await.state.channel.peer();
+        match self
+            .request(peer, |request_id| Message::Request {
+                request_id,
+                channel_id: id,
+                body,
+            })
+            .await?
+        {
+            Message::Response {
+                reply: Reply::Ok(response),
+                ..
+            } => serde_json::from_slice(&response)
+                .map_err(|e| NodeError::Protocol(format!("the response is not JSON: {e}"))),
+            Message::Response {
+                reply: Reply::Err(e),
+                ..
+            }
+            | Message::Error { error: e, .. } => Err(NodeError::PeerRefused {
+                code: e.code,
+                message: e.message,
+            }),
+            other => Err(NodeError::Protocol(format!(
+                "unexpected answer {}",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// Deposits `amount` more into our side of the channel.
+    pub async fn deposit(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
+        let slot = self.slot(&id)?;
+        let role = slot.entry.lock().await.state.channel.role();
+        let receipt = self.inner.ledger.deposit(id, role, amount).await?;
+        self.apply_receipt(&slot, &receipt).await
+    }
+
+    /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.
+    pub async fn withdraw(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
+        let slot = self.slot(&id)?;
+        let now = self.inner.ledger.now().await?;
+        let expiry = now.saturating_add(self.inner.config.withdrawal_validity);
+        let (withdrawal, signature, peer) = {
+            let mut entry = slot.entry.lock().await;
+            let mut next = entry.state.clone();
+            let (w, s) = next
+                .channel
+                .propose_withdrawal(&self.inner.key, amount, expiry, now)?;
+            let peer = next.channel.peer();
+            self.save(&mut entry, next, vec![], None).await?;
+            (w, s, peer)
+        };
+        let answer = self
+            .exchange(
+                peer,
+                id,
+                Wait::Withdrawal,
+                &Message::WithdrawRequest {
+                    withdrawal,
+                    signature,
+                },
+            )
+            .await?;
+        let theirs = match answer {
+            Message::WithdrawSignature { signature, .. } => signature,
+            Message::Error { error, .. } => {
+                return Err(NodeError::PeerRefused {
+                    code: error.code,
+                    message: error.message,
+                });
+            }
+            other => {
+                return Err(NodeError::Protocol(format!(
+                    "unexpected answer {}",
+                    other.kind()
+                )));
+            }
+        };
+        let certificate = slot
+            .entry
+            .lock()
+            .await
+            .state
+            .channel
+            .clone()
+            .handle_withdrawal_signature(&theirs)?;
+        let receipt = self.inner.ledger.withdraw(&certificate).await?;
+        self.apply_receipt(&slot, &receipt).await
+    }
+
+    /// Closes cooperatively if the peer co-signs; if it does not answer (offline, timeout),
+    /// starts a unilateral close instead, which the watcher settles after the challenge
+    /// period. Returns whether the close was cooperative.
+    pub async fn close(&self, id: ChannelId) -> Result<bool, NodeError> {
+        let slot = self.slot(&id)?;
+        let (settlement, signature, peer) = {
+            let mut entry = slot.entry.lock().await;
+            let mut next = entry.state.clone();
+            let (s, sig) = next.channel.propose_settlement(&self.inner.key)?;
+            let peer = next.channel.peer();
+            self.save(&mut entry, next, vec![], None).await?;
+            (s, sig, peer)
+        };
+        let answer = self
+            .exchange(
+                peer,
+                id,
+                Wait::Settlement,
+                &Message::SettlementRequest {
+                    settlement,
+                    signature,
+                },
+            )
+            .await;
+        match answer {
+            Ok(Message::SettlementSignature {
+                signature: theirs, ..
+            }) => {
+                let cert = slot
+                    .entry
+                    .lock()
+                    .await
+                    .state
+                    .channel
+                    .clone()
+                    .handle_settlement_signature(&theirs)?;
+                let receipt = self.inner.ledger.close_cooperative(&cert).await?;
+                self.apply_receipt(&slot, &receipt).await?;
+                Ok(true)
+            }
+            Ok(_)
+            | Err(
+                NodeError::PeerOffline(_) | NodeError::Timeout(_) | NodeError::ConnectionLost(_),
+            ) => {
+                self.force_close(id).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts a unilateral close presenting the peer's latest voucher; the watcher settles
+    /// after the challenge period.
+    pub async fn force_close(&self, id: ChannelId) -> Result<(), NodeError> {
+        let slot = self.slot(&id)?;
+        let inputs = {
+            let mut entry = slot.entry.lock().await;
+            let mut next = entry.state.clone();
+            let inputs = next.channel.start_close()?;
+            self.save(&mut entry, next, vec![], None).await?;
+            inputs
+        };
+        let receipt = self
+            .inner
+            .ledger
+            .start_close(id, inputs.voucher.as_ref())
+            .await?;
+        self.apply_receipt(&slot, &receipt).await
+    }
+
+    /// Deposits `amount` whenever what we may spend falls below `threshold` after a payment
+    /// (aa-channels' `setAutoRefill`). `None` turns it off.
+    pub async fn set_auto_refill(
+        &self,
+        id: ChannelId,
+        refill: Option<(Amount, Amount)>,
+    ) -> Result<(), NodeError> {
+        let slot = self.slot(&id)?;
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        next.auto_refill = refill;
+        self.save(&mut entry, next, vec![], None).await
+    }
+
+    async fn maybe_refill(&self, id: ChannelId, slot: &Arc<Slot>) {
+        let amount = {
+            let mut entry = slot.entry.lock().await;
+            let Some((threshold, amount)) = entry.state.auto_refill else {
+                return;
+            };
+            let available = entry.state.channel.available(entry.state.channel.role());
+            if available >= threshold
+                || entry.refilling
+                || entry.state.channel.phase() != &Phase::Open
+            {
+                return;
+            }
+            entry.refilling = true;
+            amount
+        };
+        let node = self.clone();
+        let slot = slot.clone();
+        tokio::spawn(async move {
+            match node.deposit(id, amount).await {
+                Ok(()) => node.emit(NodeEvent::ChannelRefilled {
+                    channel_id: id,
+                    amount: amount.to_string(),
+                }),
+                Err(e) => node.emit(NodeEvent::Error {
+                    channel_id: Some(id),
+                    message: format!("auto-refill failed: {e}"),
+                }),
+            }
+            slot.entry.lock().await.refilling = false;
+        });
+    }
+
+    /// A channel's balances and status (aa-channels' `getBalancesAndStatus`).
+    pub async fn channel_info(&self, id: ChannelId) -> Result<ChannelInfo, NodeError> {
+        let slot = self.slot(&id)?;
+        let entry = slot.entry.lock().await;
+        Ok(info_of(&entry.state))
+    }
+
+    /// Every channel, or those with `peer` (aa-channels' `getChannelsForPeer`).
+    pub async fn channels(&self, peer: Option<Address>) -> Vec<ChannelInfo> {
+        let mut out = vec![];
+        for (_, slot) in self.slots() {
+            let entry = slot.entry.lock().await;
+            if peer.is_none_or(|p| p == entry.state.channel.peer()) {
+                out.push(info_of(&entry.state));
+            }
+        }
+        out.sort_by_key(|i| i.channel_id);
+        out
+    }
+
+    // ---- ledger ----
+
+    /// Applies the events of one of our own ledger operations at once (the watcher will see
+    /// them too; events carry totals, so applying twice changes nothing).
+    async fn apply_receipt(&self, slot: &Arc<Slot>, receipt: &Receipt) -> Result<(), NodeError> {
+        let mut entry = slot.entry.lock().await;
+        let before = entry.state.clone();
+        let mut next = entry.state.clone();
+        let mut applied = vec![];
+        for record in &receipt.events {
+            if record.event.channel_id() == next.channel.id() {
+                let _ = next.channel.handle_ledger_event(&record.event);
+                if matches!(record.event, LedgerEvent::Opened { .. }) {
+                    next.opened = true;
+                }
+                applied.push(record.event);
+            }
+        }
+        self.save(&mut entry, next, vec![], None).await?;
+        let events = user_events(&before, &entry.state, &applied, self.address());
+        drop(entry);
+        for event in events {
+            self.emit(event);
+        }
+        Ok(())
+    }
+
+    /// Applies one ledger event to our channel (if it is ours): persists the new state with
+    /// the cursor after it, reports what happened, and returns what the watcher must do.
+    pub(crate) async fn apply_ledger_event(
+        &self,
+        record: &paychan_ledger::EventRecord,
+    ) -> Option<paychan_core::channel::LedgerAction> {
+        let id = record.event.channel_id();
+        let slot = self.slot(&id).ok()?;
+        let mut entry = slot.entry.lock().await;
+        let before = entry.state.clone();
+        let mut next = entry.state.clone();
+        let action = next.channel.handle_ledger_event(&record.event);
+        if matches!(record.event, LedgerEvent::Opened { .. }) {
+            next.opened = true;
+        }
+        let cursor = Some(record.cursor.saturating_add(1));
+        if let Err(e) = self.save(&mut entry, next, vec![], cursor).await {
+            self.emit(NodeEvent::Error {
+                channel_id: Some(id),
+                message: format!("cannot persist a ledger event: {e}"),
+            });
+            return None;
+        }
+        let events = user_events(&before, &entry.state, &[record.event], self.address());
+        drop(entry);
+        for event in events {
+            self.emit(event);
+        }
+        action
+    }
+}
+
+/// What ledger events changed for the user, from the channel's state before and after them.
+/// Both paths that apply ledger events (our own receipts, the watcher) call this; since it
+/// reports only what changed, whichever path applies an event first reports it, once.
+fn user_events(
+    before: &Persisted,
+    after: &Persisted,
+    events: &[LedgerEvent],
+    my_address: Address,
+) -> Vec<NodeEvent> {
+    let (was, now) = (&before.channel, &after.channel);
+    let id = now.id();
+    let (me, peer) = (now.role(), now.peer());
+    let mut out = vec![];
+    if !before.opened && after.opened {
+        out.push(match me {
+            Role::A => NodeEvent::ChannelOpened {
+                channel_id: id,
+                peer,
+            },
+            Role::B => NodeEvent::ChannelCreatedByPeer {
+                channel_id: id,
+                peer,
+            },
+        });
+    }
+    let grew = |role: Role| {
+        now.ledger()
+            .deposited
+            .at(role)
+            .saturating_sub(was.ledger().deposited.at(role))
+    };
+    if grew(me) > 0 {
+        out.push(NodeEvent::MyDepositBecameStable {
+            channel_id: id,
+            amount: grew(me).to_string(),
+        });
+    }
+    if grew(me.peer()) > 0 {
+        out.push(NodeEvent::PeerDepositBecameStable {
+            channel_id: id,
+            amount: grew(me.peer()).to_string(),
+        });
+    }
+    for role in [Role::A, Role::B] {
+        let amount = now
+            .ledger()
+            .withdrawn
+            .at(role)
+            .saturating_sub(was.ledger().withdrawn.at(role));
+        if amount > 0 {
+            let by = if role == me { my_address } else { peer };
+            out.push(NodeEvent::Withdrawn {
+                channel_id: id,
+                by,
+                amount: amount.to_string(),
+            });
+        }
+    }
+    let closing_started = |p: &Phase| matches!(p, Phase::Closing { .. } | Phase::Closed { .. });
+    if !closing_started(was.phase())
+        && let Some(LedgerEvent::CloseStarted { by, deadline, .. }) = events
+            .iter()
+            .find(|e| matches!(e, LedgerEvent::CloseStarted { .. }))
+    {
+        let by = if *by == me { my_address } else { peer };
+        out.push(NodeEvent::CloseStarted {
+            channel_id: id,
+            by,
+            deadline: *deadline,
+        });
+    }
+    if let (false, Phase::Closed { payouts }) =
+        (matches!(was.phase(), Phase::Closed { .. }), now.phase())
+    {
+        out.push(NodeEvent::ChannelClosed {
+            channel_id: id,
+            amount_received: payouts.at(me).to_string(),
+        });
+    }
+    out
+}
+
+fn status_of(state: &Persisted) -> &'static str {
+    if !state.opened && matches!(state.channel.phase(), Phase::Open) {
+        "proposed"
+    } else {
+        state.channel.phase().name()
+    }
+}
+
+fn info_of(state: &Persisted) -> ChannelInfo {
+    let channel = &state.channel;
+    ChannelInfo {
+        channel_id: channel.id(),
+        peer: channel.peer(),
+        role: channel.role(),
+        status: status_of(state).to_string(),
+        balances: channel.balances(),
+        expected_payouts: channel.expected_payouts(),
+        deadline: match channel.phase() {
+            Phase::Closing { deadline, .. } => Some(*deadline),
+            _ => None,
+        },
+        auto_refill: state.auto_refill,
+    }
+}
+
+fn encode_message(message: &serde_json::Value) -> Result<Vec<u8>, NodeError> {
+    let body = serde_json::to_vec(message).map_err(|e| NodeError::InvalidMessage(e.to_string()))?;
+    if body.len() > MAX_BODY_LEN {
+        return Err(NodeError::InvalidMessage(format!(
+            "the message is {} bytes, the limit is {MAX_BODY_LEN}",
+            body.len()
+        )));
+    }
+    Ok(body)
+}
+
+/// Cuts a text to what the wire accepts.
+fn truncate(mut text: String) -> String {
+    let max = paychan_core::wire::MAX_TEXT_LEN;
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end = end.saturating_sub(1);
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("address", &self.address())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the watcher waits before it retries the ledger.
+pub(crate) const LEDGER_RETRY: Duration = Duration::from_secs(1);

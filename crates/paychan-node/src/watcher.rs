@@ -1,0 +1,104 @@
+//! The watcher: follows the ledger's events from the cursor the store remembers, applies
+//! them to our channels, submits the peer's latest voucher when a close counts less than it,
+//! and settles closing channels once their deadline has passed.
+
+use futures::StreamExt;
+use paychan_core::channel::LedgerAction;
+use paychan_ledger::LedgerError;
+
+use crate::{
+    events::NodeEvent,
+    node::{LEDGER_RETRY, Node},
+};
+
+/// Runs until the node shuts down; reconnects to the ledger's event stream when it breaks.
+pub(crate) async fn run(node: Node) {
+    let mut shutdown = node.inner.shutdown.subscribe();
+    let mut ticker = tokio::time::interval(node.config().settle_check_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let cursor = match node.inner.store.ledger_cursor().await {
+            Ok(c) => c,
+            Err(e) => {
+                node.emit(NodeEvent::Error {
+                    channel_id: None,
+                    message: format!("watcher: {e}"),
+                });
+                tokio::time::sleep(LEDGER_RETRY).await;
+                continue;
+            }
+        };
+        let mut stream = match node.inner.ledger.events(cursor).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "watcher: cannot follow the ledger; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(LEDGER_RETRY) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                item = stream.next() => match item {
+                    Some(Ok(record)) => {
+                        if let Some(LedgerAction::SubmitVoucher(voucher)) = node.apply_ledger_event(&record).await {
+                            let node = node.clone();
+                            tokio::spawn(async move { submit(node, voucher).await });
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "watcher: the event stream failed; reconnecting");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => settle_due(&node).await,
+                _ = shutdown.changed() => return,
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LEDGER_RETRY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Submits the peer's latest voucher, retrying while the ledger is unreachable.
+async fn submit(node: Node, voucher: paychan_core::SignedVoucher) {
+    let id = voucher.voucher.channel_id;
+    loop {
+        match node.inner.ledger.submit_voucher(&voucher).await {
+            Ok(_) => {
+                tracing::info!(channel = %id, cumulative = voucher.voucher.cumulative, "watcher submitted the peer's latest voucher");
+                return;
+            }
+            Err(LedgerError::Unavailable(e)) => {
+                tracing::warn!(channel = %id, error = %e, "watcher: ledger unavailable; retrying");
+                tokio::time::sleep(LEDGER_RETRY).await;
+            }
+            Err(e) => {
+                node.emit(NodeEvent::Error {
+                    channel_id: Some(id),
+                    message: format!("watcher could not submit: {e}"),
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Settles every closing channel whose deadline has passed (anyone may; we do it for us).
+async fn settle_due(node: &Node) {
+    let Ok(now) = node.inner.ledger.now().await else {
+        return;
+    };
+    for (id, slot) in node.slots() {
+        if slot.settle_due(now).await {
+            match node.inner.ledger.settle(id).await {
+                Ok(_) => tracing::info!(channel = %id, "settled after the challenge period"),
+                Err(e) => tracing::debug!(channel = %id, error = %e, "settle not done (yet)"),
+            }
+        }
+    }
+}

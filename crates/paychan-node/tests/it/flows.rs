@@ -1,0 +1,438 @@
+//! Channel lifecycles between two nodes, with every balance checked on the ledger.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use paychan_core::{Address, Amount, SigningKey};
+use paychan_ledger::{Clock, EmbeddedLedger};
+use paychan_node::{Incoming, Node, NodeConfig, NodeError, NodeEvent, PeerConnection};
+use paychan_store::{Durability, sqlite::SqliteStore};
+use serde_json::json;
+
+const FUNDS: Amount = 1_000_000;
+const START: u64 = 1_700_000_000;
+
+struct Net {
+    ledger: EmbeddedLedger,
+    a: Node,
+    b: Node,
+    ka: SigningKey,
+    kb: SigningKey,
+    dir: tempfile::TempDir,
+}
+
+fn config() -> NodeConfig {
+    NodeConfig {
+        request_timeout: Duration::from_secs(5),
+        settle_check_interval: Duration::from_millis(20),
+        challenge_period: 3_600,
+        ..NodeConfig::default()
+    }
+}
+
+async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path) -> Node {
+    let store = SqliteStore::open(db, Durability::Normal).unwrap();
+    Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(ledger.account(key.clone())))
+        .store(Arc::new(store))
+        .config(config())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn connect(a: &Node, b: &Node) {
+    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
+    a.connect(to_b).await;
+    b.connect(to_a).await;
+}
+
+impl Net {
+    async fn new() -> Net {
+        let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
+        let ka = SigningKey::from_entropy(&[41; 32]).unwrap();
+        let kb = SigningKey::from_entropy(&[42; 32]).unwrap();
+        for k in [&ka, &kb] {
+            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(&ledger, &ka, &dir.path().join("a.db")).await;
+        let b = node(&ledger, &kb, &dir.path().join("b.db")).await;
+        connect(&a, &b).await;
+        b.set_payment_handler(|incoming: Incoming| async move {
+            if incoming.message.get("fail").is_some() {
+                Err("the service failed".to_string())
+            } else {
+                Ok(json!({ "echo": incoming.message, "paid": incoming.amount.to_string() }))
+            }
+        });
+        Net {
+            ledger,
+            a,
+            b,
+            ka,
+            kb,
+            dir,
+        }
+    }
+
+    fn balance(&self, key: &SigningKey) -> Amount {
+        self.ledger
+            .balance_of(key.address(), Address::ZERO)
+            .unwrap()
+    }
+
+    fn conserved(&self) {
+        assert_eq!(
+            self.ledger.total(Address::ZERO).unwrap(),
+            self.ledger.supply(Address::ZERO).unwrap()
+        );
+    }
+}
+
+/// Waits for an event matching `pred`, failing after a few seconds.
+async fn wait_for(
+    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    pred: impl Fn(&NodeEvent) -> bool,
+) -> NodeEvent {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if pred(&e) => return e,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("event stream closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("event did not arrive")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_pay_both_ways_withdraw_and_close_cooperatively() {
+    let net = Net::new().await;
+    let mut b_events = net.b.subscribe();
+    let id = net.a.create_channel(net.b.address(), 1_000).await.unwrap();
+    wait_for(&mut b_events, |e| {
+        matches!(e, NodeEvent::ChannelCreatedByPeer { .. })
+    })
+    .await;
+    net.b.deposit(id, 500).await.unwrap();
+    net.a
+        .set_payment_handler(|_: Incoming| async { Ok(json!("thanks")) });
+
+    let mut paid_by_a = 0;
+    for i in 1..=20u128 {
+        let response = net
+            .a
+            .send_message_and_pay(id, &json!({ "call": i }), i)
+            .await
+            .unwrap();
+        assert_eq!(response["echo"]["call"], json!(i as u64));
+        assert_eq!(response["paid"], json!(i.to_string()));
+        paid_by_a += i;
+    }
+    assert_eq!(
+        net.b
+            .send_message_and_pay(id, &json!("refund"), 30)
+            .await
+            .unwrap(),
+        json!("thanks")
+    );
+    // A plain message costs nothing.
+    assert_eq!(
+        net.a.send_message(id, &json!({ "ping": 1 })).await.unwrap()["paid"],
+        json!("0")
+    );
+
+    let a_info = net.a.channel_info(id).await.unwrap();
+    let b_info = net.b.channel_info(id).await.unwrap();
+    assert_eq!(a_info.status, "open");
+    assert_eq!(a_info.balances.paid_by_me, paid_by_a);
+    assert_eq!(b_info.balances.paid_by_peer, paid_by_a);
+    assert_eq!(a_info.balances.my_available, b_info.balances.peer_available);
+
+    net.b.withdraw(id, 100).await.unwrap();
+    assert_eq!(net.balance(&net.kb), FUNDS - 500 + 100);
+
+    assert!(net.a.close(id).await.unwrap(), "the close is cooperative");
+    let final_a = net.balance(&net.ka);
+    let final_b = net.balance(&net.kb);
+    assert_eq!(final_a, FUNDS - paid_by_a + 30);
+    assert_eq!(final_b, FUNDS + paid_by_a - 30);
+    net.conserved();
+    assert_eq!(net.a.channel_info(id).await.unwrap().status, "closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_handler_means_the_payment_is_not_counted() {
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
+    net.a
+        .send_message_and_pay(id, &json!("ok"), 10)
+        .await
+        .unwrap();
+    match net
+        .a
+        .send_message_and_pay(id, &json!({ "fail": true }), 7)
+        .await
+    {
+        Err(NodeError::PeerRefused { message, .. }) => assert!(message.contains("failed")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        net.a.channel_info(id).await.unwrap().balances.paid_by_me,
+        10
+    );
+    assert_eq!(
+        net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
+        10
+    );
+    // The next payment pays only for itself.
+    net.a
+        .send_message_and_pay(id, &json!("ok"), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
+        15
+    );
+    // Over the balance: refused before anything is signed.
+    assert!(matches!(
+        net.a
+            .send_message_and_pay(id, &json!("too much"), 1_000)
+            .await,
+        Err(NodeError::Command(_))
+    ));
+    assert!(matches!(
+        net.a
+            .send_message_and_pay(paychan_core::ChannelId::default(), &json!(1), 1)
+            .await,
+        Err(NodeError::UnknownChannel(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_defends_a_unilateral_close_and_settles() {
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 300).await.unwrap();
+    net.b.deposit(id, 200).await.unwrap();
+    net.a
+        .set_payment_handler(|_: Incoming| async { Ok(json!(null)) });
+    net.a.send_message_and_pay(id, &json!(1), 50).await.unwrap();
+    net.b.send_message_and_pay(id, &json!(2), 20).await.unwrap();
+    net.a.send_message_and_pay(id, &json!(3), 25).await.unwrap();
+
+    let mut a_events = net.a.subscribe();
+    let mut b_events = net.b.subscribe();
+    net.b.force_close(id).await.unwrap();
+    wait_for(&mut a_events, |e| {
+        matches!(e, NodeEvent::CloseStarted { .. })
+    })
+    .await;
+    // A's watcher submits B's latest voucher (20): B presented A's (75) at the start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let record = net.ledger.channel_record(&id).unwrap().unwrap();
+    match record.status {
+        paychan_core::adjudicator::ChannelStatus::Closing { counted, .. } => {
+            assert_eq!((counted.a, counted.b), (75, 20))
+        }
+        other => panic!("not closing: {other:?}"),
+    }
+    net.ledger.clock().advance(3_600);
+    let closed = wait_for(&mut b_events, |e| {
+        matches!(e, NodeEvent::ChannelClosed { .. })
+    })
+    .await;
+    assert_eq!(
+        closed,
+        NodeEvent::ChannelClosed {
+            channel_id: id,
+            amount_received: (200 + 75 - 20).to_string()
+        }
+    );
+    assert_eq!(net.balance(&net.ka), FUNDS - 75 + 20);
+    assert_eq!(net.balance(&net.kb), FUNDS + 75 - 20);
+    net.conserved();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_without_the_peer_falls_back_to_a_unilateral_close() {
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
+    net.a.send_message_and_pay(id, &json!(1), 40).await.unwrap();
+    net.b.shutdown();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !net.a.close(id).await.unwrap(),
+        "falls back to a unilateral close"
+    );
+    assert_eq!(net.a.channel_info(id).await.unwrap().status, "closing");
+    net.ledger.clock().advance(3_600);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while net.a.channel_info(id).await.unwrap().status != "closed" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // B stayed offline, so nobody presented A's voucher of 40: A gets its whole deposit
+    // back. This is what B's watcher is for (see the test above), and why a node must come
+    // back within the challenge period.
+    assert_eq!(net.balance(&net.ka), FUNDS);
+    assert_eq!(net.balance(&net.kb), FUNDS);
+    net.conserved();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_loses_nothing_and_recovers_its_counter_from_the_peer() {
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 500).await.unwrap();
+    net.a.send_message_and_pay(id, &json!(1), 10).await.unwrap();
+    // Keep a copy of A's database as it is now: an old backup.
+    net.a.shutdown();
+    let db = net.dir.path().join("a.db");
+    let backup = net.dir.path().join("a-backup.db");
+    // A file-level backup of a WAL database: the main file and its log.
+    std::fs::copy(&db, &backup).unwrap();
+    let wal = |p: &std::path::Path| std::path::PathBuf::from(format!("{}-wal", p.display()));
+    if wal(&db).exists() {
+        std::fs::copy(wal(&db), wal(&backup)).unwrap();
+    }
+    let a = node(&net.ledger, &net.ka, &db).await;
+    connect(&a, &net.b).await;
+    a.send_message_and_pay(id, &json!(2), 20).await.unwrap();
+    assert_eq!(a.channel_info(id).await.unwrap().balances.paid_by_me, 30);
+    a.shutdown();
+
+    // A comes back from the old backup: its counter says 10, B holds A's voucher of 30.
+    let a = node(&net.ledger, &net.ka, &backup).await;
+    assert_eq!(a.channel_info(id).await.unwrap().balances.paid_by_me, 10);
+    connect(&a, &net.b).await;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while a.channel_info(id).await.unwrap().balances.paid_by_me != 30 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the counter sync restores A's counter");
+    a.send_message_and_pay(id, &json!(3), 5).await.unwrap();
+    assert_eq!(
+        net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
+        35
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_outside_the_policy_are_refused() {
+    let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
+    let ka = SigningKey::from_entropy(&[51; 32]).unwrap();
+    let kb = SigningKey::from_entropy(&[52; 32]).unwrap();
+    ledger.faucet(ka.address(), Address::ZERO, FUNDS).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&ledger, &ka, &dir.path().join("a.db")).await;
+    let mut strict = config();
+    strict.policy.min_deposit = 1_000;
+    let b = Node::builder()
+        .key(kb.clone())
+        .ledger(Arc::new(ledger.account(kb.clone())))
+        .store(Arc::new(
+            SqliteStore::open(dir.path().join("b.db"), Durability::Normal).unwrap(),
+        ))
+        .config(strict)
+        .build()
+        .await
+        .unwrap();
+    connect(&a, &b).await;
+    match a.create_channel(b.address(), 10).await {
+        Err(NodeError::PeerRefused { message, .. }) => assert!(message.contains("at least 1000")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        ledger.balance_of(ka.address(), Address::ZERO).unwrap(),
+        FUNDS,
+        "nothing was opened"
+    );
+    assert!(b.channels(None).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_ledger_event_is_reported_once() {
+    let net = Net::new().await;
+    let mut a_events = net.a.subscribe();
+    let id = net.a.create_channel(net.b.address(), 700).await.unwrap();
+    net.a.deposit(id, 50).await.unwrap();
+    net.b.deposit(id, 20).await.unwrap();
+    net.a.send_message_and_pay(id, &json!(1), 5).await.unwrap();
+    assert!(net.a.close(id).await.unwrap());
+    // Let the watcher see every event too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen = vec![];
+    while let Ok(e) = a_events.try_recv() {
+        seen.push(e);
+    }
+    let count = |f: &dyn Fn(&NodeEvent) -> bool| seen.iter().filter(|e| f(e)).count();
+    assert_eq!(
+        count(&|e| matches!(e, NodeEvent::ChannelOpened { .. })),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        count(&|e| matches!(e, NodeEvent::ChannelClosed { .. })),
+        1,
+        "{seen:?}"
+    );
+    let mine: u128 = seen
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::MyDepositBecameStable { amount, .. } => amount.parse::<u128>().ok(),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(mine, 750, "{seen:?}");
+    assert_eq!(
+        count(&|e| matches!(e, NodeEvent::PeerDepositBecameStable { .. })),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(count(&|e| matches!(e, NodeEvent::PaymentSent { .. })), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_without_the_funds_to_open_it_is_never_proposed() {
+    let net = Net::new().await;
+    match net.a.create_channel(net.b.address(), FUNDS + 1).await {
+        Err(e @ NodeError::Ledger(paychan_ledger::LedgerError::InsufficientFunds { .. })) => {
+            assert_eq!(e.category(), paychan_node::Category::Client)
+        }
+        other => panic!("expected insufficient funds, got {other:?}"),
+    }
+    assert!(net.a.channels(None).await.is_empty());
+    assert!(net.b.channels(None).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_fails_waiting_payments_at_once_and_keeps_them_counted() {
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
+    // B's handler never answers; A's payment waits.
+    net.b.set_payment_handler(|_: Incoming| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok(json!(null))
+    });
+    let a = net.a.clone();
+    let paying = tokio::spawn(async move { a.send_message_and_pay(id, &json!("slow"), 9).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    net.b.shutdown(); // the connection goes away
+    match paying.await.unwrap() {
+        Err(NodeError::ConnectionLost(peer)) => assert_eq!(peer, net.b.address()),
+        other => panic!("expected a lost connection, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "failed at once, not after the timeout"
+    );
+    // The voucher was sent: its outcome is unknown, so it stays counted.
+    assert_eq!(net.a.channel_info(id).await.unwrap().balances.paid_by_me, 9);
+}

@@ -1,0 +1,161 @@
+//! The aa-channels-lib names, with their positional params, so an aa-channels RPC user can
+//! switch by changing the URL. `deposit [aa_address, amount]` and `close [aa_address]` are
+//! the snake_case methods themselves (positional params follow the named fields' order).
+//! The channel id plays the part of the `aa_address`.
+//!
+//! | method | params | result |
+//! |---|---|---|
+//! | `createNewChannel` | `[peer, initial_amount, options?]` | the channel id |
+//! | `sendMessageAndPay` | `[aa_address, message_to_peer, amount]` | the peer's response |
+//! | `setAutoRefill` | `[aa_address, auto_refill_amount, auto_refill_threshold]` | `null` |
+//! | `getBalancesAndStatus` | `[aa_address]` | aa-channels' fields plus `channel_info`'s |
+//! | `getChannelsForPeer` | `[peer, asset?]` | the channel ids |
+//!
+//! `options` of `createNewChannel` may hold `auto_refill_threshold` and `auto_refill_amount`
+//! (applied once the channel is open), `salt` (ignored: every channel gets a fresh nonce),
+//! `asset` (`null` or `"base"`: the native asset) and `timeout` (must equal the node's
+//! challenge period, which is set in its configuration).
+
+use std::sync::Arc;
+
+use jsonrpsee::types::Params;
+use paychan_core::{Address, ChannelId};
+use serde::Deserialize;
+
+use super::{
+    Context,
+    open_channel::{resolve, target},
+    set_auto_refill::refill,
+};
+use crate::{
+    error::RpcError,
+    params::{AmountParam, at_most, element, optional_amount, positional},
+    types::BalancesAndStatus,
+};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default)]
+    timeout: Option<u64>,
+    #[serde(default)]
+    asset: Option<String>,
+    #[serde(default, deserialize_with = "optional_amount")]
+    auto_refill_threshold: Option<AmountParam>,
+    #[serde(default, deserialize_with = "optional_amount")]
+    auto_refill_amount: Option<AmountParam>,
+    /// Accepted and ignored.
+    #[serde(default, rename = "salt")]
+    _salt: Option<serde_json::Value>,
+}
+
+/// Whether an aa-channels asset names the native asset.
+fn native(asset: Option<&str>) -> bool {
+    match asset {
+        None => true,
+        Some(a) => {
+            a == "base"
+                || a.parse::<Address>()
+                    .is_ok_and(|address| address == Address::ZERO)
+        }
+    }
+}
+
+pub(crate) async fn create_new_channel(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<ChannelId, RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 3)?;
+    let peer: String = element(&values, 0, "peer")?;
+    let deposit: AmountParam = element(&values, 1, "initial_amount")?;
+    let options: Option<Options> = element(&values, 2, "options")?;
+    let options = options.unwrap_or_default();
+    if !native(options.asset.as_deref()) {
+        return Err(RpcError::invalid_params(
+            "options.asset: only the native asset (\"base\") is supported",
+        ));
+    }
+    let period = ctx.node.config().challenge_period;
+    if options.timeout.is_some_and(|t| t != period) {
+        return Err(RpcError::invalid_params(format!(
+            "options.timeout: this node opens channels with a challenge period of {period} s (set in its configuration)"
+        )));
+    }
+    let target = target(Some(peer), None)?;
+    ctx.check_funds(deposit.0).await?;
+    let peer = resolve(&ctx, target).await?;
+    let id = ctx.node.create_channel(peer, deposit.0).await?;
+    if let Some(auto) = refill(options.auto_refill_threshold, options.auto_refill_amount) {
+        ctx.node.set_auto_refill(id, Some(auto)).await?;
+    }
+    Ok(id)
+}
+
+pub(crate) async fn send_message_and_pay(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<serde_json::Value, RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 3)?;
+    let id: ChannelId = element(&values, 0, "aa_address")?;
+    let message: serde_json::Value = element(&values, 1, "message_to_peer")?;
+    let amount: AmountParam = element(&values, 2, "amount")?;
+    let amount = amount.positive("amount")?;
+    Ok(ctx.node.send_message_and_pay(id, &message, amount).await?)
+}
+
+pub(crate) async fn set_auto_refill(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<(), RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 3)?;
+    let id: ChannelId = element(&values, 0, "aa_address")?;
+    let amount: Option<AmountParam> = element(&values, 1, "auto_refill_amount")?;
+    let threshold: Option<AmountParam> = element(&values, 2, "auto_refill_threshold")?;
+    ctx.node
+        .set_auto_refill(id, refill(threshold, amount))
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn get_balances_and_status(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<BalancesAndStatus, RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 1)?;
+    let id: ChannelId = element(&values, 0, "aa_address")?;
+    Ok(ctx.view(id).await?.into())
+}
+
+pub(crate) async fn get_channels_for_peer(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<Vec<ChannelId>, RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 2)?;
+    let peer: String = element(&values, 0, "peer")?;
+    let asset: Option<String> = element(&values, 1, "asset")?;
+    // A peer URL names the peer by its address before the '@'.
+    let address = peer
+        .split_once('@')
+        .map_or(peer.as_str(), |(a, _)| a)
+        .trim();
+    let peer: Address = address.parse().map_err(|_| {
+        RpcError::invalid_params(format!(
+            "peer {peer:?} is not an address (0x and 40 hex digits)"
+        ))
+    })?;
+    if !native(asset.as_deref()) {
+        return Ok(vec![]);
+    }
+    Ok(ctx
+        .node
+        .channels(Some(peer))
+        .await
+        .iter()
+        .map(|c| c.channel_id)
+        .collect())
+}

@@ -1,0 +1,66 @@
+//! `subscribe_events` / `unsubscribe_events` (WebSocket only): the node's events in the
+//! order the node emitted them, as notifications of method `event` whose `result` is a
+//! [`NodeEvent`](paychan_node::NodeEvent) (`{"event": "payment_received", ...}`).
+//!
+//! The subscription starts listening before it is confirmed, so no event emitted after the
+//! confirmation is missed. A subscriber too slow to keep up (more than the node's event
+//! buffer behind) gets an `error` event saying how many events it lost, then the stream goes
+//! on.
+
+use std::sync::Arc;
+
+use jsonrpsee::{
+    PendingSubscriptionSink, RpcModule,
+    core::{RegisterMethodError, SubscriptionResult},
+    types::{ErrorObjectOwned, Params},
+};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::Context;
+use crate::{
+    method,
+    params::{NoParams, parse},
+};
+
+async fn forward(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<Context>,
+) -> SubscriptionResult {
+    if let Err(e) = parse::<NoParams>(&params) {
+        pending.reject(ErrorObjectOwned::from(e)).await;
+        return Ok(());
+    }
+    let mut events = ctx.node.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        let next = tokio::select! {
+            () = sink.closed() => return Ok(()),
+            next = events.recv() => next,
+        };
+        let value = match next {
+            Ok(event) => serde_json::to_value(&event)?,
+            Err(RecvError::Lagged(lost)) => json!({
+                "event": "error",
+                "channel_id": null,
+                "message": format!("{lost} events were lost: this subscriber fell too far behind"),
+            }),
+            Err(RecvError::Closed) => return Ok(()),
+        };
+        let message = serde_json::value::to_raw_value(&value)?;
+        if sink.send(message).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+pub(crate) fn register(module: &mut RpcModule<Context>) -> Result<(), RegisterMethodError> {
+    module.register_subscription(
+        method::SUBSCRIBE_EVENTS,
+        method::EVENT_NOTIFICATION,
+        method::UNSUBSCRIBE_EVENTS,
+        |params, pending, ctx, _| forward(params, pending, ctx),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `open_channel {peer | peer_url, deposit}`: proposes a channel to a peer with our initial
+//! deposit and opens it on the ledger once the peer accepts; answers the new channel.
+//!
+//! `peer` is the address of a connected peer or of one the node knows where to reach;
+//! `peer_url` (or a `peer` containing `@`) is `ADDRESS@HOST:PORT` or
+//! `ADDRESS@ws(s)://HOST[:PORT]/PATH`, dialed first. The deposit may be zero (the peer may
+//! fund the channel); it is checked against the ledger balance before anything is sent.
+
+use std::{str::FromStr, sync::Arc};
+
+use jsonrpsee::types::Params;
+use paychan_core::Address;
+use serde::Deserialize;
+
+use super::Context;
+use crate::{
+    error::RpcError,
+    params::{AmountParam, parse},
+    types::ChannelView,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenChannel {
+    #[serde(default)]
+    peer: Option<String>,
+    deposit: AmountParam,
+    #[serde(default)]
+    peer_url: Option<String>,
+}
+
+/// Who to open a channel with.
+pub(crate) enum Target {
+    Address(Address),
+    Url(String),
+}
+
+/// Parses `peer` (an address, or a URL if it contains `@`) or `peer_url`.
+pub(crate) fn target(peer: Option<String>, peer_url: Option<String>) -> Result<Target, RpcError> {
+    match (peer, peer_url) {
+        (Some(_), Some(_)) => Err(RpcError::invalid_params("give peer or peer_url, not both")),
+        (None, None) => Err(RpcError::invalid_params(
+            "missing field `peer` (or `peer_url`)",
+        )),
+        (None, Some(url)) => Ok(Target::Url(url)),
+        (Some(peer), None) if peer.contains('@') => Ok(Target::Url(peer)),
+        (Some(peer), None) => Address::from_str(peer.trim())
+            .map(Target::Address)
+            .map_err(|_| {
+                RpcError::invalid_params(format!(
+                    "peer {peer:?} is not an address (0x and 40 hex digits) nor ADDRESS@HOST:PORT"
+                ))
+            }),
+    }
+}
+
+/// Connects to the target if needed and returns its address.
+pub(crate) async fn resolve(ctx: &Context, target: Target) -> Result<Address, RpcError> {
+    match target {
+        Target::Address(peer) => {
+            ctx.reach(peer).await?;
+            Ok(peer)
+        }
+        Target::Url(url) => ctx.dial(&url).await,
+    }
+}
+
+pub(crate) async fn handle(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<ChannelView, RpcError> {
+    let p: OpenChannel = parse(&params)?;
+    let target = target(p.peer, p.peer_url)?;
+    let deposit = p.deposit.0;
+    ctx.check_funds(deposit).await?;
+    let peer = resolve(&ctx, target).await?;
+    let id = ctx.node.create_channel(peer, deposit).await?;
+    tracing::info!(channel = %id, %peer, deposit, "channel opened");
+    ctx.view(id).await
+}

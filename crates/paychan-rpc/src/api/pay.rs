@@ -1,0 +1,38 @@
+//! `pay {channel_id, amount, message}`: pays `amount` for `message` (any JSON, `null` if
+//! absent) and answers the peer's response. If the peer's handler fails, the payment is not
+//! counted and the error (code 2003) carries the handler's message.
+
+use std::sync::Arc;
+
+use jsonrpsee::types::Params;
+use paychan_core::ChannelId;
+use serde::Deserialize;
+
+use super::Context;
+use crate::{
+    error::RpcError,
+    params::{AmountParam, parse},
+    types::PayResult,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pay {
+    channel_id: ChannelId,
+    amount: AmountParam,
+    #[serde(default)]
+    message: serde_json::Value,
+}
+
+pub(crate) async fn handle(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<PayResult, RpcError> {
+    let p: Pay = parse(&params)?;
+    let amount = p.amount.positive("amount")?;
+    let response = ctx
+        .node
+        .send_message_and_pay(p.channel_id, &p.message, amount)
+        .await?;
+    Ok(PayResult { response })
+}

@@ -1,0 +1,133 @@
+//! The JSON-RPC 2.0 API of a paychan node: HTTP and WebSocket on one port (default
+//! `127.0.0.1:6333`), authenticated by a bearer token, with the node's events over WebSocket.
+//!
+//! - [`server`]: [`RpcServerBuilder`] serves a [`Node`](paychan_node::Node).
+//! - [`auth`]: the token and origin checks, an HTTP middleware in front of every request.
+//! - [`config`]: listen address, token, allowed origins, limits.
+//! - [`dial`]: the networking hook through which `open_channel` reaches new peers.
+//! - [`error`]: stable error codes (documented there).
+//! - [`params`]: strict parsing of params; amounts as decimal strings or integers.
+//! - [`types`]: the answers, shared with clients.
+//! - [`client`]: HTTP and WebSocket clients that send the token (used by `paychan channel`).
+//!
+//! # Methods
+//!
+//! Params are named (a JSON object with these keys; unknown keys are refused) or positional
+//! (a JSON array in this order). Amounts are answered as decimal strings and accepted as
+//! decimal strings or JSON integers; ids and addresses are `0x` hex strings.
+//!
+//! | method | params | result |
+//! |---|---|---|
+//! | `node_info` | none | `{address, ledger: {chain_id, verifying_contract}, rpc_version, node_version, listen, balance, ledger_time}` |
+//! | `open_channel` | `peer` (address, or `ADDRESS@HOST:PORT`), `deposit`, `peer_url`? | the channel (as `channel_info`) |
+//! | `pay` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{response}`: the peer's response |
+//! | `send_message` | `channel_id`, `message` | `{response}` |
+//! | `deposit` | `channel_id`, `amount` (> 0) | the channel |
+//! | `withdraw` | `channel_id`, `amount` (> 0) | the channel |
+//! | `close` | `channel_id`, `force`? (default `false`) | `{cooperative, channel}` |
+//! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
+//! | `list_channels` | `peer`? | `[channel]`, ordered by id |
+//! | `set_auto_refill` | `channel_id`, `threshold`?, `amount`? (zero or absent: off) | the channel |
+//! | `subscribe_events` | none | subscription; notifications of method `event` carry a `NodeEvent` |
+//! | `unsubscribe_events` | the subscription id | `bool` |
+//!
+//! The aa-channels-lib names are accepted with their positional params (see `api/aa.rs`):
+//! `createNewChannel [peer, initial_amount, options?]`, `sendMessageAndPay [aa_address,
+//! message, amount]`, `deposit [aa_address, amount]`, `close [aa_address]`, `setAutoRefill
+//! [aa_address, auto_refill_amount, auto_refill_threshold]`, `getBalancesAndStatus
+//! [aa_address]`, `getChannelsForPeer [peer, asset?]`. The channel id is the `aa_address`.
+//!
+//! # Errors
+//!
+//! A failed call answers a JSON-RPC error whose `data` is `{category, code, message}`:
+//! invalid params are the standard `-32602` (paychan code 1000); every other paychan error
+//! has `error.code = -33000 - data.code` (see [`error`] for the table).
+//!
+//! # Security
+//!
+//! Every HTTP request and WebSocket upgrade must carry `Authorization: Bearer <token>`;
+//! requests from a browser `Origin` not listed in the configuration are refused; request
+//! body size, batch length, connections and subscriptions are limited (see [`auth`] and
+//! [`RpcConfig`]).
+
+mod api;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod dial;
+pub mod error;
+pub mod params;
+pub mod server;
+pub mod types;
+
+pub use crate::{
+    config::RpcConfig,
+    dial::{DialError, Dialer},
+    error::{ErrorData, RpcError},
+    server::{RpcServer, RpcServerBuilder, ServeError},
+};
+
+/// Method names.
+pub mod method {
+    /// `node_info`.
+    pub const NODE_INFO: &str = "node_info";
+    /// `open_channel`.
+    pub const OPEN_CHANNEL: &str = "open_channel";
+    /// `pay`.
+    pub const PAY: &str = "pay";
+    /// `send_message`.
+    pub const SEND_MESSAGE: &str = "send_message";
+    /// `deposit` (also aa-channels' `deposit`).
+    pub const DEPOSIT: &str = "deposit";
+    /// `withdraw`.
+    pub const WITHDRAW: &str = "withdraw";
+    /// `close` (also aa-channels' `close`).
+    pub const CLOSE: &str = "close";
+    /// `channel_info`.
+    pub const CHANNEL_INFO: &str = "channel_info";
+    /// `list_channels`.
+    pub const LIST_CHANNELS: &str = "list_channels";
+    /// `set_auto_refill`.
+    pub const SET_AUTO_REFILL: &str = "set_auto_refill";
+    /// `subscribe_events`.
+    pub const SUBSCRIBE_EVENTS: &str = "subscribe_events";
+    /// The method name of event notifications.
+    pub const EVENT_NOTIFICATION: &str = "event";
+    /// `unsubscribe_events`.
+    pub const UNSUBSCRIBE_EVENTS: &str = "unsubscribe_events";
+
+    /// The aa-channels-lib names.
+    pub mod aa {
+        /// `createNewChannel [peer, initial_amount, options?]`.
+        pub const CREATE_NEW_CHANNEL: &str = "createNewChannel";
+        /// `sendMessageAndPay [aa_address, message_to_peer, amount]`.
+        pub const SEND_MESSAGE_AND_PAY: &str = "sendMessageAndPay";
+        /// `setAutoRefill [aa_address, auto_refill_amount, auto_refill_threshold]`.
+        pub const SET_AUTO_REFILL: &str = "setAutoRefill";
+        /// `getBalancesAndStatus [aa_address]`.
+        pub const GET_BALANCES_AND_STATUS: &str = "getBalancesAndStatus";
+        /// `getChannelsForPeer [peer, asset?]`.
+        pub const GET_CHANNELS_FOR_PEER: &str = "getChannelsForPeer";
+    }
+
+    /// Every method the server answers (subscriptions included), for documentation checks.
+    pub const ALL: &[&str] = &[
+        NODE_INFO,
+        OPEN_CHANNEL,
+        PAY,
+        SEND_MESSAGE,
+        DEPOSIT,
+        WITHDRAW,
+        CLOSE,
+        CHANNEL_INFO,
+        LIST_CHANNELS,
+        SET_AUTO_REFILL,
+        SUBSCRIBE_EVENTS,
+        UNSUBSCRIBE_EVENTS,
+        aa::CREATE_NEW_CHANNEL,
+        aa::SEND_MESSAGE_AND_PAY,
+        aa::SET_AUTO_REFILL,
+        aa::GET_BALANCES_AND_STATUS,
+        aa::GET_CHANNELS_FOR_PEER,
+    ];
+}

@@ -1,0 +1,143 @@
+//! Serving the API: one jsonrpsee server answering HTTP and WebSocket on the same port, with
+//! the [`AuthLayer`] in front and the limits of [`RpcConfig`].
+
+use std::{net::SocketAddr, sync::Arc};
+
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use paychan_ledger::LedgerQuery;
+use paychan_node::Node;
+
+use crate::{
+    api::{Context, module},
+    auth::{AuthConfigError, AuthLayer},
+    config::RpcConfig,
+    dial::Dialer,
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The token or the allowed origins are unusable.
+    #[error(transparent)]
+    Config(#[from] AuthConfigError),
+    /// The address cannot be bound (in use, not local).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The methods could not be registered (a bug).
+    #[error("cannot register the RPC methods: {0}")]
+    Register(String),
+}
+
+/// Starts the API server of a node.
+pub struct RpcServerBuilder {
+    node: Node,
+    config: RpcConfig,
+    ledger: Option<Arc<dyn LedgerQuery>>,
+    dialer: Option<Arc<dyn Dialer>>,
+}
+
+impl RpcServerBuilder {
+    /// Serves `node` with `config`.
+    pub fn new(node: Node, config: RpcConfig) -> Self {
+        RpcServerBuilder {
+            node,
+            config,
+            ledger: None,
+            dialer: None,
+        }
+    }
+
+    /// A read handle on the node's ledger: `node_info` reports the balance and the ledger
+    /// time, and opens and deposits beyond the balance are refused before anything is sent.
+    pub fn ledger(mut self, ledger: Arc<dyn LedgerQuery>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// The networking hook: lets `open_channel` dial peers.
+    pub fn dialer(mut self, dialer: Arc<dyn Dialer>) -> Self {
+        self.dialer = Some(dialer);
+        self
+    }
+
+    /// Binds and starts serving until the returned server is stopped or dropped.
+    pub async fn start(self) -> Result<RpcServer, ServeError> {
+        let RpcServerBuilder {
+            node,
+            config,
+            ledger,
+            dialer,
+        } = self;
+        let auth = AuthLayer::new(&config.token, &config.allowed_origins)?;
+        let methods = module(Context {
+            node,
+            ledger,
+            dialer,
+        })
+        .map_err(|e| ServeError::Register(e.to_string()))?;
+        let server_config = ServerConfig::builder()
+            .max_request_body_size(config.max_request_body_size)
+            .max_response_body_size(config.max_response_body_size)
+            .max_connections(config.max_connections)
+            .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+            .set_batch_request_config(if config.max_batch_len == 0 {
+                BatchRequestConfig::Disabled
+            } else {
+                BatchRequestConfig::Limit(config.max_batch_len)
+            })
+            .build();
+        let addr = config.listen;
+        let server = Server::builder()
+            .set_config(server_config)
+            .set_http_middleware(tower::ServiceBuilder::new().layer(auth))
+            .build(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = server
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let handle = server.start(methods);
+        tracing::info!(%addr, origins = ?config.allowed_origins, "JSON-RPC API listening (HTTP and WebSocket)");
+        Ok(RpcServer { handle, addr })
+    }
+}
+
+/// A running API server. Dropping it (or [`RpcServer::stop`]) stops it.
+#[derive(Debug)]
+pub struct RpcServer {
+    handle: ServerHandle,
+    addr: SocketAddr,
+}
+
+impl RpcServer {
+    /// The address it listens on (the actual port when started on port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its `http://` URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Its `ws://` URL (the same port).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Tells the server to stop (without waiting); does nothing if it already stopped.
+    pub fn stop(&self) {
+        let _ = self.handle.stop();
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn stopped(self) {
+        self.handle.stopped().await
+    }
+}

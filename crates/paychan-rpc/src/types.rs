@@ -1,0 +1,177 @@
+//! What the methods answer: plain serde types, amounts as decimal strings, shared by the
+//! server and by clients (the `paychan channel` commands parse answers with them).
+
+use paychan_core::{Address, Amount, ChannelId, Role};
+use paychan_node::ChannelInfo;
+use serde::{Deserialize, Serialize};
+
+/// The version of this API (`node_info.rpc_version`); grows when methods change shape.
+pub const RPC_VERSION: u32 = 1;
+
+/// Writes an amount as a decimal string.
+pub fn amount_string(amount: Amount) -> String {
+    amount.to_string()
+}
+
+/// `node_info`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The node's address.
+    pub address: Address,
+    /// The ledger's EIP-712 domain.
+    pub ledger: LedgerInfo,
+    /// [`RPC_VERSION`].
+    pub rpc_version: u32,
+    /// The paychan version of the node.
+    pub node_version: String,
+    /// Where peers reach this node (`ADDRESS@HOST:PORT`, `ADDRESS@ws://HOST:PORT`), if it
+    /// listens.
+    pub listen: Vec<String>,
+    /// The node's balance of the native asset on the ledger (`null` if unknown).
+    pub balance: Option<String>,
+    /// The ledger's time in seconds (`null` if unknown).
+    pub ledger_time: Option<u64>,
+}
+
+/// The ledger part of [`NodeInfo`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerInfo {
+    /// The chain id of the domain.
+    pub chain_id: u64,
+    /// The adjudicator (verifying contract) of the domain.
+    pub verifying_contract: Address,
+}
+
+/// A channel's balances, from this node's side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancesView {
+    /// What we may still pay or withdraw.
+    pub my_available: String,
+    /// What the peer may still pay or withdraw.
+    pub peer_available: String,
+    /// Everything we paid the peer.
+    pub paid_by_me: String,
+    /// Everything the peer paid us.
+    pub paid_by_peer: String,
+    /// Our total deposit.
+    pub my_deposit: String,
+    /// The peer's total deposit.
+    pub peer_deposit: String,
+}
+
+/// What each party would get if the channel were settled now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutsView {
+    /// Our payout.
+    pub mine: String,
+    /// The peer's payout.
+    pub peer: String,
+}
+
+/// Auto-refill settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoRefillView {
+    /// Refill when what we may spend falls below this.
+    pub threshold: String,
+    /// Deposit this much.
+    pub amount: String,
+}
+
+/// A channel (`channel_info`, `list_channels`, and the results of commands).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelView {
+    /// The channel id.
+    pub channel_id: ChannelId,
+    /// The peer's address.
+    pub peer: Address,
+    /// Our role: `A` opened the channel, `B` was invited.
+    pub role: Role,
+    /// `proposed`, `open`, `settling`, `close requested`, `closing`, `closed`.
+    pub status: String,
+    /// Balances from our side.
+    pub balances: BalancesView,
+    /// What the settlement formula gives each party now (`null` once closed).
+    pub expected_payouts: Option<PayoutsView>,
+    /// During a unilateral close: the ledger time after which it can be settled.
+    pub deadline: Option<u64>,
+    /// Auto-refill, if set.
+    pub auto_refill: Option<AutoRefillView>,
+}
+
+impl From<&ChannelInfo> for ChannelView {
+    fn from(info: &ChannelInfo) -> Self {
+        let b = &info.balances;
+        ChannelView {
+            channel_id: info.channel_id,
+            peer: info.peer,
+            role: info.role,
+            status: info.status.clone(),
+            balances: BalancesView {
+                my_available: amount_string(b.my_available),
+                peer_available: amount_string(b.peer_available),
+                paid_by_me: amount_string(b.paid_by_me),
+                paid_by_peer: amount_string(b.paid_by_peer),
+                my_deposit: amount_string(b.my_deposit),
+                peer_deposit: amount_string(b.peer_deposit),
+            },
+            expected_payouts: info.expected_payouts.map(|p| PayoutsView {
+                mine: amount_string(*p.get(info.role)),
+                peer: amount_string(*p.get(info.role.peer())),
+            }),
+            deadline: info.deadline,
+            auto_refill: info.auto_refill.map(|(threshold, amount)| AutoRefillView {
+                threshold: amount_string(threshold),
+                amount: amount_string(amount),
+            }),
+        }
+    }
+}
+
+/// `pay` and `send_message`: the peer's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayResult {
+    /// The peer's response, any JSON value.
+    pub response: serde_json::Value,
+}
+
+/// `close`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseResult {
+    /// Whether the peer co-signed and the channel is paid out already; `false` means a
+    /// unilateral close started and the node settles it after `channel.deadline`.
+    pub cooperative: bool,
+    /// The channel after it.
+    pub channel: ChannelView,
+}
+
+/// `getBalancesAndStatus`: the aa-channels fields beside [`ChannelView`]'s (which include
+/// `status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancesAndStatus {
+    /// Our total deposit.
+    pub amount_deposited_by_me: String,
+    /// Everything we paid.
+    pub amount_spent_by_me: String,
+    /// Everything the peer paid us.
+    pub amount_spent_by_peer: String,
+    /// What we may still spend.
+    pub free_amount: String,
+    /// Deposits not yet on the ledger (always `"0"`: deposits count once the ledger has them).
+    pub my_deposits: String,
+    /// The full view.
+    #[serde(flatten)]
+    pub channel: ChannelView,
+}
+
+impl From<ChannelView> for BalancesAndStatus {
+    fn from(channel: ChannelView) -> Self {
+        BalancesAndStatus {
+            amount_deposited_by_me: channel.balances.my_deposit.clone(),
+            amount_spent_by_me: channel.balances.paid_by_me.clone(),
+            amount_spent_by_peer: channel.balances.paid_by_peer.clone(),
+            free_amount: channel.balances.my_available.clone(),
+            my_deposits: "0".to_owned(),
+            channel,
+        }
+    }
+}

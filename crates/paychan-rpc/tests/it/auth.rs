@@ -1,0 +1,256 @@
+//! Who may call: the token on HTTP and WebSocket, browser origins, and the limits.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, header};
+use jsonrpsee::{core::client::ClientT, ws_client::WsClientBuilder};
+use paychan_rpc::{RpcConfig, RpcServerBuilder, client, method};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::harness::{ALLOWED_ORIGIN, Net, TOKEN, ok};
+
+/// One raw HTTP/1.1 exchange: the status code, the headers (lower-case names) and the body.
+async fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = format!(
+        "{method} / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_need_the_token() {
+    let net = Net::new(true).await;
+    let client = net.http_a();
+    let opened = ok(
+        &client,
+        method::OPEN_CHANNEL,
+        json!({ "peer": net.b.address(), "deposit": 100 }),
+    )
+    .await;
+    let id = opened["channel_id"].as_str().unwrap().to_owned();
+    let before = net.snapshot().await;
+    let addr = net.rpc_a.local_addr();
+    let deposit = json!({ "jsonrpc": "2.0", "id": 1, "method": "deposit", "params": { "channel_id": id, "amount": 5 } }).to_string();
+    let wrong = bearer("test-token-0123456789abcdeX");
+    let basic = format!("Basic {TOKEN}");
+    for headers in [
+        vec![],
+        vec![("Authorization", wrong.as_str())],
+        vec![("Authorization", basic.as_str())],
+        vec![("Authorization", "Bearer")],
+    ] {
+        let (status, head, _) = raw(addr, "POST", &headers, &deposit).await;
+        assert_eq!(status, 401, "{headers:?}");
+        assert!(head.contains("www-authenticate: bearer"), "{head}");
+    }
+    // Nothing was executed.
+    assert_eq!(net.snapshot().await, before);
+    // The right token works, with any case of the scheme.
+    let good = format!("bearer {TOKEN}");
+    let (status, _, body) = raw(addr, "POST", &[("Authorization", &good)], &deposit).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["result"]["balances"]["my_deposit"], "105");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_need_the_token() {
+    let net = Net::new(true).await;
+    let url = net.rpc_a.ws_url();
+    assert!(
+        WsClientBuilder::default().build(&url).await.is_err(),
+        "no token"
+    );
+    let wrong = client::auth_headers("not-the-token-at-all-000").unwrap();
+    assert!(
+        WsClientBuilder::default()
+            .set_headers(wrong)
+            .build(&url)
+            .await
+            .is_err(),
+        "wrong token"
+    );
+    let ws = client::ws(&url, TOKEN).await.unwrap();
+    let info: Value = ws
+        .request(method::NODE_INFO, client::no_params())
+        .await
+        .unwrap();
+    assert_eq!(info["address"], json!(net.a.address()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_are_refused() {
+    let net = Net::new(true).await;
+    let addr = net.rpc_a.local_addr();
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "node_info" }).to_string();
+    let auth = bearer(TOKEN);
+    // A foreign page, even with the token (it could have stolen it): refused.
+    let (status, head, _) = raw(
+        addr,
+        "POST",
+        &[("Authorization", &auth), ("Origin", "https://evil.example")],
+        &call,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    let (status, _, _) = raw(
+        addr,
+        "OPTIONS",
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = raw(
+        addr,
+        "POST",
+        &[("Authorization", &auth), ("Origin", "null")],
+        &call,
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The configured origin: preflight answered, CORS headers name exactly that origin.
+    let (status, head, _) = raw(
+        addr,
+        "OPTIONS",
+        &[
+            ("Origin", ALLOWED_ORIGIN),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {ALLOWED_ORIGIN}")),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-headers: authorization, content-type"),
+        "{head}"
+    );
+    let (status, head, body) = raw(
+        addr,
+        "POST",
+        &[("Authorization", &auth), ("Origin", ALLOWED_ORIGIN)],
+        &call,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {ALLOWED_ORIGIN}")),
+        "{head}"
+    );
+    assert!(!head.contains("access-control-allow-origin: *"));
+    // The allowed origin still needs the token.
+    let (status, _, _) = raw(addr, "POST", &[("Origin", ALLOWED_ORIGIN)], &call).await;
+    assert_eq!(status, 401);
+    // WebSocket upgrades from a foreign origin are refused too.
+    let mut headers: HeaderMap = client::auth_headers(TOKEN).unwrap();
+    headers.insert(
+        header::ORIGIN,
+        HeaderValue::from_static("https://evil.example"),
+    );
+    assert!(
+        WsClientBuilder::default()
+            .set_headers(headers)
+            .build(net.rpc_a.ws_url())
+            .await
+            .is_err()
+    );
+    let mut headers: HeaderMap = client::auth_headers(TOKEN).unwrap();
+    headers.insert(header::ORIGIN, HeaderValue::from_static(ALLOWED_ORIGIN));
+    assert!(
+        WsClientBuilder::default()
+            .set_headers(headers)
+            .build(net.rpc_a.ws_url())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_on_bodies_batches_and_connections() {
+    let net = Net::new(true).await;
+    let config = RpcConfig::new(TOKEN)
+        .with_listen("127.0.0.1:0".parse().unwrap())
+        .with_max_request_body_size(64 * 1024)
+        .with_max_batch_len(4)
+        .with_max_connections(2);
+    let server = RpcServerBuilder::new(net.a.clone(), config)
+        .start()
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let auth = bearer(TOKEN);
+
+    // Too large a body.
+    let big = json!({ "jsonrpc": "2.0", "id": 1, "method": "send_message", "params": { "channel_id": "0x00", "message": "x".repeat(70 * 1024) } }).to_string();
+    let (status, _, _) = raw(addr, "POST", &[("Authorization", &auth)], &big).await;
+    assert_eq!(status, 413);
+
+    // Too long a batch: refused as a whole; a short one is answered.
+    let batch = |n: usize| {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "node_info" }))
+                .collect(),
+        )
+        .to_string()
+    };
+    let (status, _, body) = raw(addr, "POST", &[("Authorization", &auth)], &batch(5)).await;
+    assert!(!body.contains("\"result\""), "{status} {body}");
+    let (status, _, body) = raw(addr, "POST", &[("Authorization", &auth)], &batch(4)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+
+    // Connections: two WebSocket sessions hold both slots; a third is turned away.
+    let url = server.ws_url();
+    let first = client::ws(&url, TOKEN).await.unwrap();
+    let second = client::ws(&url, TOKEN).await.unwrap();
+    assert!(client::ws(&url, TOKEN).await.is_err());
+    drop(first);
+    drop(second);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(client::ws(&url, TOKEN).await.is_ok());
+}

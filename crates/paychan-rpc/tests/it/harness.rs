@@ -1,0 +1,258 @@
+//! Two nodes, their API servers, clients, and a dialer that wires in-memory connections.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use jsonrpsee::{
+    core::{ClientError, client::ClientT},
+    http_client::HttpClient,
+    ws_client::WsClient,
+};
+use paychan_core::{Address, Amount, SigningKey};
+use paychan_ledger::{Clock, EmbeddedLedger, LedgerQuery};
+use paychan_node::{Incoming, Node, NodeConfig, PeerConnection};
+use paychan_rpc::{
+    DialError, Dialer, RpcConfig, RpcServer, RpcServerBuilder,
+    client::{self, Named},
+    error::ErrorData,
+};
+use paychan_store::{Durability, sqlite::SqliteStore};
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+pub const ALLOWED_ORIGIN: &str = "https://app.example";
+pub const FUNDS: Amount = 1_000_000;
+pub const START: u64 = 1_700_000_000;
+
+fn config() -> NodeConfig {
+    NodeConfig {
+        request_timeout: Duration::from_secs(5),
+        settle_check_interval: Duration::from_millis(20),
+        challenge_period: 3_600,
+        ..NodeConfig::default()
+    }
+}
+
+async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &std::path::Path) -> Node {
+    let store = SqliteStore::open(db, Durability::Normal).unwrap();
+    Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(ledger.account(key.clone())))
+        .store(Arc::new(store))
+        .config(config())
+        .build()
+        .await
+        .unwrap()
+}
+
+/// Connects two nodes with an in-memory connection.
+pub async fn wire(a: &Node, b: &Node) {
+    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
+    a.connect(to_b).await;
+    b.connect(to_a).await;
+}
+
+/// A dialer that "dials" the other in-process nodes it knows.
+pub struct TestDialer {
+    me: Node,
+    others: Mutex<HashMap<Address, Node>>,
+    pub dials: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Dialer for TestDialer {
+    async fn dial(&self, peer_url: &str) -> Result<Address, DialError> {
+        self.dials.lock().unwrap().push(peer_url.to_owned());
+        let (address, endpoint) = peer_url
+            .split_once('@')
+            .ok_or_else(|| DialError::BadAddress(format!("{peer_url:?} has no '@'")))?;
+        let address: Address = address
+            .parse()
+            .map_err(|_| DialError::BadAddress(format!("bad address in {peer_url:?}")))?;
+        if endpoint != "memory" {
+            return Err(DialError::Failed(format!("nothing listens at {endpoint}")));
+        }
+        let other = self.others.lock().unwrap().get(&address).cloned();
+        let other = other.ok_or_else(|| DialError::Failed(format!("no node {address}")))?;
+        if !self.me.is_connected(address) {
+            wire(&self.me, &other).await;
+        }
+        Ok(address)
+    }
+
+    async fn dial_known(&self, peer: Address) -> Result<bool, DialError> {
+        let other = self.others.lock().unwrap().get(&peer).cloned();
+        match other {
+            Some(other) => {
+                wire(&self.me, &other).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn listen_addresses(&self) -> Vec<String> {
+        vec![format!("{}@memory", self.me.address())]
+    }
+}
+
+pub struct Net {
+    pub ledger: EmbeddedLedger,
+    pub a: Node,
+    pub b: Node,
+    pub rpc_a: RpcServer,
+    pub rpc_b: RpcServer,
+    pub dialer_a: Arc<TestDialer>,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(
+    node: &Node,
+    ledger: &EmbeddedLedger,
+    key: &SigningKey,
+    dialer: Arc<TestDialer>,
+) -> RpcServer {
+    let config = RpcConfig::new(TOKEN)
+        .with_listen("127.0.0.1:0".parse().unwrap())
+        .with_allowed_origins(vec![ALLOWED_ORIGIN.to_owned()]);
+    let query: Arc<dyn LedgerQuery> = Arc::new(ledger.account(key.clone()));
+    RpcServerBuilder::new(node.clone(), config)
+        .ledger(query)
+        .dialer(dialer)
+        .start()
+        .await
+        .unwrap()
+}
+
+impl Net {
+    /// Two funded nodes, connected unless `connected` is false, each served by the API.
+    pub async fn new(connected: bool) -> Net {
+        let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
+        let ka = SigningKey::from_entropy(&[51; 32]).unwrap();
+        let kb = SigningKey::from_entropy(&[52; 32]).unwrap();
+        for k in [&ka, &kb] {
+            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(&ledger, &ka, &dir.path().join("a.db")).await;
+        let b = node(&ledger, &kb, &dir.path().join("b.db")).await;
+        if connected {
+            wire(&a, &b).await;
+        }
+        b.set_payment_handler(|incoming: Incoming| async move {
+            if incoming.message.get("fail").is_some() {
+                Err("the service failed".to_string())
+            } else {
+                Ok(json!({ "echo": incoming.message, "paid": incoming.amount.to_string() }))
+            }
+        });
+        a.set_payment_handler(|_: Incoming| async { Ok(json!("thanks")) });
+        let dialer_a = Arc::new(TestDialer {
+            me: a.clone(),
+            others: Mutex::new(HashMap::from([(b.address(), b.clone())])),
+            dials: Mutex::new(vec![]),
+        });
+        let dialer_b = Arc::new(TestDialer {
+            me: b.clone(),
+            others: Mutex::new(HashMap::from([(a.address(), a.clone())])),
+            dials: Mutex::new(vec![]),
+        });
+        let rpc_a = serve(&a, &ledger, &ka, dialer_a.clone()).await;
+        let rpc_b = serve(&b, &ledger, &kb, dialer_b).await;
+        Net {
+            ledger,
+            a,
+            b,
+            rpc_a,
+            rpc_b,
+            dialer_a,
+            _dir: dir,
+        }
+    }
+
+    pub fn http_a(&self) -> HttpClient {
+        client::http(&self.rpc_a.url(), TOKEN).unwrap()
+    }
+
+    pub async fn ws_a(&self) -> WsClient {
+        client::ws(&self.rpc_a.ws_url(), TOKEN).await.unwrap()
+    }
+
+    pub async fn ws_b(&self) -> WsClient {
+        client::ws(&self.rpc_b.ws_url(), TOKEN).await.unwrap()
+    }
+
+    pub fn balance(&self, who: Address) -> Amount {
+        self.ledger.balance_of(who, Address::ZERO).unwrap()
+    }
+
+    pub fn conserved(&self) {
+        assert_eq!(
+            self.ledger.total(Address::ZERO).unwrap(),
+            self.ledger.supply(Address::ZERO).unwrap()
+        );
+    }
+
+    /// Everything observable that a refused call must leave unchanged.
+    pub async fn snapshot(&self) -> Value {
+        let a: Vec<_> = self.a.channels(None).await;
+        let b: Vec<_> = self.b.channels(None).await;
+        json!({
+            "a": serde_json::to_value(a).unwrap(),
+            "b": serde_json::to_value(b).unwrap(),
+            "balance_a": self.balance(self.a.address()).to_string(),
+            "balance_b": self.balance(self.b.address()).to_string(),
+        })
+    }
+}
+
+/// Calls `method` with `params` (a JSON object or array).
+pub async fn call<C: ClientT + Sync>(
+    client: &C,
+    method: &str,
+    params: Value,
+) -> Result<Value, ClientError> {
+    client.request(method, Named(params)).await
+}
+
+/// Calls and expects success.
+pub async fn ok<C: ClientT + Sync>(client: &C, method: &str, params: Value) -> Value {
+    match call(client, method, params.clone()).await {
+        Ok(v) => v,
+        Err(e) => panic!("{method} {params} failed: {e}"),
+    }
+}
+
+/// Calls and expects an error: returns `(error.code, error.data)`.
+pub async fn err<C: ClientT + Sync>(client: &C, method: &str, params: Value) -> (i32, ErrorData) {
+    match call(client, method, params.clone()).await {
+        Ok(v) => panic!("{method} {params} succeeded with {v}, expected an error"),
+        Err(ClientError::Call(object)) => {
+            let data = paychan_rpc::error::error_data(&object)
+                .unwrap_or_else(|| panic!("{method} {params}: no paychan error in {object:?}"));
+            (object.code(), data)
+        }
+        Err(other) => panic!("{method} {params}: transport error {other}"),
+    }
+}
+
+/// Waits until `channel_info` of `id` on `client` has `status`.
+pub async fn wait_status<C: ClientT + Sync>(client: &C, id: &Value, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = ok(client, "channel_info", json!({ "channel_id": id })).await;
+        if info["status"] == status {
+            return info;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status stays {} (wanted {status})",
+            info["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

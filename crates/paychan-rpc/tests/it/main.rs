@@ -1,0 +1,19 @@
+//! Integration tests of the JSON-RPC API: two in-process nodes over an in-memory embedded
+//! ledger with a manual clock, SQLite stores, wired by in-memory peer connections; each node
+//! served by the API on a free loopback port and driven by real HTTP and WebSocket clients.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod auth;
+mod events;
+mod harness;
+mod methods;
+mod params;

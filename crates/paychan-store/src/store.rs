@@ -1,0 +1,187 @@
+//! The [`Store`] interface and the rows it stores.
+
+use std::{fmt, str::FromStr};
+
+use async_trait::async_trait;
+use paychan_core::{Address, Amount, B256, ChannelId};
+
+use crate::StoreError;
+
+/// One channel as the node persists it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ChannelRow {
+    /// The channel.
+    pub id: ChannelId,
+    /// The other party's address, for [`Store::channels_for_peer`].
+    pub peer: Address,
+    /// A short name of the channel's phase (`"open"`, `"settling"`, `"closing"`, ...), for
+    /// listings; the store does not interpret it.
+    pub phase: String,
+    /// Optimistic concurrency: the first write of a channel has version 1 and every later
+    /// write the stored version plus one (see [`Store::commit`]).
+    pub version: u64,
+    /// The node's serialized channel state, opaque to the store.
+    pub state: Vec<u8>,
+    /// When the node wrote this version (its clock, its unit); not interpreted.
+    pub updated_at: u64,
+}
+
+/// Which way a payment went, seen from this node.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Direction {
+    /// The peer paid us: a voucher we accepted.
+    Incoming,
+    /// We paid the peer: a voucher we signed.
+    Outgoing,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        })
+    }
+}
+
+/// One payment of the history, keyed by `(channel_id, direction, sequence)`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PaymentRow {
+    /// The channel it was made in.
+    pub channel_id: ChannelId,
+    /// Whether we received or sent it.
+    pub direction: Direction,
+    /// The voucher's sequence number, unique per channel and direction.
+    pub sequence: u64,
+    /// What this payment added.
+    pub amount: Amount,
+    /// The voucher's cumulative total after this payment.
+    pub cumulative: Amount,
+    /// The voucher's memo (e.g. the hash of the message paid for).
+    pub memo: B256,
+    /// When it was made (the node's clock, its unit); not interpreted.
+    pub time: u64,
+}
+
+/// Everything one [`Store::commit`] writes, atomically.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Batch {
+    /// Channel rows to write, in order (a batch may write versions `n` and `n + 1` of one
+    /// channel).
+    pub channels: Vec<ChannelRow>,
+    /// Payments to record.
+    pub payments: Vec<PaymentRow>,
+    /// Raise the ledger cursor to this value (a lower value leaves it unchanged).
+    pub ledger_cursor: Option<u64>,
+}
+
+impl Batch {
+    /// Whether the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.payments.is_empty() && self.ledger_cursor.is_none()
+    }
+}
+
+/// How much a successful [`Store::commit`] survives.
+///
+/// The default is [`Normal`](Durability::Normal), as design §7 prescribes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Durability {
+    /// Survives a crash of the process (`kill -9`), not necessarily a power loss or an OS
+    /// crash. SQLite: write-ahead log with `synchronous = NORMAL`, the log is synced at
+    /// checkpoints only.
+    #[default]
+    Normal,
+    /// Survives a power loss: the log is synced to the disk (`fsync`, or `F_FULLFSYNC` on
+    /// macOS) before a commit returns. Concurrent commits share one sync (group commit).
+    Full,
+}
+
+impl fmt::Display for Durability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Durability::Normal => "normal",
+            Durability::Full => "full",
+        })
+    }
+}
+
+/// The error of parsing a [`Durability`] from anything but `normal` or `full`.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("unknown durability {0:?}: expected \"normal\" or \"full\"")]
+pub struct ParseDurabilityError(String);
+
+impl FromStr for Durability {
+    type Err = ParseDurabilityError;
+
+    /// Parses the configuration spelling: `normal` or `full`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "normal" => Ok(Durability::Normal),
+            "full" => Ok(Durability::Full),
+            other => Err(ParseDurabilityError(other.to_owned())),
+        }
+    }
+}
+
+/// The durable storage of a node: channels, payments, the ledger cursor and settings.
+///
+/// Object-safe: the node holds an `Arc<dyn Store>` chosen by its builder.
+///
+/// # Requirements
+///
+/// - A commit that returned `Ok` is durable per the configured [`Durability`] and visible to
+///   every later read, through this handle or a reopened one.
+/// - A commit that returned `Err` wrote nothing, except that [`StoreError::Unavailable`]
+///   may leave the outcome unknown (see there).
+/// - Commits from many tasks may run concurrently; a backend should merge them (group
+///   commit) so that they share one disk sync, but each keeps its own outcome.
+/// - If the future of a commit is dropped before it completes, the batch may or may not be
+///   applied.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Atomically applies `batch`, or nothing of it.
+    ///
+    /// # Order
+    ///
+    /// 1. Every channel row, in order, is written only if the stored version of its channel
+    ///    is `row.version - 1`, or there is no stored row and `row.version == 1`; otherwise
+    ///    the whole batch fails with [`StoreError::Conflict`].
+    /// 2. Every payment is inserted; a payment whose `(channel_id, direction, sequence)` is
+    ///    already stored (or appears twice in the batch) fails the whole batch with
+    ///    [`StoreError::DuplicatePayment`].
+    /// 3. The ledger cursor is raised to `batch.ledger_cursor`, never lowered.
+    ///
+    /// Returns once the batch is durable per the configured [`Durability`]. An empty batch
+    /// succeeds and writes nothing.
+    async fn commit(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// Every channel, in ascending id order.
+    async fn channels(&self) -> Result<Vec<ChannelRow>, StoreError>;
+
+    /// The channel `id`, if stored.
+    async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRow>, StoreError>;
+
+    /// The channels with `peer`, in ascending id order.
+    async fn channels_for_peer(&self, peer: Address) -> Result<Vec<ChannelRow>, StoreError>;
+
+    /// The payments of `channel` in `direction`, newest (highest sequence) first, at most
+    /// `limit` of them, and only those with `sequence < before` if `before` is given: pass
+    /// the last sequence of a page to get the next one.
+    async fn payments(
+        &self,
+        channel: ChannelId,
+        direction: Direction,
+        limit: u32,
+        before: Option<u64>,
+    ) -> Result<Vec<PaymentRow>, StoreError>;
+
+    /// How far the node has processed the ledger's events (0 at first).
+    async fn ledger_cursor(&self) -> Result<u64, StoreError>;
+
+    /// The setting `key` (node identity, configuration fingerprints, ...), if set.
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets `key` to `value`, replacing any previous value; durable when it returns `Ok`.
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}

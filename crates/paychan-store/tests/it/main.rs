@@ -1,0 +1,14 @@
+//! Integration tests of paychan-store, in one binary: the conformance suite against SQLite
+//! and the SQLite backend's own tests (migrations, refusals, group commit, `kill -9`).
+
+// Tests fail by panicking, and compute expectations with plain arithmetic.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
+
+mod conformance;
+mod sqlite;

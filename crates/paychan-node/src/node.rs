@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use paychan_core::{
     Address, Amount, ChannelId, ChannelParams, Domain, Pair, Role, SignedVoucher, SigningKey,
     adjudicator::LedgerEvent,
-    channel::{Balances, Channel, Phase},
+    channel::{Balances, Channel, Phase, VoucherRejection},
     eip712::memo_of,
     keccak256,
     wire::{self, ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
@@ -68,6 +68,35 @@ where
 {
     async fn handle(&self, incoming: Incoming) -> Result<serde_json::Value, String> {
         self(incoming).await
+    }
+}
+
+/// Decides on channel proposals that passed the [`ChannelPolicy`](crate::ChannelPolicy):
+/// `Ok` accepts, `Err(reason)` refuses with that reason.
+#[async_trait]
+pub trait ProposalHandler: Send + Sync + 'static {
+    /// Decides on a proposal from `peer` with the proposer's initial `deposit`.
+    async fn decide(
+        &self,
+        peer: Address,
+        params: ChannelParams,
+        deposit: Amount,
+    ) -> Result<(), String>;
+}
+
+#[async_trait]
+impl<F, Fut> ProposalHandler for F
+where
+    F: Fn(Address, ChannelParams, Amount) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    async fn decide(
+        &self,
+        peer: Address,
+        params: ChannelParams,
+        deposit: Amount,
+    ) -> Result<(), String> {
+        self(peer, params, deposit).await
     }
 }
 
@@ -145,6 +174,7 @@ pub(crate) struct Inner {
     next_id: AtomicU64,
     events: broadcast::Sender<NodeEvent>,
     handler: RwLock<Option<Arc<dyn PaymentHandler>>>,
+    proposals: RwLock<Option<Arc<dyn ProposalHandler>>>,
     pub(crate) shutdown: watch::Sender<bool>,
     tasks: StdMutex<Vec<JoinHandle<()>>>,
 }
@@ -240,6 +270,7 @@ impl NodeBuilder {
                 next_id: AtomicU64::new(1),
                 events,
                 handler: RwLock::new(None),
+                proposals: RwLock::new(None),
                 shutdown,
                 tasks: StdMutex::new(vec![]),
             }),
@@ -294,6 +325,17 @@ impl Node {
         let mut slot = self
             .inner
             .handler
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(Arc::new(handler));
+    }
+
+    /// Registers a callback that decides on incoming channel proposals after the policy
+    /// checks (without one, every proposal within the policy is accepted).
+    pub fn set_proposal_handler(&self, handler: impl ProposalHandler) {
+        let mut slot = self
+            .inner
+            .proposals
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *slot = Some(Arc::new(handler));
@@ -675,7 +717,20 @@ impl Node {
 
     async fn on_proposal(&self, peer: Address, p: ProposeChannel) {
         let id = p.params.id(&p.domain);
-        if let Err(why) = self.check_proposal(peer, &p) {
+        let decider = self
+            .inner
+            .proposals
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let verdict = match self.check_proposal(peer, &p) {
+            Err(why) => Err(why),
+            Ok(()) => match decider {
+                Some(d) => d.decide(peer, p.params, p.deposit).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(why) = verdict {
             let reason = truncate(why);
             let _ = self
                 .send(
@@ -802,9 +857,24 @@ impl Node {
                 ));
             }
             let mut probe = entry.state.channel.clone();
-            probe
-                .handle_voucher(voucher, memo)
-                .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?
+            match probe.handle_voucher(voucher, memo) {
+                Ok(amount) => Some(amount),
+                Err(VoucherRejection::OverBalance { .. }) => None,
+                Err(e) => return Err(ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string())),
+            }
+        };
+        let amount = match amount {
+            Some(amount) => amount,
+            // The payer may have deposited more than our watcher has seen yet: read the
+            // ledger's confirmed record and check once more before refusing.
+            None => {
+                self.refresh_deposits(&slot).await;
+                let entry = slot.entry.lock().await;
+                let mut probe = entry.state.channel.clone();
+                probe
+                    .handle_voucher(voucher, memo)
+                    .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?
+            }
         };
         let message: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
             ErrorBody::new(
@@ -853,6 +923,48 @@ impl Node {
             message,
         });
         Ok(response)
+    }
+
+    /// Brings a channel's deposits up to the ledger's confirmed record (the watcher may lag
+    /// behind the ledger). Deposit events carry totals, so this is idempotent.
+    async fn refresh_deposits(&self, slot: &Arc<Slot>) {
+        let id = slot.entry.lock().await.state.channel.id();
+        let record = match self.inner.ledger.channel(id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(channel = %id, error = %e, "cannot read the channel from the ledger");
+                return;
+            }
+        };
+        let events: Vec<LedgerEvent> = [Role::A, Role::B]
+            .into_iter()
+            .map(|party| LedgerEvent::Deposited {
+                channel_id: id,
+                party,
+                amount: 0,
+                total: record.deposited.at(party),
+            })
+            .collect();
+        let mut entry = slot.entry.lock().await;
+        let before = entry.state.clone();
+        let mut next = entry.state.clone();
+        for event in &events {
+            let _ = next.channel.handle_ledger_event(event);
+        }
+        next.opened = true;
+        if next.channel.ledger() == before.channel.ledger() && before.opened {
+            return;
+        }
+        if let Err(e) = self.save(&mut entry, next, vec![], None).await {
+            tracing::warn!(channel = %id, error = %e, "cannot persist the ledger's deposits");
+            return;
+        }
+        let reported = user_events(&before, &entry.state, &events, self.address());
+        drop(entry);
+        for event in reported {
+            self.emit(event);
+        }
     }
 
     async fn run_handler(&self, incoming: Incoming) -> Result<serde_json::Value, ErrorBody> {
@@ -935,42 +1047,18 @@ impl Node {
                     .await;
             }
         };
-        let mut entry = slot.entry.lock().await;
-        let mut next = entry.state.clone();
-        let result =
-            next.channel
-                .handle_withdrawal_request(&self.inner.key, &withdrawal, &signature, now);
-        match result {
-            Ok(ours) => match self.save(&mut entry, next, vec![], None).await {
-                Ok(()) => {
-                    drop(entry);
-                    let _ = self
-                        .send(
-                            peer,
-                            &Message::WithdrawSignature {
-                                channel_id: id,
-                                signature: ours,
-                            },
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    drop(entry);
-                    self.reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
-                        .await
-                }
+        let key = &self.inner.key;
+        self.co_sign(
+            peer,
+            &slot,
+            id,
+            |c| c.handle_withdrawal_request(key, &withdrawal, &signature, now),
+            |signature| Message::WithdrawSignature {
+                channel_id: id,
+                signature,
             },
-            Err(e) => {
-                drop(entry);
-                self.reply_error(
-                    peer,
-                    Some(id),
-                    ErrorBody::CERTIFICATE_REJECTED,
-                    e.to_string(),
-                )
-                .await
-            }
-        }
+        )
+        .await
     }
 
     async fn on_settlement_request(
@@ -983,41 +1071,51 @@ impl Node {
         let Some(slot) = self.peer_slot(peer, id).await else {
             return;
         };
+        let key = &self.inner.key;
+        self.co_sign(
+            peer,
+            &slot,
+            id,
+            |c| c.handle_settlement_request(key, &settlement, &signature),
+            |signature| Message::SettlementSignature {
+                channel_id: id,
+                signature,
+            },
+        )
+        .await
+    }
+
+    /// Checks and co-signs the peer's certificate on a copy of the channel, commits the new
+    /// state, then answers with our signature — or with the reason we refuse.
+    async fn co_sign(
+        &self,
+        peer: Address,
+        slot: &Slot,
+        id: ChannelId,
+        check: impl FnOnce(
+            &mut Channel,
+        ) -> Result<
+            paychan_core::Signature,
+            paychan_core::channel::CertificateRejection,
+        >,
+        answer: impl FnOnce(paychan_core::Signature) -> Message,
+    ) {
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
-        match next
-            .channel
-            .handle_settlement_request(&self.inner.key, &settlement, &signature)
-        {
-            Ok(ours) => match self.save(&mut entry, next, vec![], None).await {
-                Ok(()) => {
-                    drop(entry);
-                    let _ = self
-                        .send(
-                            peer,
-                            &Message::SettlementSignature {
-                                channel_id: id,
-                                signature: ours,
-                            },
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    drop(entry);
-                    self.reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
-                        .await
-                }
-            },
-            Err(e) => {
-                drop(entry);
-                self.reply_error(
-                    peer,
-                    Some(id),
-                    ErrorBody::CERTIFICATE_REJECTED,
-                    e.to_string(),
-                )
+        let outcome = match check(&mut next.channel) {
+            Ok(ours) => self
+                .save(&mut entry, next, vec![], None)
                 .await
+                .map(|()| ours)
+                .map_err(|e| (ErrorBody::INTERNAL, e.to_string())),
+            Err(e) => Err((ErrorBody::CERTIFICATE_REJECTED, e.to_string())),
+        };
+        drop(entry);
+        match outcome {
+            Ok(ours) => {
+                let _ = self.send(peer, &answer(ours)).await;
             }
+            Err((code, why)) => self.reply_error(peer, Some(id), code, why).await,
         }
     }
 
@@ -1480,6 +1578,19 @@ impl Node {
         let slot = self.slot(&id)?;
         let entry = slot.entry.lock().await;
         Ok(info_of(&entry.state))
+    }
+
+    /// The latest voucher we signed on a channel (what the peer can present at a close).
+    pub async fn latest_sent(&self, id: ChannelId) -> Result<Option<SignedVoucher>, NodeError> {
+        Ok(self
+            .slot(&id)?
+            .entry
+            .lock()
+            .await
+            .state
+            .channel
+            .latest_sent()
+            .copied())
     }
 
     /// Every channel, or those with `peer` (aa-channels' `getChannelsForPeer`).

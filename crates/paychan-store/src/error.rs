@@ -142,3 +142,45 @@ impl StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_says_what_to_do() {
+        let conflict = StoreError::Conflict {
+            channel_id: ChannelId::default(),
+            stored_version: 4,
+        };
+        assert_eq!(conflict.remedy(), Remedy::ReloadAndRetry);
+        assert!(
+            conflict
+                .to_string()
+                .contains("stored version is 4; reload it and retry")
+        );
+        assert_eq!(
+            StoreError::unavailable("disk full").remedy(),
+            Remedy::RetryLater
+        );
+        assert!(
+            StoreError::unavailable("disk full")
+                .to_string()
+                .contains("retry later")
+        );
+        assert_eq!(StoreError::corrupt("bad").remedy(), Remedy::Stop);
+        assert_eq!(StoreError::internal("bug").remedy(), Remedy::Stop);
+        let too_new = StoreError::SchemaTooNew {
+            found: 3,
+            supported: 2,
+        };
+        assert_eq!(too_new.remedy(), Remedy::Stop);
+        let duplicate = StoreError::DuplicatePayment {
+            channel_id: ChannelId::default(),
+            direction: Direction::Outgoing,
+            sequence: 9,
+        };
+        assert_eq!(duplicate.remedy(), Remedy::FixTheRequest);
+        assert!(duplicate.to_string().contains("payment 9 (outgoing)"));
+    }
+}

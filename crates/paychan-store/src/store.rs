@@ -185,3 +185,38 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `key` to `value`, replacing any previous value; durable when it returns `Ok`.
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+// Tests fail by panicking.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durability_parses_its_configuration_spelling() {
+        for durability in [Durability::Normal, Durability::Full] {
+            assert_eq!(
+                durability.to_string().parse::<Durability>().unwrap(),
+                durability
+            );
+        }
+        assert_eq!(Durability::default(), Durability::Normal);
+        let error = "fsync".parse::<Durability>().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown durability \"fsync\": expected \"normal\" or \"full\""
+        );
+    }
+
+    #[test]
+    fn a_batch_is_empty_only_without_rows_payments_and_cursor() {
+        assert!(Batch::default().is_empty());
+        assert!(
+            !Batch {
+                ledger_cursor: Some(0),
+                ..Batch::default()
+            }
+            .is_empty()
+        );
+    }
+}

@@ -82,6 +82,14 @@ impl Net {
             .unwrap()
     }
 
+    /// B's latest signed voucher on `id`, read from B's store-backed state.
+    async fn b_channel_latest_sent(
+        &self,
+        id: paychan_core::ChannelId,
+    ) -> Box<paychan_core::SignedVoucher> {
+        Box::new(self.b.latest_sent(id).await.unwrap().expect("B has paid"))
+    }
+
     fn conserved(&self) {
         assert_eq!(
             self.ledger.total(Address::ZERO).unwrap(),
@@ -95,7 +103,7 @@ async fn wait_for(
     rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
     pred: impl Fn(&NodeEvent) -> bool,
 ) -> NodeEvent {
-    tokio::time::timeout(Duration::from_secs(5), async {
+    tokio::time::timeout(Duration::from_secs(15), async {
         loop {
             match rx.recv().await {
                 Ok(e) if pred(&e) => return e,
@@ -231,14 +239,19 @@ async fn the_watcher_defends_a_unilateral_close_and_settles() {
     })
     .await;
     // A's watcher submits B's latest voucher (20): B presented A's (75) at the start.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let record = net.ledger.channel_record(&id).unwrap().unwrap();
-    match record.status {
-        paychan_core::adjudicator::ChannelStatus::Closing { counted, .. } => {
-            assert_eq!((counted.a, counted.b), (75, 20))
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(paychan_core::adjudicator::ChannelStatus::Closing { counted, .. }) =
+                net.ledger.channel_record(&id).unwrap().map(|r| r.status)
+                && (counted.a, counted.b) == (75, 20)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        other => panic!("not closing: {other:?}"),
-    }
+    })
+    .await
+    .expect("A's watcher submits B's latest voucher");
     net.ledger.clock().advance(3_600);
     let closed = wait_for(&mut b_events, |e| {
         matches!(e, NodeEvent::ChannelClosed { .. })
@@ -435,4 +448,75 @@ async fn a_lost_connection_fails_waiting_payments_at_once_and_keeps_them_counted
     );
     // The voucher was sent: its outcome is unknown, so it stays counted.
     assert_eq!(net.a.channel_info(id).await.unwrap().balances.paid_by_me, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proposal_callback_decides_after_the_policy() {
+    let net = Net::new().await;
+    net.b.set_proposal_handler(
+        |_peer: Address, _params: paychan_core::ChannelParams, deposit: Amount| async move {
+            if deposit > 500 {
+                Err("too big for me".to_string())
+            } else {
+                Ok(())
+            }
+        },
+    );
+    match net.a.create_channel(net.b.address(), 600).await {
+        Err(NodeError::PeerRefused { message, .. }) => assert_eq!(message, "too big for me"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    net.a.create_channel(net.b.address(), 400).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
+    use paychan_ledger::LedgerClose;
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
+    net.b.deposit(id, 100).await.unwrap();
+    net.a
+        .set_payment_handler(|_: Incoming| async { Ok(json!(null)) });
+    let mut a_events = net.a.subscribe();
+    // B pays A 10, then 30 more: A holds B's voucher of 40.
+    net.b.send_message_and_pay(id, &json!(1), 10).await.unwrap();
+    let old = *net.b_channel_latest_sent(id).await;
+    net.b.send_message_and_pay(id, &json!(2), 30).await.unwrap();
+    // B cheats with its own ledger handle: starts a close presenting its old voucher (10).
+    net.ledger
+        .account(net.kb.clone())
+        .start_close(id, Some(&old))
+        .await
+        .unwrap();
+    wait_for(&mut a_events, |e| {
+        matches!(e, NodeEvent::CloseStarted { .. })
+    })
+    .await;
+    // A's watcher answers with B's latest voucher.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(paychan_core::adjudicator::ChannelStatus::Closing { counted, .. }) =
+                net.ledger.channel_record(&id).unwrap().map(|r| r.status)
+                && counted.b == 40
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the watcher submits B's latest voucher");
+    net.ledger.clock().advance(3_600);
+    let closed = wait_for(&mut a_events, |e| {
+        matches!(e, NodeEvent::ChannelClosed { .. })
+    })
+    .await;
+    assert_eq!(
+        closed,
+        NodeEvent::ChannelClosed {
+            channel_id: id,
+            amount_received: "140".into()
+        }
+    );
+    net.conserved();
 }

@@ -9,7 +9,14 @@
 //! - The schema is migrated step by step on open (see `schema.rs`); a database written by a
 //!   newer paychan is refused.
 //!
-//! Reads need a tokio runtime (they use `spawn_blocking`); commits work from any executor.
+//! A `Normal` commit costs about 15 µs of SQLite work, and waking a parked thread costs as
+//! much or more on a virtual machine, twice per commit (to the writer, and back). So the
+//! writer polls its queue for a moment before it parks while commits keep coming, and a
+//! `Normal` committer polls for its reply for a moment (yielding to every other task) before
+//! it parks: on a 2-core VM this took sequential commits from ~9,400/s to ~36,000/s (see
+//! `benches/store.rs`). Both polls are bounded to tens of microseconds.
+//!
+//! The store is meant to be used from a tokio runtime (reads run on `spawn_blocking`).
 
 mod queries;
 mod schema;
@@ -19,12 +26,16 @@ use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex, atomic::Ordering},
     thread::JoinHandle,
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use paychan_core::{Address, ChannelId};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{
+    mpsc,
+    oneshot::{self, error::TryRecvError},
+};
 use tracing::error;
 
 pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
@@ -35,6 +46,8 @@ use crate::{Batch, ChannelRow, Direction, Durability, PaymentRow, Store, StoreEr
 const QUEUE: usize = 4096;
 /// How many idle read connections are kept open.
 const IDLE_READERS: usize = 4;
+/// How long a `Normal` committer polls for its reply before it parks (see `write`).
+const REPLY_SPIN: Duration = Duration::from_micros(60);
 
 /// The SQLite store. See the [module docs](self).
 ///
@@ -154,13 +167,16 @@ impl SqliteStore {
     async fn write(&self, job: impl FnOnce(writer::Reply) -> Job) -> Result<(), StoreError> {
         let (reply, mut outcome) = oneshot::channel();
         self.send(job(reply)).await?;
+        // A `Normal` commit takes about as long as waking a parked runtime thread: wait for
+        // it politely (yielding to every other task) before parking. `Full` waits for the
+        // disk, far longer.
         if self.durability == Durability::Normal {
-            let start = std::time::Instant::now();
-            while start.elapsed() < std::time::Duration::from_micros(60) {
+            let start = Instant::now();
+            while start.elapsed() < REPLY_SPIN {
                 match outcome.try_recv() {
-                    Ok(result) => return result,
-                    Err(oneshot::error::TryRecvError::Closed) => return Err(writer_stopped()),
-                    Err(oneshot::error::TryRecvError::Empty) => tokio::task::yield_now().await,
+                    Ok(outcome) => return outcome,
+                    Err(TryRecvError::Closed) => return Err(writer_stopped()),
+                    Err(TryRecvError::Empty) => tokio::task::yield_now().await,
                 }
             }
         }
@@ -190,6 +206,20 @@ impl SqliteStore {
                 outcome.await.map_err(|_| writer_stopped())?
             }
         }
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let location = match &self.readers {
+            Readers::Pool(pool) => pool.path.display().to_string(),
+            Readers::Writer => ":memory:".to_owned(),
+        };
+        f.debug_struct("SqliteStore")
+            .field("location", &location)
+            .field("durability", &self.durability)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
 }
 

@@ -53,7 +53,7 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO ledger_cursor (id, cursor) VALUES (0, -9223372036854775807 - 1);",
 ];
 
-/// The schema version this code writes and reads: the number of [`MIGRATIONS`].
+/// The schema version this code writes and reads: the number of migration steps.
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 
 /// SQLite's `application_id` of a paychan database: `"PCHN"` in ASCII.

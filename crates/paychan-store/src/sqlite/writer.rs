@@ -124,8 +124,8 @@ struct Waiter {
 
 /// How long the writer polls for the next job before it parks.
 const SPIN: Duration = Duration::from_micros(50);
-/// A job that arrives within this time of parking means traffic is dense: spin again.
-const DENSE: Duration = Duration::from_micros(500);
+/// A job that arrives within this time of parking means traffic is dense: spin next time.
+const DENSE: Duration = Duration::from_micros(100);
 
 impl Waiter {
     fn next(&mut self, jobs: &mut mpsc::Receiver<Job>) -> Option<Job> {

@@ -41,6 +41,10 @@ pub(crate) struct Networking {
     known: Mutex<HashMap<Address, PeerAddr>>,
     /// The tasks keeping peers connected that this module started (dials through the API).
     linked: Mutex<HashMap<Address, JoinHandle<()>>>,
+    /// Peers of the configuration: a link of their own keeps them connected, and a dial
+    /// through the API waits for it rather than start a second link that would keep
+    /// replacing the first one's connections.
+    configured: std::collections::HashSet<Address>,
 }
 
 /// Starts listening on the configured sockets and connecting to the configured peers; both
@@ -90,6 +94,12 @@ pub(crate) async fn start_networking(node: &Node, config: &NodeSection) -> Resul
         listen,
         known: Mutex::new(known),
         linked: Mutex::new(HashMap::new()),
+        configured: config
+            .peers
+            .iter()
+            .filter_map(|p| p.parse::<PeerAddr>().ok())
+            .map(|p| p.address())
+            .collect(),
     }))
 }
 
@@ -152,6 +162,21 @@ impl Networking {
         }
         if self.node.is_connected(address) {
             return Ok(address);
+        }
+        if self.configured.contains(&address) {
+            let wait = self.links.net.handshake_timeout.saturating_mul(2);
+            let connected = tokio::time::timeout(wait, async {
+                while !self.node.is_connected(address) {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+            return match connected {
+                Ok(()) => Ok(address),
+                Err(_) => Err(DialError::Failed(format!(
+                    "{peer}: not connected yet; its configured link keeps trying"
+                ))),
+            };
         }
         let alive = lock(&self.linked)
             .get(&address)

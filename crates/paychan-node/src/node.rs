@@ -444,7 +444,15 @@ impl Node {
             mut incoming,
         } = connection;
         let generation = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.peers).insert(peer, (generation, outgoing));
+        let replaced = lock(&self.inner.peers)
+            .insert(peer, (generation, outgoing))
+            .is_some();
+        if replaced {
+            // Answers to requests sent on the old connection would come back on it: those
+            // requests fail now (a sent payment stays counted; the sync below settles views).
+            lock(&self.inner.requests).retain(|_, (p, _)| *p != peer);
+            lock(&self.inner.waiters).retain(|_, (p, _)| *p != peer);
+        }
         let node = self.clone();
         let mut shutdown = self.inner.shutdown.subscribe();
         let reader = tokio::spawn(async move {
@@ -490,7 +498,9 @@ impl Node {
             }
         });
         self.track(reader);
-        self.sync_with(peer).await;
+        // In its own task: it may wait for a payment in flight on an older connection.
+        let node = self.clone();
+        self.track(tokio::spawn(async move { node.sync_with(peer).await }));
     }
 
     /// Whether a peer is connected.
@@ -1122,16 +1132,35 @@ impl Node {
     /// Counter sync for every channel with `peer`: what we hold of theirs and ours.
     async fn sync_with(&self, peer: Address) {
         for (id, slot) in self.slots() {
+            // Only open channels with this peer have counters to sync (a channel still being
+            // proposed is unknown to the peer).
+            let relevant = {
+                let entry = slot.entry.lock().await;
+                entry.state.opened
+                    && entry.state.channel.peer() == peer
+                    && !matches!(entry.state.channel.phase(), Phase::Closed { .. })
+            };
+            if !relevant {
+                continue;
+            }
+            // Never hand out a voucher whose payment is still in flight: its outcome (answered,
+            // or refused and taken back) must be settled first, or the peer would count a
+            // payment we report as refused.
+            let _in_flight = slot.paying.lock().await;
             let message = {
                 let entry = slot.entry.lock().await;
                 let channel = &entry.state.channel;
-                if channel.peer() != peer || matches!(channel.phase(), Phase::Closed { .. }) {
+                let (yours, mine) = (
+                    channel.latest_received().copied(),
+                    channel.latest_sent().copied(),
+                );
+                if yours.is_none() && mine.is_none() {
                     continue;
                 }
                 Message::CounterSync {
                     channel_id: id,
-                    yours: channel.latest_received().copied(),
-                    mine: channel.latest_sent().copied(),
+                    yours,
+                    mine,
                 }
             };
             let _ = self.send(peer, &message).await;

@@ -140,7 +140,7 @@ impl Waiter {
                 match jobs.try_recv() {
                     Ok(job) => return Some(job),
                     Err(TryRecvError::Disconnected) => return None,
-                    Err(TryRecvError::Empty) => std::thread::yield_now(),
+                    Err(TryRecvError::Empty) => std::hint::spin_loop(),
                 }
             }
         }

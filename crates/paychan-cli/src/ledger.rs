@@ -185,6 +185,7 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("{}", reason(&e)))?;
     let addr = server.local_addr();
+    let signals = Signals::install()?;
     println!(
         "paychan ledger serving on {} (WebSocket {})",
         server.url(),
@@ -216,7 +217,7 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
         data_dir = %args.data_dir.display(),
         "ledger ready"
     );
-    let signal = shutdown_signal().await?;
+    let signal = signals.wait().await?;
     tracing::info!(signal, "stopping");
     server.stop();
     server.stopped().await;
@@ -224,23 +225,45 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Waits for Ctrl-C (or SIGTERM on Unix) and names it.
-async fn shutdown_signal() -> Result<&'static str> {
+/// Ctrl-C and, on Unix, SIGTERM, installed before the server says it is ready: a signal sent
+/// as soon as it says so is then handled, not fatal.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").context("cannot listen for Ctrl-C"),
-            _ = term.recv() => Ok("SIGTERM"),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot listen for Ctrl-C")?;
-        Ok("Ctrl-C")
+
+    /// Waits for one of them and names it.
+    async fn wait(mut self) -> Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok("SIGINT"),
+                _ = self.terminate.recv() => Ok("SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .context("cannot listen for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
     }
 }
 

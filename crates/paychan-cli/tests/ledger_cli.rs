@@ -13,7 +13,7 @@
 
 use std::{
     io::Read,
-    net::{TcpListener, TcpStream},
+    net::TcpListener,
     path::Path,
     process::{Child, Command, Output, Stdio},
     thread::sleep,
@@ -49,6 +49,10 @@ fn free_port() -> u16 {
 struct Served {
     child: Child,
     port: u16,
+    /// The server's output lines after the first (from `serve_with`).
+    output: Option<std::sync::mpsc::Receiver<String>>,
+    /// The server's first line of output.
+    first_line: String,
 }
 
 impl Served {
@@ -93,30 +97,48 @@ fn spawn_serve(dir: &Path, port: u16, extra: &[&str]) -> Child {
         .expect("spawns paychan ledger serve")
 }
 
-/// Starts a server on a free port and waits until it accepts connections.
-fn serve(dir: &Path) -> Served {
-    let port = free_port();
+/// Starts a server on a port the OS picks and waits until it says where it listens. The
+/// port comes from the server's own first line of output, printed once its ledger is open and
+/// locked and its socket is bound: a port probe could reach another test's server.
+fn serve_with(dir: &Path, extra: &[&str]) -> Served {
+    let mut child = spawn_serve(dir, 0, extra);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        // Every line goes to the test, and the pipe is always drained.
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
     let mut served = Served {
-        child: spawn_serve(dir, port, &[]),
-        port,
+        child,
+        port: 0,
+        output: None,
+        first_line: String::new(),
     };
-    let start = Instant::now();
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return served;
-        }
-        if let Some(status) = served.child.try_wait().unwrap() {
-            panic!(
-                "paychan ledger serve exited with {status} before listening:\n{}",
-                served.stderr()
-            );
-        }
-        assert!(
-            start.elapsed() < READY_TIMEOUT,
-            "paychan ledger serve did not listen on port {port} within {READY_TIMEOUT:?}"
-        );
-        sleep(Duration::from_millis(50));
-    }
+    let first = match rx.recv_timeout(READY_TIMEOUT) {
+        Ok(line) => line,
+        Err(_) => panic!("paychan ledger serve did not start:\n{}", served.stderr()),
+    };
+    let port = first
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"));
+    served.port = port;
+    served.output = Some(rx);
+    served.first_line = first;
+    served
+}
+
+/// Starts a server with the default options.
+fn serve(dir: &Path) -> Served {
+    serve_with(dir, &[])
 }
 
 /// Waits for a child that must exit on its own, killing it on timeout.
@@ -125,12 +147,10 @@ fn exits(mut child: Child) -> (std::process::ExitStatus, String, String) {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let (mut out, mut err) = (String::new(), String::new());
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
+            // A server started by `serve_with` has its output read by another thread.
+            if let Some(mut stdout) = child.stdout.take() {
+                stdout.read_to_string(&mut out).unwrap();
+            }
             child
                 .stderr
                 .take()
@@ -243,8 +263,16 @@ fn sigterm_stops_the_server_cleanly() {
         .unwrap();
     assert!(status.success());
     let child = std::mem::replace(&mut server.child, Command::new("true").spawn().unwrap());
-    let (status, out, err) = exits(child);
+    let (status, _, err) = exits(child);
     assert!(status.success(), "{status}\n{err}");
+    // The server has exited: its output is complete.
+    let mut out = server.first_line.clone();
+    if let Some(lines) = server.output.take() {
+        for line in lines.iter() {
+            out.push('\n');
+            out.push_str(&line);
+        }
+    }
     assert!(out.contains("serving on http://127.0.0.1:"), "{out}");
     assert!(out.contains("chain id     1337"), "{out}");
     assert!(out.contains("adjudicator  0x"), "{out}");
@@ -295,21 +323,7 @@ fn bad_input_and_unreachable_ledgers_give_clear_errors() {
 #[test]
 fn the_faucet_can_be_turned_off() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut served = Served {
-        child: spawn_serve(dir.path(), port, &["--no-faucet"]),
-        port,
-    };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            served.child.try_wait().unwrap().is_none(),
-            "{}",
-            served.stderr()
-        );
-        assert!(start.elapsed() < READY_TIMEOUT);
-        sleep(Duration::from_millis(50));
-    }
+    let served = serve_with(dir.path(), &["--no-faucet"]);
     let out = paychan(&["ledger", "faucet", ALICE, "5", "--url", &served.url()]);
     assert!(!out.status.success());
     assert!(

@@ -9,12 +9,13 @@
 //! - The schema is migrated step by step on open (see `schema.rs`); a database written by a
 //!   newer paychan is refused.
 //!
-//! A `Normal` commit costs about 15 µs of SQLite work, and waking a parked thread costs as
-//! much or more on a virtual machine, twice per commit (to the writer, and back). So the
-//! writer polls its queue for a moment before it parks while commits keep coming, and a
-//! `Normal` committer polls for its reply for a moment (yielding to every other task) before
-//! it parks: on a 2-core VM this took sequential commits from ~9,400/s to ~36,000/s (see
-//! `benches/store.rs`). Both polls are bounded to tens of microseconds.
+//! A `Normal` commit costs about 15 µs of SQLite work, and on a virtual machine waking a
+//! parked thread can cost as much or more, twice per commit (to the writer and back). So,
+//! while commits keep coming, the writer polls its queue for up to 50 µs before it parks
+//! (see `writer.rs`). Committers do not poll for their reply: measured on a loaded 2-core VM
+//! (where the node's other work keeps the CPUs busy), polling on both sides made sequential
+//! commits three to four times slower, because busy threads lose the scheduler's preference
+//! for threads that wake from sleep.
 //!
 //! The store is meant to be used from a tokio runtime (reads run on `spawn_blocking`).
 
@@ -26,16 +27,12 @@ use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex, atomic::Ordering},
     thread::JoinHandle,
-    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use paychan_core::{Address, ChannelId};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
-use tokio::sync::{
-    mpsc,
-    oneshot::{self, error::TryRecvError},
-};
+use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
@@ -46,8 +43,6 @@ use crate::{Batch, ChannelRow, Direction, Durability, PaymentRow, Store, StoreEr
 const QUEUE: usize = 4096;
 /// How many idle read connections are kept open.
 const IDLE_READERS: usize = 4;
-/// How long a `Normal` committer polls for its reply before it parks (see `write`).
-const REPLY_SPIN: Duration = Duration::from_micros(60);
 
 /// The SQLite store. See the [module docs](self).
 ///
@@ -165,21 +160,8 @@ impl SqliteStore {
     }
 
     async fn write(&self, job: impl FnOnce(writer::Reply) -> Job) -> Result<(), StoreError> {
-        let (reply, mut outcome) = oneshot::channel();
+        let (reply, outcome) = oneshot::channel();
         self.send(job(reply)).await?;
-        // A `Normal` commit takes about as long as waking a parked runtime thread: wait for
-        // it politely (yielding to every other task) before parking. `Full` waits for the
-        // disk, far longer.
-        if self.durability == Durability::Normal {
-            let start = Instant::now();
-            while start.elapsed() < REPLY_SPIN {
-                match outcome.try_recv() {
-                    Ok(outcome) => return outcome,
-                    Err(TryRecvError::Closed) => return Err(writer_stopped()),
-                    Err(TryRecvError::Empty) => tokio::task::yield_now().await,
-                }
-            }
-        }
         outcome.await.map_err(|_| writer_stopped())?
     }
 

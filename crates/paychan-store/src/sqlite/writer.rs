@@ -113,10 +113,10 @@ pub(crate) fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, counters: Arc
 ///
 /// Waking a parked thread costs tens of microseconds on a virtual machine (more than a
 /// whole commit in [`Durability::Normal`](crate::Durability::Normal)), and a committer that
-/// pays channel after channel sends its next write soon after it got its reply. So after a
-/// group, while jobs keep arriving within [`SPIN`], the writer polls the queue for up to
-/// [`SPIN`] (yielding the CPU to any other runnable thread) before it parks; when traffic
-/// is sparse it parks at once and costs nothing.
+/// pays channel after channel sends its next write soon after it got its reply. So while
+/// jobs keep arriving within [`DENSE`] of the writer parking, it first polls the queue for
+/// up to [`SPIN`] (a pure spin: yielding to the OS scheduler instead was far slower on a
+/// loaded machine); when traffic is sparse it parks at once and costs nothing.
 struct Waiter {
     /// Whether the previous job came soon enough that the next one likely will too.
     spin: bool,

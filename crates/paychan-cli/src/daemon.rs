@@ -135,6 +135,7 @@ async fn serve(
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
 
+    let signals = crate::signals::Signals::install()?;
     println!("paychan node {} running", node.address());
     println!(
         "  api      {} (WebSocket {})",
@@ -147,7 +148,7 @@ async fn serve(
     println!("  ledger   {}", config.ledger.url);
     println!("  data dir {}", dir.display());
 
-    let signal = shutdown_signal().await?;
+    let signal = signals.wait().await?;
     tracing::info!(signal, "stopping");
     server.stop();
     server.stopped().await;
@@ -178,25 +179,5 @@ async fn log_events(node: Node) {
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
-    }
-}
-
-/// Waits for Ctrl-C (or SIGTERM on Unix) and names it.
-async fn shutdown_signal() -> Result<&'static str> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").context("cannot listen for Ctrl-C"),
-            _ = term.recv() => Ok("SIGTERM"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot listen for Ctrl-C")?;
-        Ok("Ctrl-C")
     }
 }

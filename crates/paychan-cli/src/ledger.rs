@@ -185,7 +185,7 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("{}", reason(&e)))?;
     let addr = server.local_addr();
-    let signals = Signals::install()?;
+    let signals = crate::signals::Signals::install()?;
     println!(
         "paychan ledger serving on {} (WebSocket {})",
         server.url(),
@@ -223,48 +223,6 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
     server.stopped().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Ctrl-C and, on Unix, SIGTERM, installed before the server says it is ready: a signal sent
-/// as soon as it says so is then handled, not fatal.
-struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Signals {
-                interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
-                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Signals {})
-    }
-
-    /// Waits for one of them and names it.
-    async fn wait(mut self) -> Result<&'static str> {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => Ok("SIGINT"),
-                _ = self.terminate.recv() => Ok("SIGTERM"),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::signal::ctrl_c()
-                .await
-                .context("cannot listen for Ctrl-C")?;
-            Ok("Ctrl-C")
-        }
-    }
 }
 
 /// Connects to the ledger at `url`, with an error that says what to check.

@@ -8,6 +8,7 @@ mod init;
 mod keystore;
 mod ledger;
 mod network;
+mod signals;
 
 use std::process::ExitCode;
 

@@ -618,14 +618,12 @@ impl Node {
     async fn dispatch(&self, peer: Address, message: Message) {
         match message {
             Message::ProposeChannel(p) => self.on_proposal(peer, p).await,
-            Message::AcceptChannel { channel_id } => self.resolve_wait(
-                peer,
-                (channel_id, Wait::Proposal),
-                Message::AcceptChannel { channel_id },
-            ),
-            m @ Message::RejectChannel { .. } => {
-                if let Message::RejectChannel { channel_id, .. } = m {
-                    self.resolve_wait(peer, (channel_id, Wait::Proposal), m)
+            m @ (Message::AcceptChannel { .. }
+            | Message::RejectChannel { .. }
+            | Message::WithdrawSignature { .. }
+            | Message::SettlementSignature { .. }) => {
+                if let Some(key) = answered_wait(&m) {
+                    self.resolve_wait(peer, key, m)
                 }
             }
             Message::Pay {
@@ -650,22 +648,12 @@ impl Node {
                 withdrawal,
                 signature,
             } => self.on_withdraw_request(peer, withdrawal, signature).await,
-            m @ Message::WithdrawSignature { .. } => {
-                if let Message::WithdrawSignature { channel_id, .. } = m {
-                    self.resolve_wait(peer, (channel_id, Wait::Withdrawal), m)
-                }
-            }
             Message::SettlementRequest {
                 settlement,
                 signature,
             } => {
                 self.on_settlement_request(peer, settlement, signature)
                     .await
-            }
-            m @ Message::SettlementSignature { .. } => {
-                if let Message::SettlementSignature { channel_id, .. } = m {
-                    self.resolve_wait(peer, (channel_id, Wait::Settlement), m)
-                }
             }
             Message::CounterSync {
                 channel_id,
@@ -1691,6 +1679,18 @@ impl Node {
             self.emit(event);
         }
         action
+    }
+}
+
+/// The channel-scoped wait a message answers, if it answers one.
+fn answered_wait(message: &Message) -> Option<(ChannelId, Wait)> {
+    match *message {
+        Message::AcceptChannel { channel_id } | Message::RejectChannel { channel_id, .. } => {
+            Some((channel_id, Wait::Proposal))
+        }
+        Message::WithdrawSignature { channel_id, .. } => Some((channel_id, Wait::Withdrawal)),
+        Message::SettlementSignature { channel_id, .. } => Some((channel_id, Wait::Settlement)),
+        _ => None,
     }
 }
 

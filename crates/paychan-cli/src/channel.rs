@@ -19,7 +19,7 @@ use jsonrpsee::{
     core::{ClientError, client::ClientT},
     http_client::HttpClient,
 };
-use paychan_core::{Address, Amount, ChannelId};
+use paychan_core::{Amount, ChannelId};
 use paychan_rpc::{
     client::{self, Named},
     method,
@@ -67,8 +67,8 @@ pub(crate) struct InfoArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum ChannelCommand {
-    /// Opens a channel with PEER (an address of a connected or configured peer, or
-    /// ADDRESS@HOST:PORT / ADDRESS@ws://HOST:PORT to dial) and deposits DEPOSIT.
+    /// Opens a channel with PEER (an address of a connected or configured peer, a contact's
+    /// alias, or ADDRESS@HOST:PORT / ADDRESS@ws://HOST:PORT to dial) and deposits DEPOSIT.
     Open {
         /// The peer.
         peer: String,
@@ -128,9 +128,9 @@ enum ChannelCommand {
     },
     /// Lists the channels (all, or those with --peer).
     List {
-        /// Only the channels with this peer.
-        #[arg(long, value_parser = address)]
-        peer: Option<Address>,
+        /// Only the channels with this peer (an address or a contact's alias).
+        #[arg(long)]
+        peer: Option<String>,
     },
     /// Shows a channel's balances and status.
     Info {
@@ -171,19 +171,13 @@ fn channel_id(s: &str) -> Result<ChannelId, String> {
         .map_err(|_| format!("{s:?} is not a channel id: expected 0x and 64 hex digits"))
 }
 
-fn address(s: &str) -> Result<Address, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not an address: expected 0x and 40 hex digits"))
-}
-
 /// A message argument: JSON if it parses, else a string.
 fn message(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
 /// A failed command: the API's error, or a local one.
-enum Failure {
+pub(crate) enum Failure {
     Api(paychan_rpc::ErrorData),
     Other(anyhow::Error),
 }
@@ -195,14 +189,14 @@ impl From<anyhow::Error> for Failure {
 }
 
 /// The connected API.
-struct Api {
+pub(crate) struct Api {
     client: HttpClient,
     url: String,
-    json: bool,
+    pub(crate) json: bool,
 }
 
 impl Api {
-    fn connect(args: &ApiArgs) -> Result<Api> {
+    pub(crate) fn connect(args: &ApiArgs) -> Result<Api> {
         let dir = data_dir(args.data_dir.as_deref());
         let config = if args.rpc.is_none() || args.token_file.is_none() {
             Some(Config::load(&dir)?)
@@ -228,7 +222,11 @@ impl Api {
         })
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, Failure> {
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, Failure> {
         match self.client.request::<T, _>(method, Named(params)).await {
             Ok(answer) => Ok(answer),
             Err(e) => Err(match client::paychan_error(&e) {
@@ -289,13 +287,26 @@ fn transport_error(url: &str, e: &ClientError) -> anyhow::Error {
 
 /// Runs `paychan channel ...`.
 pub(crate) fn run(args: &ChannelArgs) -> Result<()> {
+    with_api(&args.api, |api| async move {
+        command(&api, &args.command).await
+    })
+}
+
+/// Connects to the API and runs `work` on a single-threaded runtime, reporting its failure
+/// the way the output mode asks.
+pub(crate) fn with_api<F, Fut>(args: &ApiArgs, work: F) -> Result<()>
+where
+    F: FnOnce(std::rc::Rc<Api>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let api = Api::connect(&args.api)?;
-        finish(&api, command(&api, &args.command).await)
+        let api = std::rc::Rc::new(Api::connect(args)?);
+        let result = work(api.clone()).await;
+        finish(&api, result)
     })
 }
 
@@ -338,7 +349,7 @@ pub(crate) fn info(args: &InfoArgs) -> Result<()> {
 }
 
 /// Reports a failure the way the output mode asks.
-fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
+pub(crate) fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
     match result {
         Ok(()) => Ok(()),
         Err(Failure::Other(e)) => Err(e),
@@ -353,7 +364,7 @@ fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     println!(
         "{}",
         serde_json::to_string(value).map_err(anyhow::Error::from)?

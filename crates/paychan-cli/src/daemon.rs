@@ -131,6 +131,7 @@ async fn serve(
     let server = RpcServerBuilder::new(node.clone(), rpc_config)
         .ledger(ledger_query)
         .dialer(dialer)
+        .remote_payment_handler()
         .start()
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;

@@ -2,6 +2,7 @@
 
 mod channel;
 mod config;
+mod contacts;
 mod daemon;
 mod demo;
 mod init;
@@ -40,6 +41,8 @@ enum Command {
     Channel(channel::ChannelArgs),
     /// Shows a running node's address, ledger, balance and peer addresses.
     Info(channel::InfoArgs),
+    /// Saves, lists and removes contacts (aliases for peers) of a running node.
+    Contacts(contacts::ContactsArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Node(args) => daemon::run(&args),
         Command::Channel(args) => channel::run(&args),
         Command::Info(args) => channel::info(&args),
+        Command::Contacts(args) => contacts::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

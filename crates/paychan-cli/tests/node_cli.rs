@@ -603,3 +603,160 @@ fn node_processes_pay_each_other_over_tcp_websocket_and_configured_links() {
     assert_eq!(on_carol[0]["status"], "closed");
     assert_eq!(on_carol[0]["role"], "B");
 }
+
+/// Whether `python3` with `websockets` can run the example handler. CI installs it (see
+/// `.ci/run`); elsewhere, `PAYCHAN_SKIP_PYTHON=1` skips the test with a notice.
+fn python_ready() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found && std::env::var_os("PAYCHAN_SKIP_PYTHON").is_some() {
+        eprintln!("skipped: python3 with websockets is not installed (PAYCHAN_SKIP_PYTHON)");
+        return false;
+    }
+    assert!(
+        found,
+        "the example handler needs python3 and `pip install websockets==15.0.1` \
+         (or set PAYCHAN_SKIP_PYTHON=1 to skip)"
+    );
+    true
+}
+
+#[test]
+fn contacts_and_the_python_example_handler_through_the_cli() {
+    if !python_ready() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let bob = NodeDir::init(root.path(), "bob", &ledger.url());
+    ledger.fund(&alice.address);
+    ledger.fund(&bob.address);
+    let _a = alice.run("alice");
+    let _b = bob.run("bob");
+
+    // Bob's payments are answered by the example script over his API's WebSocket.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/payment_handler.py");
+    let mut handler_command = Command::new("python3");
+    handler_command
+        .arg(&script)
+        .arg(format!("ws://127.0.0.1:{}", bob.rpc_port))
+        .arg(bob.dir.join("rpc.token"));
+    let mut handler = Process::spawn(
+        "python handler",
+        handler_command,
+        root.path().join("handler.log"),
+    );
+    let log = root.path().join("handler.log");
+    handler.wait_until("subscribed", || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("handling payments"))
+    });
+
+    // Alice saves bob as a contact and opens a channel to the alias.
+    let saved = json(
+        command()
+            .args([
+                "contacts",
+                "add",
+                "bob",
+                &bob.tcp_url(),
+                "--json",
+                "--data-dir",
+                alice.dir(),
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        saved["address"].as_str().unwrap().to_lowercase(),
+        bob.address.to_lowercase()
+    );
+    let listed = ok(command()
+        .args(["contacts", "list", "--data-dir", alice.dir()])
+        .output()
+        .unwrap());
+    assert!(
+        listed.contains("bob") && listed.contains(&bob.tcp_url()),
+        "{listed}"
+    );
+    let opened = json(alice.channel(&["open", "bob", "1000"]));
+    let id = opened["channel_id"].as_str().unwrap().to_owned();
+
+    // The script charges one unit per character.
+    let answer = json(alice.channel(&["pay", &id, "5", "hello"]));
+    assert_eq!(
+        answer["response"],
+        json!({ "answer": "HELLO", "paid": "5" })
+    );
+    let out = alice.channel(&["pay", &id, "2", "hello"]);
+    assert!(!out.status.success());
+    let refused: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(refused["error"]["code"], 2003);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("costs 5"),
+        "{refused}"
+    );
+    let seen = json(bob.channel(&["info", &id]));
+    assert_eq!(
+        seen["balances"]["paid_by_peer"], "5",
+        "the refused call is not counted"
+    );
+    let on_alice = json(alice.channel(&["list", "--peer", "bob"]));
+    assert_eq!(on_alice[0]["balances"]["paid_by_me"], "5");
+
+    // Without the script, bob answers the default response again.
+    drop(handler);
+    let start = Instant::now();
+    loop {
+        let out = alice.channel(&["pay", &id, "1", "x"]);
+        if out.status.success() {
+            let answer: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+            if answer["response"] == Value::Null {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < READY_TIMEOUT,
+            "the handler stayed registered"
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let removed = json(
+        command()
+            .args([
+                "contacts",
+                "remove",
+                "bob",
+                "--json",
+                "--data-dir",
+                alice.dir(),
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(removed["removed"], true);
+    assert_eq!(
+        json(
+            command()
+                .args(["contacts", "list", "--json", "--data-dir", alice.dir()])
+                .output()
+                .unwrap()
+        ),
+        json!([])
+    );
+    assert_eq!(json(alice.channel(&["close", &id]))["cooperative"], true);
+    let paid: u64 = json(bob.channel(&["info", &id]))["balances"]["paid_by_peer"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ledger.balance(&alice.address), FUNDS - paid);
+    assert_eq!(ledger.balance(&bob.address), FUNDS + paid);
+}

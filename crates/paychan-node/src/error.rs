@@ -37,6 +37,15 @@ pub enum NodeError {
     /// The message is not valid JSON or too large.
     #[error("invalid message: {0}")]
     InvalidMessage(String),
+    /// No contact with this alias.
+    #[error("unknown contact {0:?}")]
+    UnknownContact(String),
+    /// A contact's alias or peer is malformed.
+    #[error("invalid contact: {0}")]
+    InvalidContact(String),
+    /// The alias is taken (add it with `replace` to overwrite).
+    #[error("a contact named {0:?} exists already")]
+    ContactExists(String),
     /// The peer is not connected.
     #[error("peer {0} is not connected")]
     PeerOffline(paychan_core::Address),
@@ -76,9 +85,12 @@ impl NodeError {
     /// The error's category.
     pub fn category(&self) -> Category {
         match self {
-            NodeError::UnknownChannel(_) | NodeError::Command(_) | NodeError::InvalidMessage(_) => {
-                Category::Client
-            }
+            NodeError::UnknownChannel(_)
+            | NodeError::Command(_)
+            | NodeError::InvalidMessage(_)
+            | NodeError::UnknownContact(_)
+            | NodeError::InvalidContact(_)
+            | NodeError::ContactExists(_) => Category::Client,
             NodeError::PeerOffline(_)
             | NodeError::Timeout(_)
             | NodeError::ConnectionLost(_)
@@ -99,6 +111,9 @@ impl NodeError {
             NodeError::Command(CommandError::InsufficientBalance { .. }) => 1002,
             NodeError::Command(_) => 1003,
             NodeError::InvalidMessage(_) => 1004,
+            NodeError::UnknownContact(_) => 1006,
+            NodeError::InvalidContact(_) => 1007,
+            NodeError::ContactExists(_) => 1008,
             NodeError::PeerOffline(_) => 2001,
             NodeError::Timeout(_) => 2002,
             NodeError::PeerRefused { .. } => 2003,

@@ -2,6 +2,7 @@
 //! connections into channels between processes.
 //!
 //! - [`config`]: the policy for incoming channels, timeouts.
+//! - [`contacts`]: aliases for peers, persisted.
 //! - [`error`]: errors with stable codes and categories.
 //! - [`events`]: what the node reports to its user.
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
@@ -13,6 +14,7 @@
 //! before the message that depends on it is sent or answered.
 
 pub mod config;
+pub mod contacts;
 pub mod error;
 pub mod events;
 pub mod net;
@@ -22,6 +24,7 @@ mod watcher;
 
 pub use crate::{
     config::{ChannelPolicy, NodeConfig},
+    contacts::Contact,
     error::{Category, NodeError},
     events::NodeEvent,
     node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler},

@@ -19,9 +19,16 @@
 //! | 1002 | client | insufficient channel balance |
 //! | 1003 | client | the channel refused the command (phase, amount, pending withdrawal) |
 //! | 1004 | client | invalid message (not JSON, too large) |
+//! | 1005 | client | the ledger refused for lack of funds |
+//! | 1006 | client | unknown contact (alias) |
+//! | 1007 | client | invalid contact (alias or peer malformed) |
+//! | 1008 | client | the contact's alias is taken (use `replace`) |
 //! | 1901 | client | peer networking is not enabled on this node |
 //! | 1902 | client | malformed peer address (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`) |
 //! | 1903 | client | the amount exceeds this node's balance on the ledger |
+//! | 1904 | client | this API does not offer the remote payment handler |
+//! | 1905 | client | another client is already the remote payment handler |
+//! | 1906 | client | no payment waits for this `request_id` (unknown, answered, or timed out) |
 //! | 2001 | peer | the peer is not connected |
 //! | 2002 | peer | the peer did not answer in time |
 //! | 2003 | peer | the peer refused (its handler failed, it rejected the proposal) |
@@ -47,6 +54,12 @@ pub const NETWORKING_DISABLED: u16 = 1901;
 pub const BAD_PEER_ADDRESS: u16 = 1902;
 /// The amount exceeds this node's balance on the ledger.
 pub const INSUFFICIENT_LEDGER_FUNDS: u16 = 1903;
+/// This API does not offer the remote payment handler.
+pub const HANDLER_NOT_ENABLED: u16 = 1904;
+/// Another client is already the remote payment handler.
+pub const HANDLER_REGISTERED: u16 = 1905;
+/// No payment waits for this `request_id`.
+pub const UNKNOWN_REQUEST: u16 = 1906;
 /// The peer could not be reached.
 pub const DIAL_FAILED: u16 = 2901;
 

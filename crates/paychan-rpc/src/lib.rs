@@ -8,6 +8,7 @@
 //! - [`error`]: stable error codes (documented there).
 //! - [`params`]: strict parsing of params; amounts as decimal strings or integers.
 //! - [`types`]: the answers, shared with clients.
+//! - [`remote`]: the remote payment handler, a WebSocket client answering payments.
 //! - [`client`]: HTTP and WebSocket clients that send the token (used by `paychan channel`).
 //!
 //! # Methods
@@ -19,17 +20,24 @@
 //! | method | params | result |
 //! |---|---|---|
 //! | `node_info` | none | `{address, ledger: {chain_id, verifying_contract}, rpc_version, node_version, listen, balance, ledger_time}` |
-//! | `open_channel` | `peer` (address, or `ADDRESS@HOST:PORT`), `deposit`, `peer_url`? | the channel (as `channel_info`) |
+//! | `open_channel` | `peer` (address, contact alias, or `ADDRESS@HOST:PORT`), `deposit`, `peer_url`? | the channel (as `channel_info`) |
 //! | `pay` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{response}`: the peer's response |
 //! | `send_message` | `channel_id`, `message` | `{response}` |
 //! | `deposit` | `channel_id`, `amount` (> 0) | the channel |
 //! | `withdraw` | `channel_id`, `amount` (> 0) | the channel |
 //! | `close` | `channel_id`, `force`? (default `false`) | `{cooperative, channel}` |
 //! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
-//! | `list_channels` | `peer`? | `[channel]`, ordered by id |
+//! | `list_channels` | `peer`? (address or alias) | `[channel]`, ordered by id |
 //! | `set_auto_refill` | `channel_id`, `threshold`?, `amount`? (zero or absent: off) | the channel |
+//! | `add_contact` | `alias`, `peer` (address or `ADDRESS@HOST:PORT`), `replace`? (default `false`) | `{alias, address, peer_url}` |
+//! | `get_contact` | `alias` | the contact |
+//! | `list_contacts` | none | `[contact]`, ordered by alias |
+//! | `remove_contact` | `alias` | `true` |
 //! | `subscribe_events` | none | subscription; notifications of method `event` carry a `NodeEvent` |
 //! | `unsubscribe_events` | the subscription id | `bool` |
+//! | `subscribe_payments` | none | become the payment handler: notifications of method `payment_request` carry `{request_id, channel_id, peer, amount, message}` (see [`remote`]) |
+//! | `unsubscribe_payments` | the subscription id | `bool` |
+//! | `answer_payment` | `request_id`, `response` (any JSON) or `error` (a message) | `true` |
 //!
 //! The aa-channels-lib names are accepted with their positional params (see `api/aa.rs`):
 //! `createNewChannel [peer, initial_amount, options?]`, `sendMessageAndPay [aa_address,
@@ -57,6 +65,7 @@ pub mod config;
 pub mod dial;
 pub mod error;
 pub mod params;
+pub mod remote;
 pub mod server;
 pub mod types;
 
@@ -95,6 +104,22 @@ pub mod method {
     pub const EVENT_NOTIFICATION: &str = "event";
     /// `unsubscribe_events`.
     pub const UNSUBSCRIBE_EVENTS: &str = "unsubscribe_events";
+    /// `add_contact`.
+    pub const ADD_CONTACT: &str = "add_contact";
+    /// `get_contact`.
+    pub const GET_CONTACT: &str = "get_contact";
+    /// `list_contacts`.
+    pub const LIST_CONTACTS: &str = "list_contacts";
+    /// `remove_contact`.
+    pub const REMOVE_CONTACT: &str = "remove_contact";
+    /// `subscribe_payments`: become the remote payment handler.
+    pub const SUBSCRIBE_PAYMENTS: &str = "subscribe_payments";
+    /// The method name of payment notifications to the remote handler.
+    pub const PAYMENT_NOTIFICATION: &str = "payment_request";
+    /// `unsubscribe_payments`.
+    pub const UNSUBSCRIBE_PAYMENTS: &str = "unsubscribe_payments";
+    /// `answer_payment`: the remote handler's answer.
+    pub const ANSWER_PAYMENT: &str = "answer_payment";
 
     /// The aa-channels-lib names.
     pub mod aa {
@@ -122,8 +147,15 @@ pub mod method {
         CHANNEL_INFO,
         LIST_CHANNELS,
         SET_AUTO_REFILL,
+        ADD_CONTACT,
+        GET_CONTACT,
+        LIST_CONTACTS,
+        REMOVE_CONTACT,
         SUBSCRIBE_EVENTS,
         UNSUBSCRIBE_EVENTS,
+        SUBSCRIBE_PAYMENTS,
+        UNSUBSCRIBE_PAYMENTS,
+        ANSWER_PAYMENT,
         aa::CREATE_NEW_CHANNEL,
         aa::SEND_MESSAGE_AND_PAY,
         aa::SET_AUTO_REFILL,

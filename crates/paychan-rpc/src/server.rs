@@ -12,6 +12,7 @@ use crate::{
     auth::{AuthConfigError, AuthLayer},
     config::RpcConfig,
     dial::Dialer,
+    remote::{RemoteHandler, Shared},
 };
 
 /// Why the server could not start.
@@ -40,6 +41,7 @@ pub struct RpcServerBuilder {
     config: RpcConfig,
     ledger: Option<Arc<dyn LedgerQuery>>,
     dialer: Option<Arc<dyn Dialer>>,
+    remote_handler: bool,
 }
 
 impl RpcServerBuilder {
@@ -50,7 +52,16 @@ impl RpcServerBuilder {
             config,
             ledger: None,
             dialer: None,
+            remote_handler: false,
         }
+    }
+
+    /// Offers the remote payment handler (`subscribe_payments`): the server becomes the
+    /// node's payment handler, answering the node's `default_response` while no client is
+    /// subscribed. This replaces a handler set on the node before.
+    pub fn remote_payment_handler(mut self) -> Self {
+        self.remote_handler = true;
+        self
     }
 
     /// A read handle on the node's ledger: `node_info` reports the balance and the ledger
@@ -73,12 +84,19 @@ impl RpcServerBuilder {
             config,
             ledger,
             dialer,
+            remote_handler,
         } = self;
+        let remote = remote_handler.then(|| {
+            let remote = RemoteHandler::new(node.config().default_response.clone());
+            node.set_payment_handler(Shared(remote.clone()));
+            remote
+        });
         let auth = AuthLayer::new(&config.token, &config.allowed_origins)?;
         let methods = module(Context {
             node,
             ledger,
             dialer,
+            remote,
         })
         .map_err(|e| ServeError::Register(e.to_string()))?;
         let server_config = ServerConfig::builder()

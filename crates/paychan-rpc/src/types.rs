@@ -2,7 +2,7 @@
 //! server and by clients (the `paychan channel` commands parse answers with them).
 
 use paychan_core::{Address, Amount, ChannelId, Role};
-use paychan_node::ChannelInfo;
+use paychan_node::{ChannelInfo, Contact};
 use serde::{Deserialize, Serialize};
 
 /// The version of this API (`node_info.rpc_version`); grows when methods change shape.
@@ -11,6 +11,27 @@ pub const RPC_VERSION: u32 = 1;
 /// Writes an amount as a decimal string.
 pub fn amount_string(amount: Amount) -> String {
     amount.to_string()
+}
+
+/// A contact (`add_contact`, `get_contact`, `list_contacts`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactView {
+    /// The alias.
+    pub alias: String,
+    /// The peer's address.
+    pub address: Address,
+    /// Where to reach the peer, if known.
+    pub peer_url: Option<String>,
+}
+
+impl From<&Contact> for ContactView {
+    fn from(c: &Contact) -> Self {
+        ContactView {
+            alias: c.alias.clone(),
+            address: c.address,
+            peer_url: c.peer_url.clone(),
+        }
+    }
 }
 
 /// `node_info`.

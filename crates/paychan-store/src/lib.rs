@@ -46,5 +46,7 @@ pub mod testkit;
 pub use crate::{
     error::{Remedy, StoreError},
     sqlite::SqliteStore,
-    store::{Batch, ChannelRow, Direction, Durability, ParseDurabilityError, PaymentRow, Store},
+    store::{
+        Batch, ChannelRow, Contact, Direction, Durability, ParseDurabilityError, PaymentRow, Store,
+    },
 };

@@ -26,6 +26,18 @@ pub struct ChannelRow {
     pub updated_at: u64,
 }
 
+/// A contact: an alias for a peer's address and, optionally, where to reach it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Contact {
+    /// The alias, unique in the store (the node decides which aliases are valid).
+    pub alias: String,
+    /// The peer's address.
+    pub address: Address,
+    /// Where to reach the peer (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`), if known; not
+    /// interpreted by the store.
+    pub peer_url: Option<String>,
+}
+
 /// Which way a payment went, seen from this node.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Direction {
@@ -184,6 +196,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets `key` to `value`, replacing any previous value; durable when it returns `Ok`.
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Every contact, in ascending alias order (byte order of the UTF-8 alias).
+    async fn contacts(&self) -> Result<Vec<Contact>, StoreError>;
+
+    /// The contact `alias` (case-sensitive), if stored.
+    async fn contact(&self, alias: &str) -> Result<Option<Contact>, StoreError>;
+
+    /// Stores `contact`, replacing the one with the same alias; durable when it returns `Ok`.
+    async fn put_contact(&self, contact: &Contact) -> Result<(), StoreError>;
+
+    /// Removes the contact `alias`; answers whether there was one. Durable when it returns.
+    async fn remove_contact(&self, alias: &str) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! `list_channels {peer?}`: every channel, or those with `peer`, ordered by id.
+//! `list_channels {peer?}`: every channel, or those with `peer` (an address or a contact's
+//! alias), ordered by id.
 
-use std::sync::Arc;
+use std::{str::FromStr, sync::Arc};
 
 use jsonrpsee::types::Params;
 use paychan_core::Address;
@@ -13,7 +14,7 @@ use crate::{error::RpcError, params::parse, types::ChannelView};
 #[serde(deny_unknown_fields)]
 struct ListChannels {
     #[serde(default)]
-    peer: Option<Address>,
+    peer: Option<String>,
 }
 
 pub(crate) async fn handle(
@@ -21,9 +22,20 @@ pub(crate) async fn handle(
     params: Params<'static>,
 ) -> Result<Vec<ChannelView>, RpcError> {
     let p: ListChannels = parse(&params)?;
+    let peer = match p.peer {
+        None => None,
+        Some(peer) if peer.trim().starts_with("0x") => {
+            Some(Address::from_str(peer.trim()).map_err(|_| {
+                RpcError::invalid_params(format!(
+                    "peer {peer:?} is neither an address (0x and 40 hex digits) nor an alias"
+                ))
+            })?)
+        }
+        Some(alias) => Some(ctx.node.contact(&alias).await?.address),
+    };
     Ok(ctx
         .node
-        .channels(p.peer)
+        .channels(peer)
         .await
         .iter()
         .map(ChannelView::from)

@@ -7,12 +7,14 @@
 mod aa;
 mod channel_info;
 mod close;
+mod contacts;
 mod deposit;
 mod events;
 mod list_channels;
 mod node_info;
 mod open_channel;
 mod pay;
+mod payment_handler;
 mod send_message;
 mod set_auto_refill;
 mod withdraw;
@@ -31,6 +33,7 @@ use crate::{
         BAD_PEER_ADDRESS, DIAL_FAILED, INSUFFICIENT_LEDGER_FUNDS, NETWORKING_DISABLED, RpcError,
     },
     method,
+    remote::RemoteHandler,
     types::ChannelView,
 };
 
@@ -39,6 +42,7 @@ pub(crate) struct Context {
     pub(crate) node: Node,
     pub(crate) ledger: Option<Arc<dyn LedgerQuery>>,
     pub(crate) dialer: Option<Arc<dyn Dialer>>,
+    pub(crate) remote: Option<Arc<RemoteHandler>>,
 }
 
 impl Context {
@@ -165,6 +169,12 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
         method::aa::GET_CHANNELS_FOR_PEER,
         aa::get_channels_for_peer,
     )?;
+    register(&mut module, method::ADD_CONTACT, contacts::add)?;
+    register(&mut module, method::GET_CONTACT, contacts::get)?;
+    register(&mut module, method::LIST_CONTACTS, contacts::list)?;
+    register(&mut module, method::REMOVE_CONTACT, contacts::remove)?;
+    register(&mut module, method::ANSWER_PAYMENT, payment_handler::answer)?;
     events::register(&mut module)?;
+    payment_handler::register(&mut module)?;
     Ok(module)
 }

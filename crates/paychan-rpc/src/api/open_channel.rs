@@ -1,7 +1,8 @@
 //! `open_channel {peer | peer_url, deposit}`: proposes a channel to a peer with our initial
 //! deposit and opens it on the ledger once the peer accepts; answers the new channel.
 //!
-//! `peer` is the address of a connected peer or of one the node knows where to reach;
+//! `peer` is the address of a connected peer or of one the node knows where to reach, or a
+//! contact's alias (dialed at the contact's URL if it has one and is not connected);
 //! `peer_url` (or a `peer` containing `@`) is `ADDRESS@HOST:PORT` or
 //! `ADDRESS@ws(s)://HOST[:PORT]/PATH`, dialed first. The deposit may be zero (the peer may
 //! fund the channel); it is checked against the ledger balance before anything is sent.
@@ -33,6 +34,7 @@ struct OpenChannel {
 pub(crate) enum Target {
     Address(Address),
     Url(String),
+    Alias(String),
 }
 
 /// Parses `peer` (an address, or a URL if it contains `@`) or `peer_url`.
@@ -44,13 +46,15 @@ pub(crate) fn target(peer: Option<String>, peer_url: Option<String>) -> Result<T
         )),
         (None, Some(url)) => Ok(Target::Url(url)),
         (Some(peer), None) if peer.contains('@') => Ok(Target::Url(peer)),
-        (Some(peer), None) => Address::from_str(peer.trim())
+        (Some(peer), None) if peer.trim().starts_with("0x") => Address::from_str(peer.trim())
             .map(Target::Address)
             .map_err(|_| {
                 RpcError::invalid_params(format!(
-                    "peer {peer:?} is not an address (0x and 40 hex digits) nor ADDRESS@HOST:PORT"
+                    "peer {peer:?} is not an address (0x and 40 hex digits), a contact's \
+                     alias, nor ADDRESS@HOST:PORT"
                 ))
             }),
+        (Some(alias), None) => Ok(Target::Alias(alias)),
     }
 }
 
@@ -62,6 +66,18 @@ pub(crate) async fn resolve(ctx: &Context, target: Target) -> Result<Address, Rp
             Ok(peer)
         }
         Target::Url(url) => ctx.dial(&url).await,
+        Target::Alias(alias) => {
+            let contact = ctx.node.contact(&alias).await?;
+            match contact.peer_url {
+                Some(url) if !ctx.node.is_connected(contact.address) && ctx.dialer.is_some() => {
+                    ctx.dial(&url).await
+                }
+                _ => {
+                    ctx.reach(contact.address).await?;
+                    Ok(contact.address)
+                }
+            }
+        }
     }
 }
 

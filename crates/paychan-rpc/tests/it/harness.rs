@@ -28,22 +28,35 @@ pub const ALLOWED_ORIGIN: &str = "https://app.example";
 pub const FUNDS: Amount = 1_000_000;
 pub const START: u64 = 1_700_000_000;
 
-fn config() -> NodeConfig {
+/// A `HOST:PORT` the test dialer treats like `memory` (a peer URL must have a host and port).
+pub const MEMORY_ENDPOINT: &str = "127.0.0.1:9";
+
+/// The answer of a node whose remote handler is not subscribed.
+pub const DEFAULT_RESPONSE: &str = "no handler here";
+
+fn config(handler_timeout: Duration) -> NodeConfig {
     NodeConfig {
         request_timeout: Duration::from_secs(5),
+        handler_timeout,
         settle_check_interval: Duration::from_millis(20),
         challenge_period: 3_600,
+        default_response: json!(DEFAULT_RESPONSE),
         ..NodeConfig::default()
     }
 }
 
-async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &std::path::Path) -> Node {
+async fn node(
+    ledger: &EmbeddedLedger,
+    key: &SigningKey,
+    db: &std::path::Path,
+    handler_timeout: Duration,
+) -> Node {
     let store = SqliteStore::open(db, Durability::Normal).unwrap();
     Node::builder()
         .key(key.clone())
         .ledger(Arc::new(ledger.account(key.clone())))
         .store(Arc::new(store))
-        .config(config())
+        .config(config(handler_timeout))
         .build()
         .await
         .unwrap()
@@ -73,7 +86,7 @@ impl Dialer for TestDialer {
         let address: Address = address
             .parse()
             .map_err(|_| DialError::BadAddress(format!("bad address in {peer_url:?}")))?;
-        if endpoint != "memory" {
+        if endpoint != "memory" && endpoint != MEMORY_ENDPOINT {
             return Err(DialError::Failed(format!("nothing listens at {endpoint}")));
         }
         let other = self.others.lock().unwrap().get(&address).cloned();
@@ -115,22 +128,37 @@ async fn serve(
     ledger: &EmbeddedLedger,
     key: &SigningKey,
     dialer: Arc<TestDialer>,
+    remote_handler: bool,
 ) -> RpcServer {
     let config = RpcConfig::new(TOKEN)
         .with_listen("127.0.0.1:0".parse().unwrap())
         .with_allowed_origins(vec![ALLOWED_ORIGIN.to_owned()]);
     let query: Arc<dyn LedgerQuery> = Arc::new(ledger.account(key.clone()));
-    RpcServerBuilder::new(node.clone(), config)
+    let builder = RpcServerBuilder::new(node.clone(), config)
         .ledger(query)
-        .dialer(dialer)
-        .start()
-        .await
-        .unwrap()
+        .dialer(dialer);
+    let builder = if remote_handler {
+        builder.remote_payment_handler()
+    } else {
+        builder
+    };
+    builder.start().await.unwrap()
 }
 
 impl Net {
     /// Two funded nodes, connected unless `connected` is false, each served by the API.
     pub async fn new(connected: bool) -> Net {
+        Net::build(connected, None).await
+    }
+
+    /// Two connected nodes; B's payments are answered by the remote handler of its API,
+    /// which B waits for up to `handler_timeout`.
+    pub async fn with_remote_handler(handler_timeout: Duration) -> Net {
+        Net::build(true, Some(handler_timeout)).await
+    }
+
+    async fn build(connected: bool, remote_handler: Option<Duration>) -> Net {
+        let handler_timeout = remote_handler.unwrap_or(Duration::from_secs(20));
         let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
         let ka = SigningKey::from_entropy(&[51; 32]).unwrap();
         let kb = SigningKey::from_entropy(&[52; 32]).unwrap();
@@ -138,8 +166,8 @@ impl Net {
             ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
-        let a = node(&ledger, &ka, &dir.path().join("a.db")).await;
-        let b = node(&ledger, &kb, &dir.path().join("b.db")).await;
+        let a = node(&ledger, &ka, &dir.path().join("a.db"), handler_timeout).await;
+        let b = node(&ledger, &kb, &dir.path().join("b.db"), handler_timeout).await;
         if connected {
             wire(&a, &b).await;
         }
@@ -161,8 +189,8 @@ impl Net {
             others: Mutex::new(HashMap::from([(a.address(), a.clone())])),
             dials: Mutex::new(vec![]),
         });
-        let rpc_a = serve(&a, &ledger, &ka, dialer_a.clone()).await;
-        let rpc_b = serve(&b, &ledger, &kb, dialer_b).await;
+        let rpc_a = serve(&a, &ledger, &ka, dialer_a.clone(), false).await;
+        let rpc_b = serve(&b, &ledger, &kb, dialer_b, remote_handler.is_some()).await;
         Net {
             ledger,
             a,

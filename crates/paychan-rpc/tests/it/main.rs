@@ -13,7 +13,9 @@
 )]
 
 mod auth;
+mod contacts;
 mod events;
 mod harness;
 mod methods;
 mod params;
+mod remote_handler;

@@ -116,11 +116,11 @@ async fn bad_params<C: ClientT + Sync>(net: &Net, client: &C) {
         (method::PAY, json!("a string")),
         (method::CLOSE, json!({ "channel_id": id, "force": "yes" })),
         (method::CHANNEL_INFO, json!({})),
-        (method::LIST_CHANNELS, json!({ "peer": "nobody" })),
+        (method::LIST_CHANNELS, json!({ "peer": "0xnobody" })),
         (method::NODE_INFO, json!({ "verbose": true })),
         (
             method::OPEN_CHANNEL,
-            json!({ "peer": "not-an-address", "deposit": 1 }),
+            json!({ "peer": "0xnot-an-address", "deposit": 1 }),
         ),
         (method::OPEN_CHANNEL, json!({ "deposit": 1 })),
         (

@@ -36,8 +36,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
-use self::writer::{Counters, Job};
-use crate::{Batch, ChannelRow, Direction, Durability, PaymentRow, Store, StoreError};
+use self::writer::{ContactChange, Counters, Job};
+use crate::{Batch, ChannelRow, Contact, Direction, Durability, PaymentRow, Store, StoreError};
 
 /// How many writes may wait for the writer before `commit` itself waits.
 const QUEUE: usize = 4096;
@@ -265,6 +265,29 @@ impl Store for SqliteStore {
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.write(|reply| Job::SetMeta { key, value, reply }).await
+    }
+
+    async fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+        self.read(queries::contacts).await
+    }
+
+    async fn contact(&self, alias: &str) -> Result<Option<Contact>, StoreError> {
+        let alias = alias.to_owned();
+        self.read(move |conn| queries::contact(conn, &alias)).await
+    }
+
+    async fn put_contact(&self, contact: &Contact) -> Result<(), StoreError> {
+        let change = ContactChange::Put(contact.clone());
+        self.write(|reply| Job::Contact { change, reply }).await
+    }
+
+    async fn remove_contact(&self, alias: &str) -> Result<bool, StoreError> {
+        if self.contact(alias).await?.is_none() {
+            return Ok(false);
+        }
+        let change = ContactChange::Remove(alias.to_owned());
+        self.write(|reply| Job::Contact { change, reply }).await?;
+        Ok(true)
     }
 }
 

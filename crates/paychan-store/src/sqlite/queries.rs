@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db_error;
 use crate::{
-    ChannelRow, Direction, PaymentRow, StoreError,
+    ChannelRow, Contact, Direction, PaymentRow, StoreError,
     encoding::{
         address_from_sql, amount_from_sql, amount_to_sql, b256_from_sql, channel_id_from_sql,
         direction_from_sql, direction_to_sql, u64_from_sql, u64_to_sql,
@@ -38,6 +38,12 @@ const SELECT_PAYMENTS_BEFORE: &str = "SELECT channel_id, direction, sequence, am
 const RAISE_CURSOR: &str = "UPDATE ledger_cursor SET cursor = ? WHERE id = 0 AND cursor < ?";
 const SELECT_CURSOR: &str = "SELECT cursor FROM ledger_cursor WHERE id = 0";
 const SELECT_META: &str = "SELECT value FROM meta WHERE key = ?";
+const SELECT_CONTACTS: &str = "SELECT alias, address, peer_url FROM contacts ORDER BY alias";
+const SELECT_CONTACT: &str = "SELECT alias, address, peer_url FROM contacts WHERE alias = ?";
+const DELETE_CONTACT: &str = "DELETE FROM contacts WHERE alias = ?";
+/// Not portable to MariaDB either (`REPLACE INTO` there).
+const PUT_CONTACT: &str = "INSERT INTO contacts (alias, address, peer_url) VALUES (?, ?, ?) \
+     ON CONFLICT (alias) DO UPDATE SET address = excluded.address, peer_url = excluded.peer_url";
 /// The one statement that is not portable to MariaDB (`ON DUPLICATE KEY UPDATE` there).
 const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
@@ -150,6 +156,38 @@ pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
+/// Stores `contact`, replacing the one with its alias.
+pub(crate) fn put_contact(conn: &Connection, contact: &Contact) -> Result<(), StoreError> {
+    conn.prepare_cached(PUT_CONTACT)
+        .and_then(|mut statement| {
+            statement.execute(params![
+                contact.alias,
+                contact.address.as_slice(),
+                contact.peer_url
+            ])
+        })
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Removes the contact `alias` (nothing if there is none).
+pub(crate) fn remove_contact(conn: &Connection, alias: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(DELETE_CONTACT)
+        .and_then(|mut statement| statement.execute([alias]))
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Every contact, in alias order.
+pub(crate) fn contacts(conn: &Connection) -> Result<Vec<Contact>, StoreError> {
+    collect(conn, SELECT_CONTACTS, [], contact_row)
+}
+
+/// The contact `alias`.
+pub(crate) fn contact(conn: &Connection, alias: &str) -> Result<Option<Contact>, StoreError> {
+    Ok(collect(conn, SELECT_CONTACT, [alias], contact_row)?.pop())
+}
+
 /// Every channel, in id order.
 pub(crate) fn channels(conn: &Connection) -> Result<Vec<ChannelRow>, StoreError> {
     collect(conn, SELECT_CHANNELS, [], channel_row)
@@ -245,6 +283,17 @@ fn channel_row(row: &Row<'_>) -> Result<ChannelRow, StoreError> {
         version: u64_from_sql(integer(row, 3, "channels.version")?),
         state: blob(row, 4, "channels.state")?.to_vec(),
         updated_at: u64_from_sql(integer(row, 5, "channels.updated_at")?),
+    })
+}
+
+fn contact_row(row: &Row<'_>) -> Result<Contact, StoreError> {
+    let alias: String = row.get(0).map_err(db_error)?;
+    let address = address_from_sql(blob(row, 1, "address")?, "address")?;
+    let peer_url: Option<String> = row.get(2).map_err(db_error)?;
+    Ok(Contact {
+        alias,
+        address,
+        peer_url,
     })
 }
 

@@ -51,6 +51,12 @@ const MIGRATIONS: &[&str] = &[
         cursor INTEGER NOT NULL
     );
     INSERT INTO ledger_cursor (id, cursor) VALUES (0, -9223372036854775807 - 1);",
+    // 3: contacts.
+    "CREATE TABLE contacts (
+        alias    TEXT NOT NULL PRIMARY KEY,
+        address  BLOB NOT NULL CHECK (length(address) = 20),
+        peer_url TEXT
+    );",
 ];
 
 /// The schema version this code writes and reads: the number of migration steps.
@@ -216,7 +222,7 @@ mod tests {
 
     #[test]
     fn schema_version_counts_the_steps() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
     }
 
     #[test]

@@ -37,7 +37,7 @@ use tokio::sync::{
 use tracing::warn;
 
 use super::{db_error, queries};
-use crate::{Batch, StoreError};
+use crate::{Batch, Contact, StoreError};
 
 /// The most writes merged into one transaction.
 pub(crate) const MAX_GROUP: usize = 1024;
@@ -66,8 +66,23 @@ pub(crate) enum Job {
         /// Where the outcome goes.
         reply: Reply,
     },
+    /// Store or remove a contact.
+    Contact {
+        /// What to do.
+        change: ContactChange,
+        /// Where the outcome goes.
+        reply: Reply,
+    },
     /// Run a read.
     Read(Read),
+}
+
+/// A change of the contacts.
+pub(crate) enum ContactChange {
+    /// Insert or replace.
+    Put(Contact),
+    /// Remove the alias.
+    Remove(String),
 }
 
 /// Counters of the writer's work, shared with the store handle.
@@ -176,7 +191,9 @@ fn commit_group(conn: &Connection, writes: &mut Vec<Job>, counters: &Counters) {
                 "the group commit lost track of a write",
             ))
         });
-        if let Job::Commit { reply, .. } | Job::SetMeta { reply, .. } = job {
+        if let Job::Commit { reply, .. } | Job::SetMeta { reply, .. } | Job::Contact { reply, .. } =
+            job
+        {
             // The caller may have stopped waiting; its write stands either way.
             let _ = reply.send(outcome);
         }
@@ -242,6 +259,14 @@ fn apply(conn: &Connection, job: &Job) -> Result<(), StoreError> {
             Ok(())
         }
         Job::SetMeta { key, value, .. } => queries::set_meta(conn, key, value),
+        Job::Contact {
+            change: ContactChange::Put(contact),
+            ..
+        } => queries::put_contact(conn, contact),
+        Job::Contact {
+            change: ContactChange::Remove(alias),
+            ..
+        } => queries::remove_contact(conn, alias),
         Job::Read(_) => Err(StoreError::internal("a read was queued as a write")),
     }
 }

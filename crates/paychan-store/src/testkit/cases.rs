@@ -6,7 +6,7 @@ use paychan_core::{Address, B256, ChannelId, keccak256};
 use tokio::sync::Barrier;
 
 use super::Harness;
-use crate::{Batch, ChannelRow, Direction, PaymentRow, Remedy, Store, StoreError};
+use crate::{Batch, ChannelRow, Contact, Direction, PaymentRow, Remedy, Store, StoreError};
 
 // ----- fixtures -------------------------------------------------------------------------------
 
@@ -846,6 +846,62 @@ pub async fn meta_get_set_overwrite(h: &Harness) {
         "keys are case-sensitive"
     );
     assert_eq!(store.meta("node.addres").await.unwrap(), None);
+}
+
+/// Contacts: added, read back, listed in alias order, replaced, removed, persisted.
+pub async fn contacts_add_replace_remove_persist(h: &Harness) {
+    let store = h.store().await;
+    assert_eq!(store.contacts().await.unwrap(), vec![]);
+    assert_eq!(store.contact("bob").await.unwrap(), None);
+    assert!(
+        !store.remove_contact("bob").await.unwrap(),
+        "nothing to remove"
+    );
+    let bob = Contact {
+        alias: "bob".into(),
+        address: Address::repeat_byte(0xb0),
+        peer_url: Some("0xb0b0@127.0.0.1:9735".into()),
+    };
+    let alice = Contact {
+        alias: "Alice ✓".into(),
+        address: Address::repeat_byte(0xa1),
+        peer_url: None,
+    };
+    let zed = Contact {
+        alias: "zed".into(),
+        address: Address::repeat_byte(0x2e),
+        peer_url: Some("0x2e2e@ws://example.org/paychan".into()),
+    };
+    for contact in [&zed, &bob, &alice] {
+        store.put_contact(contact).await.unwrap();
+    }
+    assert_eq!(store.contact("bob").await.unwrap().as_ref(), Some(&bob));
+    assert_eq!(store.contact("BOB").await.unwrap(), None, "case-sensitive");
+    assert_eq!(
+        store.contacts().await.unwrap(),
+        vec![alice.clone(), bob.clone(), zed.clone()],
+        "alias order"
+    );
+    let moved = Contact {
+        peer_url: None,
+        address: Address::repeat_byte(0xb1),
+        ..bob.clone()
+    };
+    store.put_contact(&moved).await.unwrap();
+    assert_eq!(store.contact("bob").await.unwrap().as_ref(), Some(&moved));
+    assert_eq!(
+        store.contacts().await.unwrap().len(),
+        3,
+        "replaced, not added"
+    );
+    assert!(store.remove_contact("zed").await.unwrap());
+    assert!(!store.remove_contact("zed").await.unwrap(), "removed once");
+    // Contacts do not touch channels, payments or the cursor.
+    assert_eq!(store.channels().await.unwrap(), vec![]);
+    assert_eq!(cursor_of(&*store).await, 0);
+    drop(store);
+    let store = h.reopen().await;
+    assert_eq!(store.contacts().await.unwrap(), vec![alice, moved]);
 }
 
 /// Everything committed survives closing and reopening the database, and versions continue.

@@ -118,6 +118,7 @@ macro_rules! store_conformance_suite {
             channels_for_peer,
             ledger_cursor_is_never_lowered,
             meta_get_set_overwrite,
+            contacts_add_replace_remove_persist,
             persistence_across_reopen,
             concurrent_commits_of_distinct_channels,
             concurrent_writers_of_one_channel_one_wins_per_version,

@@ -75,6 +75,10 @@ enum ChannelCommand {
         /// Our initial deposit (a whole number of the smallest unit; may be 0).
         #[arg(value_parser = amount)]
         deposit: Amount,
+        /// Open on the ledger without asking the peer (it need not be online; it learns the
+        /// channel from the first payment package).
+        #[arg(long)]
+        no_propose: bool,
     },
     /// Pays AMOUNT on CHANNEL for MESSAGE and prints the peer's response.
     Pay {
@@ -158,21 +162,21 @@ fn amount(s: &str) -> Result<Amount, String> {
     parse_amount(&digits)
 }
 
-fn positive_amount(s: &str) -> Result<Amount, String> {
+pub(crate) fn positive_amount(s: &str) -> Result<Amount, String> {
     match amount(s)? {
         0 => Err("the amount must be positive".into()),
         a => Ok(a),
     }
 }
 
-fn channel_id(s: &str) -> Result<ChannelId, String> {
+pub(crate) fn channel_id(s: &str) -> Result<ChannelId, String> {
     s.trim()
         .parse()
         .map_err(|_| format!("{s:?} is not a channel id: expected 0x and 64 hex digits"))
 }
 
 /// A message argument: JSON if it parses, else a string.
-fn message(text: &str) -> Value {
+pub(crate) fn message(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
@@ -409,11 +413,15 @@ fn print_response(response: &Value) {
 
 async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
     match command {
-        ChannelCommand::Open { peer, deposit } => {
+        ChannelCommand::Open {
+            peer,
+            deposit,
+            no_propose,
+        } => {
             let channel: ChannelView = api
                 .call_waiting(
                     method::OPEN_CHANNEL,
-                    json!({ "peer": peer, "deposit": deposit.to_string() }),
+                    json!({ "peer": peer, "deposit": deposit.to_string(), "propose": !no_propose }),
                     "waiting for the peer to accept and the ledger to open the channel…",
                 )
                 .await?;

@@ -9,6 +9,7 @@ mod init;
 mod keystore;
 mod ledger;
 mod network;
+mod package;
 mod signals;
 
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     Info(channel::InfoArgs),
     /// Saves, lists and removes contacts (aliases for peers) of a running node.
     Contacts(contacts::ContactsArgs),
+    /// Creates and verifies payment packages (payments carried outside the peer connection).
+    Package(package::PackageArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Channel(args) => channel::run(&args),
         Command::Info(args) => channel::info(&args),
         Command::Contacts(args) => contacts::run(&args),
+        Command::Package(args) => package::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -626,7 +626,7 @@ fn python_ready() -> bool {
 }
 
 #[test]
-fn contacts_and_the_python_example_handler_through_the_cli() {
+fn contacts_packages_and_the_python_example_handler_through_the_cli() {
     if !python_ready() {
         return;
     }
@@ -757,6 +757,37 @@ fn contacts_and_the_python_example_handler_through_the_cli() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(ledger.balance(&alice.address), FUNDS - paid);
-    assert_eq!(ledger.balance(&bob.address), FUNDS + paid);
+
+    // Payment packages: a channel bob was not asked about, paid by a package he verifies.
+    let opened = json(alice.channel(&["open", &bob.address, "300", "--no-propose"]));
+    let by_package = opened["channel_id"].as_str().unwrap().to_owned();
+    let package_command = |node: &NodeDir, args: &[&str]| {
+        command()
+            .arg("package")
+            .args(args)
+            .args(["--data-dir", node.dir()])
+            .output()
+            .unwrap()
+    };
+    let compact = ok(package_command(
+        &alice,
+        &["create", &by_package, "30", "{\"GET\":\"/x\"}"],
+    ));
+    let compact = compact.trim();
+    let accepted = ok(package_command(&bob, &["verify", compact]));
+    assert!(accepted.contains("accepted 30 from"), "{accepted}");
+    let replayed = package_command(&bob, &["verify", compact]);
+    assert!(!replayed.status.success());
+    assert!(
+        text(&replayed.stderr).contains("code 1009"),
+        "{}",
+        text(&replayed.stderr)
+    );
+    assert_eq!(
+        json(alice.channel(&["close", &by_package]))["cooperative"],
+        true
+    );
+
+    assert_eq!(ledger.balance(&alice.address), FUNDS - paid - 30);
+    assert_eq!(ledger.balance(&bob.address), FUNDS + paid + 30);
 }

@@ -46,6 +46,10 @@ pub enum NodeError {
     /// The alias is taken (add it with `replace` to overwrite).
     #[error("a contact named {0:?} exists already")]
     ContactExists(String),
+    /// A payment package was refused (malformed, forged, replayed, for another payee,
+    /// channel or ledger, or over the payer's balance); nothing was recorded.
+    #[error("payment package refused: {0}")]
+    PackageRefused(String),
     /// The peer is not connected.
     #[error("peer {0} is not connected")]
     PeerOffline(paychan_core::Address),
@@ -90,7 +94,8 @@ impl NodeError {
             | NodeError::InvalidMessage(_)
             | NodeError::UnknownContact(_)
             | NodeError::InvalidContact(_)
-            | NodeError::ContactExists(_) => Category::Client,
+            | NodeError::ContactExists(_)
+            | NodeError::PackageRefused(_) => Category::Client,
             NodeError::PeerOffline(_)
             | NodeError::Timeout(_)
             | NodeError::ConnectionLost(_)
@@ -114,6 +119,7 @@ impl NodeError {
             NodeError::UnknownContact(_) => 1006,
             NodeError::InvalidContact(_) => 1007,
             NodeError::ContactExists(_) => 1008,
+            NodeError::PackageRefused(_) => 1009,
             NodeError::PeerOffline(_) => 2001,
             NodeError::Timeout(_) => 2002,
             NodeError::PeerRefused { .. } => 2003,

@@ -6,6 +6,7 @@
 //! - [`error`]: errors with stable codes and categories.
 //! - [`events`]: what the node reports to its user.
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
+//! - [`package`]: payment packages, payments carried outside the peer connection.
 //! - [`peer`]: a connection to a peer as the node sees it: authenticated frames.
 //! - [`net`]: real transports (`paychan-net`): listen, dial with reconnect.
 //! - [`watcher`]: follows the ledger, defends our channels during closes, settles.
@@ -19,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod net;
 pub mod node;
+pub mod package;
 pub mod peer;
 mod watcher;
 
@@ -28,5 +30,6 @@ pub use crate::{
     error::{Category, NodeError},
     events::NodeEvent,
     node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler},
+    package::{PaymentPackage, VerifiedPayment},
     peer::PeerConnection,
 };

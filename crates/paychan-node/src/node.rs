@@ -139,7 +139,7 @@ struct Entry {
 pub(crate) struct Slot {
     entry: Mutex<Entry>,
     /// Held for a whole payment round trip: one payment of ours in flight per channel.
-    paying: Mutex<()>,
+    pub(crate) paying: Mutex<()>,
 }
 
 impl Slot {
@@ -371,7 +371,7 @@ impl Node {
         lock(&self.inner.peers).clear();
     }
 
-    fn slot(&self, id: &ChannelId) -> Result<Arc<Slot>, NodeError> {
+    pub(crate) fn slot(&self, id: &ChannelId) -> Result<Arc<Slot>, NodeError> {
         lock(&self.inner.channels)
             .get(id)
             .cloned()
@@ -846,34 +846,16 @@ impl Node {
             .slot(&id)
             .map_err(|e| ErrorBody::new(ErrorBody::UNKNOWN_CHANNEL, e.to_string()))?;
         let memo = memo_of(body);
-        let amount = {
-            let entry = slot.entry.lock().await;
-            if entry.state.channel.peer() != peer {
-                return Err(ErrorBody::new(
-                    ErrorBody::UNKNOWN_CHANNEL,
-                    format!("no channel {id} with you"),
-                ));
-            }
-            let mut probe = entry.state.channel.clone();
-            match probe.handle_voucher(voucher, memo) {
-                Ok(amount) => Some(amount),
-                Err(VoucherRejection::OverBalance { .. }) => None,
-                Err(e) => return Err(ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string())),
-            }
-        };
-        let amount = match amount {
-            Some(amount) => amount,
-            // The payer may have deposited more than our watcher has seen yet: read the
-            // ledger's confirmed record and check once more before refusing.
-            None => {
-                self.refresh_deposits(&slot).await;
-                let entry = slot.entry.lock().await;
-                let mut probe = entry.state.channel.clone();
-                probe
-                    .handle_voucher(voucher, memo)
-                    .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?
-            }
-        };
+        if slot.entry.lock().await.state.channel.peer() != peer {
+            return Err(ErrorBody::new(
+                ErrorBody::UNKNOWN_CHANNEL,
+                format!("no channel {id} with you"),
+            ));
+        }
+        let amount = self
+            .probe_voucher(&slot, voucher, memo)
+            .await
+            .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
         let message: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
             ErrorBody::new(
                 ErrorBody::MALFORMED,
@@ -896,14 +878,53 @@ impl Node {
                 "the handler's response is too large",
             ));
         }
+        self.keep_voucher(&slot, voucher, memo, message)
+            .await
+            .map_err(|e| match e {
+                NodeError::Protocol(m) => ErrorBody::new(ErrorBody::VOUCHER_REJECTED, m),
+                other => ErrorBody::new(ErrorBody::INTERNAL, other.to_string()),
+            })?;
+        Ok(response)
+    }
+
+    /// Checks an incoming voucher against the channel of `slot` without keeping it: answers
+    /// what it pays. Before refusing it as over the payer's balance, reads the ledger's
+    /// confirmed deposits (the payer may have deposited more than our watcher has seen).
+    pub(crate) async fn probe_voucher(
+        &self,
+        slot: &Arc<Slot>,
+        voucher: &SignedVoucher,
+        memo: paychan_core::B256,
+    ) -> Result<Amount, VoucherRejection> {
+        let first = {
+            let entry = slot.entry.lock().await;
+            entry.state.channel.clone().handle_voucher(voucher, memo)
+        };
+        match first {
+            Err(VoucherRejection::OverBalance { .. }) => {
+                self.refresh_deposits(slot).await;
+                let entry = slot.entry.lock().await;
+                entry.state.channel.clone().handle_voucher(voucher, memo)
+            }
+            other => other,
+        }
+    }
+
+    /// Keeps an incoming voucher (checked again under the lock) and records the payment,
+    /// committed before it returns; reports it. Answers what it paid and what the payer may
+    /// still spend.
+    pub(crate) async fn keep_voucher(
+        &self,
+        slot: &Arc<Slot>,
+        voucher: &SignedVoucher,
+        memo: paychan_core::B256,
+        message: serde_json::Value,
+    ) -> Result<(Amount, Amount), NodeError> {
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
-        let amount = next
-            .channel
-            .handle_voucher(voucher, memo)
-            .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
+        let amount = next.channel.handle_voucher(voucher, memo)?;
         let row = PaymentRow {
-            channel_id: id,
+            channel_id: voucher.voucher.channel_id,
             direction: Direction::Incoming,
             sequence: voucher.voucher.sequence,
             amount,
@@ -911,16 +932,104 @@ impl Node {
             memo,
             time: unix_now(),
         };
-        self.save(&mut entry, next, vec![row], None)
-            .await
-            .map_err(|e| ErrorBody::new(ErrorBody::INTERNAL, e.to_string()))?;
+        let remaining = next.channel.available(next.channel.role().peer());
+        self.save(&mut entry, next, vec![row], None).await?;
         drop(entry);
         self.emit(NodeEvent::PaymentReceived {
-            channel_id: id,
+            channel_id: voucher.voucher.channel_id,
             amount: amount.to_string(),
             message,
         });
-        Ok(response)
+        Ok((amount, remaining))
+    }
+
+    /// A channel someone opened with us on the ledger without proposing it (it pays by
+    /// payment packages): taken into our channels once the ledger shows it open with these
+    /// parameters, if our channel policy accepts them. Answers its slot (the existing one if
+    /// we know the channel).
+    pub(crate) async fn learn_channel(
+        &self,
+        params: ChannelParams,
+    ) -> Result<Arc<Slot>, NodeError> {
+        let domain = self.inner.domain;
+        let id = params.id(&domain);
+        if let Ok(slot) = self.slot(&id) {
+            return Ok(slot);
+        }
+        let refuse = |why: String| NodeError::PackageRefused(why);
+        let peer = match (
+            params.party_a == self.address(),
+            params.party_b == self.address(),
+        ) {
+            (false, true) => params.party_a,
+            (true, false) => params.party_b,
+            _ => {
+                return Err(refuse(
+                    "the channel is not between the payer and this node".into(),
+                ));
+            }
+        };
+        let policy = &self.inner.config.policy;
+        if !policy.allowed_peers.is_empty() && !policy.allowed_peers.contains(&peer) {
+            return Err(refuse(format!("not accepting channels from {peer}")));
+        }
+        if params.challenge_period < policy.min_challenge_period
+            || params.challenge_period > policy.max_challenge_period
+        {
+            return Err(refuse(format!(
+                "the channel's challenge period must be between {} and {} seconds",
+                policy.min_challenge_period, policy.max_challenge_period
+            )));
+        }
+        if params.token != Address::ZERO {
+            return Err(refuse(
+                "only channels in the native asset are accepted".into(),
+            ));
+        }
+        match self.inner.ledger.channel(id).await? {
+            Some(record)
+                if record.params == params
+                    && record.status == paychan_core::adjudicator::ChannelStatus::Open => {}
+            Some(_) => return Err(refuse(format!("channel {id} is not open on the ledger"))),
+            None => {
+                return Err(refuse(format!(
+                    "channel {id} is not on the ledger (not opened yet?)"
+                )));
+            }
+        }
+        let channel = Channel::new(params, domain, self.address())
+            .ok_or_else(|| refuse("the channel is not between the payer and this node".into()))?;
+        let state = Persisted {
+            channel,
+            opened: false,
+            auto_refill: None,
+        };
+        let slot = match self.insert_slot(
+            id,
+            Entry {
+                state: state.clone(),
+                version: 0,
+                refilling: false,
+            },
+        ) {
+            Ok(slot) => slot,
+            // Learned concurrently by another package.
+            Err(_) => return self.slot(&id),
+        };
+        {
+            let mut entry = slot.entry.lock().await;
+            if let Err(e) = self.save(&mut entry, state, vec![], None).await {
+                lock(&self.inner.channels).remove(&id);
+                return Err(e);
+            }
+        }
+        self.refresh_deposits(&slot).await;
+        tracing::info!(channel = %id, %peer, "learned a channel from a payment package");
+        self.emit(NodeEvent::ChannelCreatedByPeer {
+            channel_id: id,
+            peer,
+        });
+        Ok(slot)
     }
 
     /// Brings a channel's deposits up to the ledger's confirmed record (the watcher may lag
@@ -1203,6 +1312,61 @@ impl Node {
         if !self.is_connected(peer) {
             return Err(NodeError::PeerOffline(peer));
         }
+        let (id, params, slot) = self.new_channel(peer, deposit).await?;
+        let domain = self.inner.domain;
+        let proposal = Message::ProposeChannel(ProposeChannel {
+            params,
+            domain,
+            deposit,
+        });
+        match self.exchange(peer, id, Wait::Proposal, &proposal).await? {
+            Message::AcceptChannel { .. } => {}
+            Message::RejectChannel { reason, .. } => {
+                return Err(NodeError::PeerRefused {
+                    code: ErrorBody::REFUSED,
+                    message: reason,
+                });
+            }
+            Message::Error { error, .. } => {
+                return Err(NodeError::PeerRefused {
+                    code: error.code,
+                    message: error.message,
+                });
+            }
+            other => {
+                return Err(NodeError::Protocol(format!(
+                    "unexpected answer {}",
+                    other.kind()
+                )));
+            }
+        }
+        let receipt = self.inner.ledger.open(&params, deposit).await?;
+        self.apply_receipt(&slot, &receipt).await?;
+        Ok(id)
+    }
+
+    /// Opens a channel with `peer` on the ledger without proposing it first: the peer need
+    /// not be connected, and learns the channel from the ledger when our first payment
+    /// package reaches it (a client paying an HTTP service, say). The peer's policy decides
+    /// then whether it accepts the channel's packages.
+    pub async fn open_channel_on_ledger(
+        &self,
+        peer: Address,
+        deposit: Amount,
+    ) -> Result<ChannelId, NodeError> {
+        let (id, params, slot) = self.new_channel(peer, deposit).await?;
+        let receipt = self.inner.ledger.open(&params, deposit).await?;
+        self.apply_receipt(&slot, &receipt).await?;
+        Ok(id)
+    }
+
+    /// A new channel of ours with `peer`, persisted as proposed, once the ledger balance
+    /// covers `deposit`.
+    async fn new_channel(
+        &self,
+        peer: Address,
+        deposit: Amount,
+    ) -> Result<(ChannelId, ChannelParams, Arc<Slot>), NodeError> {
         // Checked before the proposal, so that a channel the ledger would refuse to open is
         // never proposed (it would stay "proposed" on both sides).
         let available = self
@@ -1271,35 +1435,7 @@ impl Node {
                 return Err(e);
             }
         }
-        let proposal = Message::ProposeChannel(ProposeChannel {
-            params,
-            domain,
-            deposit,
-        });
-        match self.exchange(peer, id, Wait::Proposal, &proposal).await? {
-            Message::AcceptChannel { .. } => {}
-            Message::RejectChannel { reason, .. } => {
-                return Err(NodeError::PeerRefused {
-                    code: ErrorBody::REFUSED,
-                    message: reason,
-                });
-            }
-            Message::Error { error, .. } => {
-                return Err(NodeError::PeerRefused {
-                    code: error.code,
-                    message: error.message,
-                });
-            }
-            other => {
-                return Err(NodeError::Protocol(format!(
-                    "unexpected answer {}",
-                    other.kind()
-                )));
-            }
-        }
-        let receipt = self.inner.ledger.open(&params, deposit).await?;
-        self.apply_receipt(&slot, &receipt).await?;
-        Ok(id)
+        Ok((id, params, slot))
     }
 
     /// Pays `amount` on a channel for `message` and returns the peer's response
@@ -1314,22 +1450,11 @@ impl Node {
         let body = encode_message(message)?;
         let slot = self.slot(&id)?;
         let _in_flight = slot.paying.lock().await;
-        let (voucher, peer) = {
-            let mut entry = slot.entry.lock().await;
-            let mut next = entry.state.clone();
-            let voucher = next.channel.pay(&self.inner.key, amount, memo_of(&body))?;
-            let row = PaymentRow {
-                channel_id: id,
-                direction: Direction::Outgoing,
-                sequence: voucher.voucher.sequence,
-                amount,
-                cumulative: voucher.voucher.cumulative,
-                memo: voucher.voucher.memo,
-                time: unix_now(),
-            };
-            let peer = next.channel.peer();
-            self.save(&mut entry, next, vec![row], None).await?;
-            (voucher, peer)
+        let (voucher, params) = self.sign_outgoing(&slot, amount, memo_of(&body)).await?;
+        let peer = if params.party_a == self.address() {
+            params.party_b
+        } else {
+            params.party_a
         };
         let answer = self
             .request(peer, |request_id| Message::Pay {
@@ -1374,6 +1499,31 @@ impl Node {
             self.save(&mut entry, next, vec![], None).await?;
         }
         Err(refused)
+    }
+
+    /// Signs our next voucher on the channel of `slot` for `amount` more, and records it as
+    /// paid before it leaves this node. Answers the voucher and the channel's parameters.
+    pub(crate) async fn sign_outgoing(
+        &self,
+        slot: &Slot,
+        amount: Amount,
+        memo: paychan_core::B256,
+    ) -> Result<(SignedVoucher, ChannelParams), NodeError> {
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        let voucher = next.channel.pay(&self.inner.key, amount, memo)?;
+        let row = PaymentRow {
+            channel_id: voucher.voucher.channel_id,
+            direction: Direction::Outgoing,
+            sequence: voucher.voucher.sequence,
+            amount,
+            cumulative: voucher.voucher.cumulative,
+            memo: voucher.voucher.memo,
+            time: unix_now(),
+        };
+        let params = *next.channel.params();
+        self.save(&mut entry, next, vec![row], None).await?;
+        Ok((voucher, params))
     }
 
     /// Sends a plain message without payment and returns the peer's response.
@@ -1801,7 +1951,7 @@ fn info_of(state: &Persisted) -> ChannelInfo {
     }
 }
 
-fn encode_message(message: &serde_json::Value) -> Result<Vec<u8>, NodeError> {
+pub(crate) fn encode_message(message: &serde_json::Value) -> Result<Vec<u8>, NodeError> {
     let body = serde_json::to_vec(message).map_err(|e| NodeError::InvalidMessage(e.to_string()))?;
     if body.len() > MAX_BODY_LEN {
         return Err(NodeError::InvalidMessage(format!(

@@ -20,7 +20,7 @@
 //! | method | params | result |
 //! |---|---|---|
 //! | `node_info` | none | `{address, ledger: {chain_id, verifying_contract}, rpc_version, node_version, listen, balance, ledger_time}` |
-//! | `open_channel` | `peer` (address, contact alias, or `ADDRESS@HOST:PORT`), `deposit`, `peer_url`? | the channel (as `channel_info`) |
+//! | `open_channel` | `peer` (address, contact alias, or `ADDRESS@HOST:PORT`), `deposit`, `peer_url`?, `propose`? (default `true`; `false` opens on the ledger without asking the peer, which learns the channel from the first payment package) | the channel (as `channel_info`) |
 //! | `pay` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{response}`: the peer's response |
 //! | `send_message` | `channel_id`, `message` | `{response}` |
 //! | `deposit` | `channel_id`, `amount` (> 0) | the channel |
@@ -29,6 +29,8 @@
 //! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
 //! | `list_channels` | `peer`? (address or alias) | `[channel]`, ordered by id |
 //! | `set_auto_refill` | `channel_id`, `threshold`?, `amount`? (zero or absent: off) | the channel |
+//! | `create_payment_package` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{package, compact}`: the package object and its base64url form |
+//! | `verify_payment_package` | `package` (object, JSON text or compact form) | `{channel_id, payer, amount, cumulative, remaining, memo, message}` |
 //! | `add_contact` | `alias`, `peer` (address or `ADDRESS@HOST:PORT`), `replace`? (default `false`) | `{alias, address, peer_url}` |
 //! | `get_contact` | `alias` | the contact |
 //! | `list_contacts` | none | `[contact]`, ordered by alias |
@@ -43,7 +45,8 @@
 //! `createNewChannel [peer, initial_amount, options?]`, `sendMessageAndPay [aa_address,
 //! message, amount]`, `deposit [aa_address, amount]`, `close [aa_address]`, `setAutoRefill
 //! [aa_address, auto_refill_amount, auto_refill_threshold]`, `getBalancesAndStatus
-//! [aa_address]`, `getChannelsForPeer [peer, asset?]`. The channel id is the `aa_address`.
+//! [aa_address]`, `getChannelsForPeer [peer, asset?]`, `createPaymentPackage [aa_address,
+//! amount, message?]`, `verifyPaymentPackage [package]`. The channel id is the `aa_address`.
 //!
 //! # Errors
 //!
@@ -104,6 +107,10 @@ pub mod method {
     pub const EVENT_NOTIFICATION: &str = "event";
     /// `unsubscribe_events`.
     pub const UNSUBSCRIBE_EVENTS: &str = "unsubscribe_events";
+    /// `create_payment_package`.
+    pub const CREATE_PAYMENT_PACKAGE: &str = "create_payment_package";
+    /// `verify_payment_package`.
+    pub const VERIFY_PAYMENT_PACKAGE: &str = "verify_payment_package";
     /// `add_contact`.
     pub const ADD_CONTACT: &str = "add_contact";
     /// `get_contact`.
@@ -133,6 +140,10 @@ pub mod method {
         pub const GET_BALANCES_AND_STATUS: &str = "getBalancesAndStatus";
         /// `getChannelsForPeer [peer, asset?]`.
         pub const GET_CHANNELS_FOR_PEER: &str = "getChannelsForPeer";
+        /// `createPaymentPackage [aa_address, amount, message?]`.
+        pub const CREATE_PAYMENT_PACKAGE: &str = "createPaymentPackage";
+        /// `verifyPaymentPackage [package]`.
+        pub const VERIFY_PAYMENT_PACKAGE: &str = "verifyPaymentPackage";
     }
 
     /// Every method the server answers (subscriptions included), for documentation checks.
@@ -147,6 +158,8 @@ pub mod method {
         CHANNEL_INFO,
         LIST_CHANNELS,
         SET_AUTO_REFILL,
+        CREATE_PAYMENT_PACKAGE,
+        VERIFY_PAYMENT_PACKAGE,
         ADD_CONTACT,
         GET_CONTACT,
         LIST_CONTACTS,
@@ -161,5 +174,7 @@ pub mod method {
         aa::SET_AUTO_REFILL,
         aa::GET_BALANCES_AND_STATUS,
         aa::GET_CHANNELS_FOR_PEER,
+        aa::CREATE_PAYMENT_PACKAGE,
+        aa::VERIFY_PAYMENT_PACKAGE,
     ];
 }

@@ -2,7 +2,7 @@
 //! server and by clients (the `paychan channel` commands parse answers with them).
 
 use paychan_core::{Address, Amount, ChannelId, Role};
-use paychan_node::{ChannelInfo, Contact};
+use paychan_node::{ChannelInfo, Contact, PaymentPackage, VerifiedPayment};
 use serde::{Deserialize, Serialize};
 
 /// The version of this API (`node_info.rpc_version`); grows when methods change shape.
@@ -11,6 +11,48 @@ pub const RPC_VERSION: u32 = 1;
 /// Writes an amount as a decimal string.
 pub fn amount_string(amount: Amount) -> String {
     amount.to_string()
+}
+
+/// `create_payment_package`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedPackage {
+    /// The package as a JSON object.
+    pub package: PaymentPackage,
+    /// The same, base64url-encoded for an HTTP header.
+    pub compact: String,
+}
+
+/// `verify_payment_package`: what the package paid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifiedPaymentView {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The payer.
+    pub payer: Address,
+    /// What this package added to the payer's total.
+    pub amount: String,
+    /// The payer's total after it.
+    pub cumulative: String,
+    /// What the payer may still spend in the channel.
+    pub remaining: String,
+    /// The voucher's memo (keccak256 of the message).
+    pub memo: paychan_core::B256,
+    /// The message, if the package carried it.
+    pub message: Option<serde_json::Value>,
+}
+
+impl From<&VerifiedPayment> for VerifiedPaymentView {
+    fn from(v: &VerifiedPayment) -> Self {
+        VerifiedPaymentView {
+            channel_id: v.channel_id,
+            payer: v.payer,
+            amount: v.amount.to_string(),
+            cumulative: v.cumulative.to_string(),
+            remaining: v.remaining.to_string(),
+            memo: v.memo,
+            message: v.message.clone(),
+        }
+    }
 }
 
 /// A contact (`add_contact`, `get_contact`, `list_contacts`).

@@ -14,3 +14,4 @@
 mod flows;
 mod malicious;
 mod network;
+mod packages;

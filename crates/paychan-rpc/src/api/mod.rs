@@ -13,6 +13,7 @@ mod events;
 mod list_channels;
 mod node_info;
 mod open_channel;
+mod packages;
 mod pay;
 mod payment_handler;
 mod send_message;
@@ -168,6 +169,26 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
         &mut module,
         method::aa::GET_CHANNELS_FOR_PEER,
         aa::get_channels_for_peer,
+    )?;
+    register(
+        &mut module,
+        method::CREATE_PAYMENT_PACKAGE,
+        packages::create,
+    )?;
+    register(
+        &mut module,
+        method::VERIFY_PAYMENT_PACKAGE,
+        packages::verify,
+    )?;
+    register(
+        &mut module,
+        method::aa::CREATE_PAYMENT_PACKAGE,
+        packages::aa_create,
+    )?;
+    register(
+        &mut module,
+        method::aa::VERIFY_PAYMENT_PACKAGE,
+        packages::aa_verify,
     )?;
     register(&mut module, method::ADD_CONTACT, contacts::add)?;
     register(&mut module, method::GET_CONTACT, contacts::get)?;

@@ -6,6 +6,8 @@
 //! `peer_url` (or a `peer` containing `@`) is `ADDRESS@HOST:PORT` or
 //! `ADDRESS@ws(s)://HOST[:PORT]/PATH`, dialed first. The deposit may be zero (the peer may
 //! fund the channel); it is checked against the ledger balance before anything is sent.
+//! With `propose: false` the channel is opened on the ledger without asking the peer (who
+//! need not be online): the peer learns it from the first payment package.
 
 use std::{str::FromStr, sync::Arc};
 
@@ -28,6 +30,12 @@ struct OpenChannel {
     deposit: AmountParam,
     #[serde(default)]
     peer_url: Option<String>,
+    #[serde(default = "yes")]
+    propose: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Who to open a channel with.
@@ -89,8 +97,19 @@ pub(crate) async fn handle(
     let target = target(p.peer, p.peer_url)?;
     let deposit = p.deposit.0;
     ctx.check_funds(deposit).await?;
-    let peer = resolve(&ctx, target).await?;
-    let id = ctx.node.create_channel(peer, deposit).await?;
+    let id = if p.propose {
+        let peer = resolve(&ctx, target).await?;
+        ctx.node.create_channel(peer, deposit).await?
+    } else {
+        // Nothing to dial: the peer learns the channel from the ledger.
+        let peer = match target {
+            Target::Address(peer) => peer,
+            Target::Url(url) => paychan_node::contacts::parse_peer(&url)?.0,
+            Target::Alias(alias) => ctx.node.contact(&alias).await?.address,
+        };
+        ctx.node.open_channel_on_ledger(peer, deposit).await?
+    };
+    let peer = ctx.view(id).await?.peer;
     tracing::info!(channel = %id, %peer, deposit, "channel opened");
     ctx.view(id).await
 }

@@ -17,5 +17,7 @@ mod contacts;
 mod events;
 mod harness;
 mod methods;
+mod openrpc;
+mod packages;
 mod params;
 mod remote_handler;

@@ -1,0 +1,343 @@
+//! Payment packages: a payment that travels outside the peer connection (an HTTP header, a
+//! queue, a file), aa-channels' `createPaymentPackage` / `verifyPaymentPackage` done safely.
+//!
+//! A package is a self-describing, versioned JSON object:
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "ledger": { "chain_id": 1337, "verifying_contract": "0x…" },
+//!   "channel": { "party_a": "0x…", "party_b": "0x…", "token": "0x…",
+//!                "challenge_period": 86400, "nonce": "0x…" },
+//!   "voucher": { "channel_id": "0x…", "payer": "0x…", "cumulative": "1500",
+//!                "sequence": 7, "memo": "0x…" },
+//!   "signature": "0x…",
+//!   "message": { "any": "JSON" }
+//! }
+//! ```
+//!
+//! `message` is optional: when it is there, the voucher's memo must be the keccak256 of its
+//! compact JSON encoding; when it is not, the memo stands for a message carried beside the
+//! package (an HTTP request body, say) that the receiver checks itself. Amounts are decimal
+//! strings. The compact form ([`PaymentPackage::to_compact`]) is the base64url encoding
+//! (no padding) of the JSON, for headers.
+//!
+//! Verification ([`Node::verify_payment_package`]) needs only the package and the ledger:
+//! it checks the format and version, that the package is for this ledger and for this node,
+//! that the channel id is the digest of the parameters, the payer's signature, the memo,
+//! the channel (learnt from the ledger if it is new to us, under our channel policy), that
+//! the voucher raises the payer's total (so a package presented twice, or an older one, is
+//! refused), and that the payer's deposits cover it; then it records the voucher and the
+//! payment in one commit. Concurrent verifications of one channel are serialized, so a
+//! package is never counted twice.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use paychan_core::{
+    Address, Amount, B256, ChannelId, ChannelParams, Domain, Signature, SignedVoucher, Voucher,
+    eip712::memo_of, wire::MAX_BODY_LEN,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Node, NodeError, node::encode_message};
+
+/// The version of the package format this node writes and reads.
+pub const PACKAGE_VERSION: u32 = 1;
+
+/// The longest package accepted, in bytes of JSON (the message may be 512 KiB).
+pub const MAX_PACKAGE_LEN: usize = MAX_BODY_LEN + 4096;
+
+/// The longest compact form: base64 of [`MAX_PACKAGE_LEN`] bytes.
+const MAX_COMPACT_LEN: usize = MAX_PACKAGE_LEN.div_ceil(3) * 4;
+
+/// A payment package (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentPackage {
+    /// [`PACKAGE_VERSION`].
+    pub version: u32,
+    /// The ledger the channel is on.
+    pub ledger: PackageLedger,
+    /// The channel's fixed parameters (its id is their digest).
+    pub channel: PackageChannel,
+    /// The voucher.
+    pub voucher: PackageVoucher,
+    /// The payer's EIP-712 signature of the voucher.
+    pub signature: Signature,
+    /// The message paid for, if it travels in the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<serde_json::Value>,
+}
+
+/// The ledger of a package: its EIP-712 domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageLedger {
+    /// The chain id.
+    pub chain_id: u64,
+    /// The adjudicator's address.
+    pub verifying_contract: Address,
+}
+
+/// The channel parameters of a package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageChannel {
+    /// The party that opened the channel.
+    pub party_a: Address,
+    /// The other party.
+    pub party_b: Address,
+    /// The asset (zero: native).
+    pub token: Address,
+    /// Seconds of the challenge period.
+    pub challenge_period: u64,
+    /// The opener's nonce.
+    pub nonce: B256,
+}
+
+/// The voucher of a package, amounts as decimal strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageVoucher {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Who pays.
+    pub payer: Address,
+    /// Everything the payer has paid in this channel, as a decimal string.
+    pub cumulative: String,
+    /// The payer's voucher number.
+    pub sequence: u64,
+    /// keccak256 of the message.
+    pub memo: B256,
+}
+
+/// What a verified package paid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifiedPayment {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The payer.
+    pub payer: Address,
+    /// What this package added to the payer's total (more than the payer meant if an
+    /// earlier package of its never reached us).
+    pub amount: Amount,
+    /// The payer's total after it.
+    pub cumulative: Amount,
+    /// What the payer may still spend in the channel.
+    pub remaining: Amount,
+    /// The voucher's memo.
+    pub memo: B256,
+    /// The message, if the package carried it.
+    pub message: Option<serde_json::Value>,
+}
+
+impl PaymentPackage {
+    /// The package of `voucher` on channel `params` of `domain`.
+    pub fn new(
+        domain: &Domain,
+        params: &ChannelParams,
+        voucher: &SignedVoucher,
+        message: Option<serde_json::Value>,
+    ) -> Self {
+        let v = &voucher.voucher;
+        PaymentPackage {
+            version: PACKAGE_VERSION,
+            ledger: PackageLedger {
+                chain_id: domain.chain_id(),
+                verifying_contract: domain.verifying_contract(),
+            },
+            channel: PackageChannel {
+                party_a: params.party_a,
+                party_b: params.party_b,
+                token: params.token,
+                challenge_period: params.challenge_period,
+                nonce: params.nonce,
+            },
+            voucher: PackageVoucher {
+                channel_id: v.channel_id,
+                payer: v.payer,
+                cumulative: v.cumulative.to_string(),
+                sequence: v.sequence,
+                memo: v.memo,
+            },
+            signature: voucher.signature,
+            message,
+        }
+    }
+
+    /// Parses a package from its JSON text or its compact (base64url) form.
+    pub fn parse(text: &str) -> Result<Self, NodeError> {
+        let text = text.trim();
+        if text.len() > MAX_COMPACT_LEN {
+            return Err(NodeError::PackageRefused(format!(
+                "the package is larger than {MAX_PACKAGE_LEN} bytes"
+            )));
+        }
+        if text.starts_with('{') {
+            return Self::from_json(text.as_bytes());
+        }
+        let json = URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|e| NodeError::PackageRefused(format!("neither JSON nor base64url: {e}")))?;
+        Self::from_json(&json)
+    }
+
+    fn from_json(json: &[u8]) -> Result<Self, NodeError> {
+        if json.len() > MAX_PACKAGE_LEN {
+            return Err(NodeError::PackageRefused(format!(
+                "the package is larger than {MAX_PACKAGE_LEN} bytes"
+            )));
+        }
+        let package: PaymentPackage = serde_json::from_slice(json)
+            .map_err(|e| NodeError::PackageRefused(format!("malformed package: {e}")))?;
+        Ok(package)
+    }
+
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, numbers and JSON values always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The compact form: base64url of the JSON, without padding.
+    pub fn to_compact(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.to_json())
+    }
+
+    /// The ledger domain it names.
+    pub fn domain(&self) -> Domain {
+        Domain::new(self.ledger.chain_id, self.ledger.verifying_contract)
+    }
+
+    /// The channel parameters it names.
+    pub fn params(&self) -> ChannelParams {
+        let c = &self.channel;
+        ChannelParams {
+            party_a: c.party_a,
+            party_b: c.party_b,
+            token: c.token,
+            challenge_period: c.challenge_period,
+            nonce: c.nonce,
+        }
+    }
+
+    /// The signed voucher it carries (the amount parsed).
+    pub fn signed_voucher(&self) -> Result<SignedVoucher, NodeError> {
+        let v = &self.voucher;
+        let cumulative = v.cumulative.parse::<Amount>().map_err(|_| {
+            NodeError::PackageRefused(format!(
+                "voucher.cumulative {:?} is not a whole number up to {}",
+                v.cumulative,
+                Amount::MAX
+            ))
+        })?;
+        if cumulative.to_string() != v.cumulative {
+            return Err(NodeError::PackageRefused(format!(
+                "voucher.cumulative {:?} is not in canonical decimal form",
+                v.cumulative
+            )));
+        }
+        Ok(SignedVoucher {
+            voucher: Voucher {
+                channel_id: v.channel_id,
+                payer: v.payer,
+                cumulative,
+                sequence: v.sequence,
+                memo: v.memo,
+            },
+            signature: self.signature,
+        })
+    }
+}
+
+impl Node {
+    /// Pays `amount` on channel `id` by a package instead of over the peer connection
+    /// (aa-channels' `createPaymentPackage`). The voucher is counted as paid from now on:
+    /// whoever holds the package can redeem it with the payee.
+    pub async fn create_payment_package(
+        &self,
+        id: ChannelId,
+        amount: Amount,
+        message: Option<&serde_json::Value>,
+    ) -> Result<PaymentPackage, NodeError> {
+        let memo = match message {
+            Some(message) => memo_of(&encode_message(message)?),
+            None => B256::ZERO,
+        };
+        let slot = self.slot(&id)?;
+        let _in_flight = slot.paying.lock().await;
+        let (voucher, params) = self.sign_outgoing(&slot, amount, memo).await?;
+        Ok(PaymentPackage::new(
+            &self.domain(),
+            &params,
+            &voucher,
+            message.cloned(),
+        ))
+    }
+
+    /// Verifies a package paid to this node and records it (aa-channels'
+    /// `verifyPaymentPackage`); see the [module docs](self) for every check. A refused
+    /// package changes nothing.
+    pub async fn verify_payment_package(
+        &self,
+        package: &PaymentPackage,
+    ) -> Result<VerifiedPayment, NodeError> {
+        let refuse = |why: &str| NodeError::PackageRefused(why.to_owned());
+        if package.version != PACKAGE_VERSION {
+            return Err(NodeError::PackageRefused(format!(
+                "version {} is not supported (this node reads version {PACKAGE_VERSION})",
+                package.version
+            )));
+        }
+        if package.domain() != self.domain() {
+            return Err(refuse("the package is for another ledger"));
+        }
+        let params = package.params();
+        let voucher = package.signed_voucher()?;
+        let v = &voucher.voucher;
+        if params.id(&self.domain()) != v.channel_id {
+            return Err(refuse(
+                "the channel id is not the digest of the channel parameters",
+            ));
+        }
+        let me = self.address();
+        let payee = if v.payer == params.party_a {
+            params.party_b
+        } else if v.payer == params.party_b {
+            params.party_a
+        } else {
+            return Err(refuse("the payer is not a party of the channel"));
+        };
+        if payee != me {
+            return Err(refuse("the package pays another node"));
+        }
+        if !voucher.is_signed_by_payer(&self.domain()) {
+            return Err(refuse("the signature is not the payer's"));
+        }
+        if let Some(message) = &package.message
+            && memo_of(&encode_message(message)?) != v.memo
+        {
+            return Err(refuse("the message is not the one the voucher pays for"));
+        }
+        let slot = self.learn_channel(params).await?;
+        self.probe_voucher(&slot, &voucher, v.memo)
+            .await
+            .map_err(|e| NodeError::PackageRefused(e.to_string()))?;
+        let message = package.message.clone().unwrap_or(serde_json::Value::Null);
+        let (amount, remaining) = self
+            .keep_voucher(&slot, &voucher, v.memo, message)
+            .await
+            .map_err(|e| match e {
+                NodeError::Protocol(why) => NodeError::PackageRefused(why),
+                other => other,
+            })?;
+        Ok(VerifiedPayment {
+            channel_id: v.channel_id,
+            payer: v.payer,
+            amount,
+            cumulative: v.cumulative,
+            remaining,
+            memo: v.memo,
+            message: package.message.clone(),
+        })
+    }
+}

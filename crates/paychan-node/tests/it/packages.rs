@@ -1,0 +1,368 @@
+//! Payment packages between two nodes that never talk to each other: the payer opens on the
+//! ledger and pays by packages; the payee learns the channel from the ledger, verifies and
+//! records each package once. Every kind of bad package is refused and changes nothing; the
+//! final settlement equals the packages accepted.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use paychan_core::{
+    Address, Amount, B256, Signature, SigningKey, Voucher, eip712::Eip712, eip712::memo_of,
+};
+use paychan_ledger::{Clock, EmbeddedLedger};
+use paychan_node::{ChannelPolicy, Node, NodeConfig, NodeError, PaymentPackage, PeerConnection};
+use paychan_store::{Durability, sqlite::SqliteStore};
+use serde_json::{Value, json};
+
+const FUNDS: Amount = 1_000_000;
+const START: u64 = 1_700_000_000;
+
+async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path, policy: ChannelPolicy) -> Node {
+    let store = SqliteStore::open(db, Durability::Normal).unwrap();
+    Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(ledger.account(key.clone())))
+        .store(Arc::new(store))
+        .config(NodeConfig {
+            request_timeout: Duration::from_secs(5),
+            settle_check_interval: Duration::from_millis(20),
+            challenge_period: 3_600,
+            policy,
+            ..NodeConfig::default()
+        })
+        .build()
+        .await
+        .unwrap()
+}
+
+struct Net {
+    ledger: EmbeddedLedger,
+    a: Node,
+    b: Node,
+    c: Node,
+    ka: SigningKey,
+    _dir: tempfile::TempDir,
+}
+
+impl Net {
+    async fn new(b_policy: ChannelPolicy) -> Net {
+        let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
+        let keys: Vec<SigningKey> = (61..64)
+            .map(|i| SigningKey::from_entropy(&[i; 32]).unwrap())
+            .collect();
+        for k in &keys {
+            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let default = ChannelPolicy::default();
+        let a = node(&ledger, &keys[0], &dir.path().join("a.db"), default.clone()).await;
+        let b = node(&ledger, &keys[1], &dir.path().join("b.db"), b_policy).await;
+        let c = node(&ledger, &keys[2], &dir.path().join("c.db"), default).await;
+        Net {
+            ledger,
+            a,
+            b,
+            c,
+            ka: keys[0].clone(),
+            _dir: dir,
+        }
+    }
+
+    fn balance(&self, who: Address) -> Amount {
+        self.ledger.balance_of(who, Address::ZERO).unwrap()
+    }
+
+    fn conserved(&self) {
+        assert_eq!(
+            self.ledger.total(Address::ZERO).unwrap(),
+            self.ledger.supply(Address::ZERO).unwrap()
+        );
+    }
+
+    /// Everything B shows of its channels.
+    async fn b_state(&self) -> Value {
+        serde_json::to_value(self.b.channels(None).await).unwrap()
+    }
+}
+
+fn refused(result: Result<paychan_node::VerifiedPayment, NodeError>, why: &str) {
+    match result {
+        Err(NodeError::PackageRefused(message)) => {
+            assert!(
+                message.contains(why),
+                "refused for {message:?}, expected {why:?}"
+            );
+        }
+        other => panic!("expected a refusal ({why}), got {other:?}"),
+    }
+}
+
+/// A package re-signed by A's key after `edit` changed its voucher.
+fn resigned(
+    net: &Net,
+    package: &PaymentPackage,
+    edit: impl FnOnce(&mut Voucher),
+) -> PaymentPackage {
+    let mut voucher = package.signed_voucher().unwrap().voucher;
+    edit(&mut voucher);
+    PaymentPackage::new(
+        &net.a.domain(),
+        &package.params(),
+        &paychan_core::SignedVoucher {
+            voucher,
+            signature: voucher.sign(&net.a.domain(), &net.ka),
+        },
+        package.message.clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_pay_a_payee_that_learns_the_channel_from_the_ledger() {
+    let net = Net::new(ChannelPolicy::default()).await;
+    let (a, b) = (net.a.address(), net.b.address());
+    let id = net.a.open_channel_on_ledger(b, 1_000).await.unwrap();
+    assert!(net.b.channels(None).await.is_empty(), "B knows nothing yet");
+    let mut events = net.b.subscribe();
+
+    let mut paid = 0;
+    for (n, message) in [json!({ "call": 1 }), json!("two"), json!([3.25, null])]
+        .into_iter()
+        .enumerate()
+    {
+        let amount = 10 * (n as Amount + 1);
+        let package = net
+            .a
+            .create_payment_package(id, amount, Some(&message))
+            .await
+            .unwrap();
+        // The payer counts it as paid at once.
+        paid += amount;
+        assert_eq!(
+            net.a.channel_info(id).await.unwrap().balances.paid_by_me,
+            paid
+        );
+        // Every other package travels in its compact form.
+        let text = if n % 2 == 0 {
+            package.to_json()
+        } else {
+            package.to_compact()
+        };
+        let verified = net
+            .b
+            .verify_payment_package(&PaymentPackage::parse(&text).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(verified.channel_id, id);
+        assert_eq!(verified.payer, a);
+        assert_eq!(verified.amount, amount);
+        assert_eq!(verified.cumulative, paid);
+        assert_eq!(verified.remaining, 1_000 - paid);
+        assert_eq!(verified.message, Some(message));
+    }
+    // A package without its message: the memo stands for it.
+    let package = net.a.create_payment_package(id, 5, None).await.unwrap();
+    paid += 5;
+    let verified = net.b.verify_payment_package(&package).await.unwrap();
+    assert_eq!((verified.amount, verified.message), (5, None));
+    assert_eq!(verified.memo, B256::ZERO);
+
+    let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    assert!(
+        matches!(&seen[0], paychan_node::NodeEvent::ChannelCreatedByPeer { channel_id, peer } if *channel_id == id && *peer == a),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, paychan_node::NodeEvent::PaymentReceived { .. }))
+            .count(),
+        4
+    );
+    let info = net.b.channel_info(id).await.unwrap();
+    assert_eq!(info.balances.paid_by_peer, paid);
+    assert_eq!(info.balances.peer_deposit, 1_000);
+
+    // They meet once, to close cooperatively: the ledger pays what the packages paid.
+    let (to_b, to_a) = PeerConnection::pair(a, b, 64);
+    net.a.connect(to_b).await;
+    net.b.connect(to_a).await;
+    assert!(net.a.close(id).await.unwrap(), "cooperative");
+    assert_eq!(net.balance(a), FUNDS - paid);
+    assert_eq!(net.balance(b), FUNDS + paid);
+    net.conserved();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_packages_are_refused_and_change_nothing() {
+    let net = Net::new(ChannelPolicy::default()).await;
+    let b = net.b.address();
+    let id = net.a.open_channel_on_ledger(b, 1_000).await.unwrap();
+    let first = net
+        .a
+        .create_payment_package(id, 100, Some(&json!("first")))
+        .await
+        .unwrap();
+    let second = net
+        .a
+        .create_payment_package(id, 50, Some(&json!("second")))
+        .await
+        .unwrap();
+    net.b.verify_payment_package(&second).await.unwrap();
+    let before = net.b_state().await;
+
+    // Replayed, and older than the latest.
+    refused(net.b.verify_payment_package(&second).await, "not monotonic");
+    refused(net.b.verify_payment_package(&first).await, "not monotonic");
+    // Tampered amount or message without a new signature.
+    let mut more = second.clone();
+    more.voucher.cumulative = "900".into();
+    refused(net.b.verify_payment_package(&more).await, "signature");
+    let mut other_message = second.clone();
+    other_message.message = Some(json!("something else"));
+    refused(
+        net.b.verify_payment_package(&other_message).await,
+        "message",
+    );
+    // Properly signed, but over the payer's deposit.
+    let over = resigned(&net, &second, |v| {
+        v.cumulative = 1_001;
+        v.sequence += 1;
+    });
+    refused(
+        net.b.verify_payment_package(&over).await,
+        "exceeds the payer's limit",
+    );
+    // Another ledger, another channel, another payee, another payer.
+    let mut foreign = second.clone();
+    foreign.ledger.chain_id += 1;
+    refused(
+        net.b.verify_payment_package(&foreign).await,
+        "another ledger",
+    );
+    let mut renamed = second.clone();
+    renamed.channel.nonce = B256::repeat_byte(9);
+    refused(net.b.verify_payment_package(&renamed).await, "digest");
+    let third = net
+        .a
+        .create_payment_package(id, 1, Some(&json!("for b")))
+        .await
+        .unwrap();
+    refused(net.c.verify_payment_package(&third).await, "another node");
+    let mut stranger = second.clone();
+    stranger.voucher.payer = Address::repeat_byte(7);
+    refused(net.b.verify_payment_package(&stranger).await, "not a party");
+    // Forged signature bytes, unknown version, a channel the ledger does not have.
+    let mut forged = second.clone();
+    forged.signature =
+        serde_json::from_value::<Signature>(json!(format!("0x{}", "01".repeat(65)))).unwrap();
+    refused(net.b.verify_payment_package(&forged).await, "signature");
+    let mut newer = second.clone();
+    newer.version = 2;
+    refused(net.b.verify_payment_package(&newer).await, "version");
+    let ghost_params = paychan_core::ChannelParams {
+        nonce: B256::repeat_byte(0x77),
+        ..second.params()
+    };
+    let ghost = {
+        let voucher = Voucher {
+            channel_id: ghost_params.id(&net.a.domain()),
+            payer: net.a.address(),
+            cumulative: 1,
+            sequence: 1,
+            memo: memo_of(b"null"),
+        };
+        PaymentPackage::new(
+            &net.a.domain(),
+            &ghost_params,
+            &paychan_core::SignedVoucher {
+                voucher,
+                signature: voucher.sign(&net.a.domain(), &net.ka),
+            },
+            Some(Value::Null),
+        )
+    };
+    refused(
+        net.b.verify_payment_package(&ghost).await,
+        "not on the ledger",
+    );
+    // Malformed text.
+    for text in [
+        "",
+        "{",
+        "not base64!",
+        "eyJ2ZXJzaW9uIjoxfQ",
+        &second
+            .to_json()
+            .replace("\"version\":1", "\"version\":1,\"extra\":0"),
+        &second
+            .to_json()
+            .replace(&format!("\"{}\"", 150), "\"0150\""),
+        &second
+            .to_json()
+            .replace(&format!("\"{}\"", 150), "\"-150\""),
+    ] {
+        let parsed = PaymentPackage::parse(text).and_then(|p| p.signed_voucher().map(|_| p));
+        assert!(
+            matches!(parsed, Err(NodeError::PackageRefused(_))),
+            "{text:?} parsed"
+        );
+    }
+
+    assert_eq!(net.b_state().await, before, "nothing changed on B");
+    assert!(net.c.channels(None).await.is_empty(), "C learnt nothing");
+    // The third package is still good for B: refusals elsewhere did not consume it.
+    let verified = net.b.verify_payment_package(&third).await.unwrap();
+    assert_eq!(verified.amount, 1);
+    net.conserved();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_presented_concurrently_is_counted_once() {
+    let net = Net::new(ChannelPolicy::default()).await;
+    let id = net
+        .a
+        .open_channel_on_ledger(net.b.address(), 1_000)
+        .await
+        .unwrap();
+    let package = net
+        .a
+        .create_payment_package(id, 40, Some(&json!("once")))
+        .await
+        .unwrap();
+    let tries: Vec<_> = (0..16)
+        .map(|_| {
+            let b = net.b.clone();
+            let package = package.clone();
+            tokio::spawn(async move { b.verify_payment_package(&package).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tries {
+        if t.await.unwrap().is_ok() {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 1);
+    assert_eq!(
+        net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
+        40
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payee_refuses_channels_its_policy_refuses() {
+    let net = Net::new(ChannelPolicy {
+        min_challenge_period: 7_200,
+        ..ChannelPolicy::default()
+    })
+    .await;
+    let id = net
+        .a
+        .open_channel_on_ledger(net.b.address(), 1_000)
+        .await
+        .unwrap();
+    let package = net.a.create_payment_package(id, 1, None).await.unwrap();
+    refused(
+        net.b.verify_payment_package(&package).await,
+        "challenge period",
+    );
+    assert!(net.b.channels(None).await.is_empty());
+}

@@ -1,0 +1,114 @@
+//! Payment packages (see `paychan_node::package`): `create_payment_package {channel_id,
+//! amount, message?}` signs a payment that travels outside the peer connection and answers
+//! `{package, compact}`; `verify_payment_package {package}` (the JSON object, its text, or
+//! the compact base64url form) checks and records one paid to this node and answers what
+//! it paid. The aa-channels names take positional params: `createPaymentPackage
+//! [aa_address, amount, message?]` and `verifyPaymentPackage [package]`.
+
+use std::sync::Arc;
+
+use jsonrpsee::types::Params;
+use paychan_core::ChannelId;
+use paychan_node::PaymentPackage;
+use serde::Deserialize;
+
+use super::Context;
+use crate::{
+    error::RpcError,
+    params::{AmountParam, at_most, element, parse, positional},
+    types::{CreatedPackage, VerifiedPaymentView},
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    channel_id: ChannelId,
+    amount: AmountParam,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Verify {
+    package: serde_json::Value,
+}
+
+async fn create_package(
+    ctx: &Context,
+    id: ChannelId,
+    amount: AmountParam,
+    message: Option<serde_json::Value>,
+) -> Result<CreatedPackage, RpcError> {
+    let amount = amount.positive("amount")?;
+    let package = ctx
+        .node
+        .create_payment_package(id, amount, message.as_ref())
+        .await?;
+    Ok(CreatedPackage {
+        compact: package.to_compact(),
+        package,
+    })
+}
+
+/// The package param: an object, or a string holding JSON or the compact form.
+fn package_of(value: serde_json::Value) -> Result<PaymentPackage, RpcError> {
+    let parsed = match value {
+        serde_json::Value::String(text) => PaymentPackage::parse(&text),
+        object @ serde_json::Value::Object(_) => PaymentPackage::parse(&object.to_string()),
+        other => {
+            return Err(RpcError::invalid_params(format!(
+                "package must be an object or a string, not {other}"
+            )));
+        }
+    };
+    Ok(parsed?)
+}
+
+async fn verify_package(
+    ctx: &Context,
+    package: serde_json::Value,
+) -> Result<VerifiedPaymentView, RpcError> {
+    let package = package_of(package)?;
+    let verified = ctx.node.verify_payment_package(&package).await?;
+    tracing::info!(channel = %verified.channel_id, amount = verified.amount, "payment package accepted");
+    Ok(VerifiedPaymentView::from(&verified))
+}
+
+pub(crate) async fn create(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<CreatedPackage, RpcError> {
+    let p: Create = parse(&params)?;
+    create_package(&ctx, p.channel_id, p.amount, p.message).await
+}
+
+pub(crate) async fn verify(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<VerifiedPaymentView, RpcError> {
+    let p: Verify = parse(&params)?;
+    verify_package(&ctx, p.package).await
+}
+
+pub(crate) async fn aa_create(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<CreatedPackage, RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 3)?;
+    let id: ChannelId = element(&values, 0, "aa_address")?;
+    let amount: AmountParam = element(&values, 1, "amount")?;
+    let message: Option<serde_json::Value> = element(&values, 2, "message")?;
+    create_package(&ctx, id, amount, message).await
+}
+
+pub(crate) async fn aa_verify(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<VerifiedPaymentView, RpcError> {
+    let values = positional(&params)?;
+    at_most(&values, 1)?;
+    let package: serde_json::Value = element(&values, 0, "package")?;
+    verify_package(&ctx, package).await
+}

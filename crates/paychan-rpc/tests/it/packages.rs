@@ -1,0 +1,149 @@
+//! Payment packages over HTTP and WebSocket: A opens on the ledger without asking B, pays
+//! by packages that B verifies through its own API; replays, forgeries and bad params are
+//! client errors that change nothing; the aa-channels names work too.
+
+use jsonrpsee::core::client::ClientT;
+use paychan_rpc::method;
+use serde_json::json;
+
+use crate::harness::{FUNDS, Net, TOKEN, err, ok};
+
+async fn packages_flow<A: ClientT + Sync, B: ClientT + Sync>(net: &Net, a: &A, b: &B) {
+    let opened = ok(
+        a,
+        method::OPEN_CHANNEL,
+        json!({ "peer": net.b.address(), "deposit": 1000, "propose": false }),
+    )
+    .await;
+    let id = opened["channel_id"].clone();
+    assert_eq!(opened["status"], "open");
+    assert_eq!(ok(b, method::LIST_CHANNELS, json!({})).await, json!([]));
+
+    // As an object.
+    let created = ok(
+        a,
+        method::CREATE_PAYMENT_PACKAGE,
+        json!({ "channel_id": id, "amount": "25", "message": { "GET": "/weather" } }),
+    )
+    .await;
+    assert_eq!(created["package"]["version"], 1);
+    assert_eq!(created["package"]["voucher"]["cumulative"], "25");
+    let verified = ok(
+        b,
+        method::VERIFY_PAYMENT_PACKAGE,
+        json!({ "package": created["package"] }),
+    )
+    .await;
+    assert_eq!(verified["amount"], "25");
+    assert_eq!(verified["remaining"], "975");
+    assert_eq!(verified["payer"], json!(net.a.address()));
+    assert_eq!(verified["message"], json!({ "GET": "/weather" }));
+    // B has learnt the channel.
+    let on_b = ok(b, method::CHANNEL_INFO, json!({ "channel_id": id })).await;
+    assert_eq!(on_b["balances"]["paid_by_peer"], "25");
+
+    // The compact form, through the aa-channels names.
+    let created = ok(
+        a,
+        method::aa::CREATE_PAYMENT_PACKAGE,
+        json!([id, 5, "compact"]),
+    )
+    .await;
+    let compact = created["compact"].as_str().unwrap().to_owned();
+    assert!(!compact.contains(['+', '/', '=']), "base64url: {compact}");
+    let verified = ok(b, method::aa::VERIFY_PAYMENT_PACKAGE, json!([compact])).await;
+    assert_eq!(
+        (verified["amount"].clone(), verified["cumulative"].clone()),
+        (json!("5"), json!("30"))
+    );
+
+    // Refusals change nothing.
+    let before = net.snapshot().await;
+    let mut tampered = created["package"].clone();
+    tampered["voucher"]["cumulative"] = json!("999");
+    let unknown = format!("0x{}", "ab".repeat(32));
+    for (m, params, code) in [
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": compact }),
+            1009,
+        ),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": tampered }),
+            1009,
+        ),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": "bm90IGEgcGFja2FnZQ" }),
+            1009,
+        ),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": "{}" }),
+            1009,
+        ),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": 5 }),
+            1000,
+        ),
+        (method::VERIFY_PAYMENT_PACKAGE, json!({}), 1000),
+        (
+            method::CREATE_PAYMENT_PACKAGE,
+            json!({ "channel_id": id, "amount": 0 }),
+            1000,
+        ),
+        (
+            method::CREATE_PAYMENT_PACKAGE,
+            json!({ "channel_id": id, "amount": -1 }),
+            1000,
+        ),
+        (
+            method::CREATE_PAYMENT_PACKAGE,
+            json!({ "channel_id": id }),
+            1000,
+        ),
+        (
+            method::CREATE_PAYMENT_PACKAGE,
+            json!({ "channel_id": unknown, "amount": 1 }),
+            1001,
+        ),
+        (
+            method::CREATE_PAYMENT_PACKAGE,
+            json!({ "channel_id": id, "amount": FUNDS.to_string() }),
+            1002,
+        ),
+    ] {
+        let client_is_b = m == method::VERIFY_PAYMENT_PACKAGE;
+        let (_, data) = if client_is_b {
+            err(b, m, params.clone()).await
+        } else {
+            err(a, m, params.clone()).await
+        };
+        assert_eq!(data.code, code, "{m} {params}: {}", data.message);
+    }
+    // A package for A is not B's to verify, and A does not pay itself.
+    let (_, data) = err(
+        a,
+        method::VERIFY_PAYMENT_PACKAGE,
+        json!({ "package": created["package"] }),
+    )
+    .await;
+    assert_eq!(data.code, 1009, "{}", data.message);
+    assert_eq!(net.snapshot().await, before);
+    net.conserved();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_over_http() {
+    let net = Net::new(false).await;
+    let b = paychan_rpc::client::http(&net.rpc_b.url(), TOKEN).unwrap();
+    packages_flow(&net, &net.http_a(), &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_over_websocket() {
+    let net = Net::new(false).await;
+    packages_flow(&net, &net.ws_a().await, &net.ws_b().await).await;
+}

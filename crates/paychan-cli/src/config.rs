@@ -200,6 +200,10 @@ pub(crate) struct PolicySection {
     pub(crate) min_challenge_period: u64,
     pub(crate) max_challenge_period: u64,
     pub(crate) min_deposit: AmountParam,
+    /// Payments accepted ahead of a peer's unconfirmed deposits, per channel.
+    pub(crate) unconfirmed_per_channel: AmountParam,
+    /// The same, in all channels together.
+    pub(crate) unconfirmed_total: AmountParam,
 }
 
 impl Default for PolicySection {
@@ -210,6 +214,8 @@ impl Default for PolicySection {
             min_challenge_period: policy.min_challenge_period,
             max_challenge_period: policy.max_challenge_period,
             min_deposit: AmountParam(policy.min_deposit),
+            unconfirmed_per_channel: AmountParam(0),
+            unconfirmed_total: AmountParam(0),
         }
     }
 }
@@ -263,6 +269,12 @@ impl Config {
                 p.max_challenge_period
             );
         }
+        if (p.unconfirmed_per_channel.0 == 0) != (p.unconfirmed_total.0 == 0) {
+            bail!(
+                "policy.unconfirmed_per_channel and policy.unconfirmed_total give credit only \
+                 together: set both, or both to \"0\""
+            );
+        }
         let url = self.ledger.url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             bail!("ledger.url must start with http:// or https:// (got {url:?})");
@@ -296,6 +308,10 @@ impl Config {
                 .default_response
                 .clone()
                 .unwrap_or(serde_json::Value::Null),
+            unconfirmed_credit: paychan_node::UnconfirmedCredit {
+                per_channel: self.policy.unconfirmed_per_channel.0,
+                total: self.policy.unconfirmed_total.0,
+            },
             ..NodeConfig::default()
         }
     }
@@ -413,6 +429,11 @@ min_challenge_period = {min_period}
 max_challenge_period = {max_period}
 # The smallest initial deposit of the proposer accepted (a whole number, as a string).
 min_deposit = "{min_deposit}"
+# Payments accepted ahead of a peer's deposit that the ledger shows but has not confirmed
+# yet (at this node's risk until it confirms), per channel and in all channels together.
+# "0" (the default) waits for confirmation. The embedded ledger confirms at once.
+unconfirmed_per_channel = "0"
+unconfirmed_total = "0"
 "#,
             listen_tcp = optional_addr("listen_tcp", self.listen_tcp, DEFAULT_PEER_TCP),
             listen_ws = optional_addr("listen_ws", self.listen_ws, "127.0.0.1:6336"),
@@ -482,6 +503,11 @@ mod tests {
                 "policy.min_challenge_period",
             ),
             ("[policy]\nmin_deposit = -1\n", "min_deposit"),
+            (
+                "[policy]\nunconfirmed_per_channel = \"5\"\n",
+                "policy.unconfirmed_per_channel",
+            ),
+            ("[policy]\nunconfirmed_total = \"x\"\n", "unconfirmed_total"),
             ("[ledger]\nurl = \"ftp://x\"\n", "ledger.url"),
             ("[ledger]\nkind = \"ethereum\"\n", "kind"),
             ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),

@@ -178,6 +178,16 @@ pub trait LedgerQuery: Send + Sync {
     /// The ledger's record of a channel, `None` if the id was never opened.
     async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRecord>, LedgerError>;
 
+    /// The channel as the newest ledger state shows it, including operations not yet
+    /// confirmed (deposits that a reorganisation could still undo). A ledger whose
+    /// operations are final at once (the embedded ledger) answers [`channel`](Self::channel).
+    async fn channel_unconfirmed(
+        &self,
+        id: ChannelId,
+    ) -> Result<Option<ChannelRecord>, LedgerError> {
+        self.channel(id).await
+    }
+
     /// The chain id (part of the domain).
     async fn chain_id(&self) -> Result<u64, LedgerError> {
         Ok(self.domain().await?.chain_id())

@@ -33,6 +33,26 @@ impl Default for ChannelPolicy {
     }
 }
 
+/// How much a payee accepts ahead of a peer's deposits that the ledger shows but has not yet
+/// confirmed (its confirmation depth is the ledger backend's setting). Zero, the default,
+/// waits for confirmation. What is accepted this way is at risk until the deposit confirms:
+/// if it never does, the ledger pays at most the peer's confirmed funds.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnconfirmedCredit {
+    /// The most accepted ahead of confirmation in one channel.
+    pub per_channel: Amount,
+    /// The most accepted ahead of confirmation in all channels together.
+    pub total: Amount,
+}
+
+impl UnconfirmedCredit {
+    /// Whether any credit is given.
+    pub fn enabled(&self) -> bool {
+        self.per_channel > 0 && self.total > 0
+    }
+}
+
 /// A node's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -50,6 +70,8 @@ pub struct NodeConfig {
     pub withdrawal_validity: u64,
     /// The response sent for incoming payments when no handler is registered.
     pub default_response: serde_json::Value,
+    /// Payments accepted ahead of unconfirmed deposits.
+    pub unconfirmed_credit: UnconfirmedCredit,
 }
 
 impl Default for NodeConfig {
@@ -62,6 +84,7 @@ impl Default for NodeConfig {
             settle_check_interval: Duration::from_secs(1),
             withdrawal_validity: 600,
             default_response: serde_json::Value::Null,
+            unconfirmed_credit: UnconfirmedCredit::default(),
         }
     }
 }

@@ -25,7 +25,7 @@ pub mod peer;
 mod watcher;
 
 pub use crate::{
-    config::{ChannelPolicy, NodeConfig},
+    config::{ChannelPolicy, NodeConfig, UnconfirmedCredit},
     contacts::Contact,
     error::{Category, NodeError},
     events::NodeEvent,

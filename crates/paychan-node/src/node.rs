@@ -177,6 +177,11 @@ pub(crate) struct Inner {
     proposals: RwLock<Option<Arc<dyn ProposalHandler>>>,
     pub(crate) shutdown: watch::Sender<bool>,
     tasks: StdMutex<Vec<JoinHandle<()>>>,
+    /// Per channel, what vouchers accepted on credit put at risk (see
+    /// [`UnconfirmedCredit`](crate::UnconfirmedCredit)); only channels with some.
+    exposures: StdMutex<HashMap<ChannelId, Amount>>,
+    /// Serializes the decisions that give credit, so the total limit holds.
+    credit: Mutex<()>,
 }
 
 /// A paychan node. Cheap to clone: clones share the node.
@@ -231,6 +236,7 @@ impl NodeBuilder {
         }
         let domain = ledger.domain().await?;
         let mut channels = HashMap::new();
+        let mut exposures = HashMap::new();
         for row in store.channels().await? {
             let state: Persisted = postcard::from_bytes(&row.state).map_err(|e| {
                 NodeError::Protocol(format!("stored channel {} does not decode: {e}", row.id))
@@ -240,6 +246,10 @@ impl NodeBuilder {
                     "stored channel {} belongs to another key or ledger",
                     row.id
                 )));
+            }
+            let exposure = state.channel.exposure();
+            if exposure > 0 {
+                exposures.insert(row.id, exposure);
             }
             let entry = Entry {
                 state,
@@ -273,6 +283,8 @@ impl NodeBuilder {
                 proposals: RwLock::new(None),
                 shutdown,
                 tasks: StdMutex::new(vec![]),
+                exposures: StdMutex::new(exposures),
+                credit: Mutex::new(()),
             }),
         };
         let watcher = tokio::spawn(crate::watcher::run(node.clone()));
@@ -414,8 +426,16 @@ impl Node {
                 ledger_cursor: cursor,
             })
             .await?;
+        let exposure = next.channel.exposure();
+        let id = next.channel.id();
         entry.state = next;
         entry.version = version;
+        let mut exposures = lock(&self.inner.exposures);
+        if exposure > 0 {
+            exposures.insert(id, exposure);
+        } else if !exposures.is_empty() {
+            exposures.remove(&id);
+        }
         Ok(())
     }
 
@@ -852,7 +872,7 @@ impl Node {
                 format!("no channel {id} with you"),
             ));
         }
-        let amount = self
+        let (amount, credit) = self
             .probe_voucher(&slot, voucher, memo)
             .await
             .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
@@ -878,7 +898,7 @@ impl Node {
                 "the handler's response is too large",
             ));
         }
-        self.keep_voucher(&slot, voucher, memo, message)
+        self.keep_voucher(&slot, voucher, memo, message, credit)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(m) => ErrorBody::new(ErrorBody::VOUCHER_REJECTED, m),
@@ -890,39 +910,113 @@ impl Node {
     /// Checks an incoming voucher against the channel of `slot` without keeping it: answers
     /// what it pays. Before refusing it as over the payer's balance, reads the ledger's
     /// confirmed deposits (the payer may have deposited more than our watcher has seen).
+    ///
+    /// Still over, it may be taken on credit against a deposit the ledger shows unconfirmed
+    /// (see [`UnconfirmedCredit`](crate::UnconfirmedCredit)): answers the amount and the
+    /// credit it needs, which [`keep_voucher`](Self::keep_voucher) grants again or not.
     pub(crate) async fn probe_voucher(
         &self,
         slot: &Arc<Slot>,
         voucher: &SignedVoucher,
         memo: paychan_core::B256,
-    ) -> Result<Amount, VoucherRejection> {
+    ) -> Result<(Amount, Amount), VoucherRejection> {
         let first = {
             let entry = slot.entry.lock().await;
             entry.state.channel.clone().handle_voucher(voucher, memo)
         };
-        match first {
-            Err(VoucherRejection::OverBalance { .. }) => {
-                self.refresh_deposits(slot).await;
-                let entry = slot.entry.lock().await;
-                entry.state.channel.clone().handle_voucher(voucher, memo)
-            }
-            other => other,
+        let Err(VoucherRejection::OverBalance { .. }) = first else {
+            return first.map(|amount| (amount, 0));
+        };
+        self.refresh_deposits(slot).await;
+        let confirmed = {
+            let entry = slot.entry.lock().await;
+            entry.state.channel.clone().handle_voucher(voucher, memo)
+        };
+        let Err(VoucherRejection::OverBalance { .. }) = confirmed else {
+            return confirmed.map(|amount| (amount, 0));
+        };
+        let credit = self.credit_for(slot).await;
+        if credit == 0 {
+            return confirmed.map(|amount| (amount, 0));
         }
+        let entry = slot.entry.lock().await;
+        entry
+            .state
+            .channel
+            .clone()
+            .handle_voucher_with_credit(voucher, memo, credit)
+            .map(|amount| (amount, credit))
+    }
+
+    /// The credit the channel of `slot` may have now: the peer's deposits the ledger shows
+    /// but has not confirmed, within the per-channel limit and what the total limit leaves
+    /// after the other channels' exposure.
+    async fn credit_for(&self, slot: &Arc<Slot>) -> Amount {
+        let policy = &self.inner.config.unconfirmed_credit;
+        if !policy.enabled() {
+            return 0;
+        }
+        let (id, peer_role, confirmed) = {
+            let entry = slot.entry.lock().await;
+            let channel = &entry.state.channel;
+            let peer = channel.role().peer();
+            (channel.id(), peer, channel.ledger().deposited.at(peer))
+        };
+        let pending = match self.inner.ledger.channel_unconfirmed(id).await {
+            Ok(Some(record)) => record.deposited.at(peer_role),
+            Ok(None) => return 0,
+            Err(e) => {
+                tracing::warn!(channel = %id, error = %e, "cannot read unconfirmed deposits");
+                return 0;
+            }
+        };
+        let others: Amount = lock(&self.inner.exposures)
+            .iter()
+            .filter(|(channel, _)| **channel != id)
+            .fold(0, |sum, (_, exposure)| sum.saturating_add(*exposure));
+        pending
+            .saturating_sub(confirmed)
+            .min(policy.per_channel)
+            .min(policy.total.saturating_sub(others))
     }
 
     /// Keeps an incoming voucher (checked again under the lock) and records the payment,
     /// committed before it returns; reports it. Answers what it paid and what the payer may
     /// still spend.
+    ///
+    /// `credit` is what [`probe_voucher`](Self::probe_voucher) found the voucher needs; it is
+    /// decided again here, under the node-wide credit lock, so that concurrent payments in
+    /// several channels never take more than the total limit together.
     pub(crate) async fn keep_voucher(
         &self,
         slot: &Arc<Slot>,
         voucher: &SignedVoucher,
         memo: paychan_core::B256,
         message: serde_json::Value,
+        credit: Amount,
     ) -> Result<(Amount, Amount), NodeError> {
+        let _credit = if credit > 0 {
+            Some(self.inner.credit.lock().await)
+        } else {
+            None
+        };
+        let credit = if credit > 0 {
+            self.credit_for(slot).await
+        } else {
+            0
+        };
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
-        let amount = next.channel.handle_voucher(voucher, memo)?;
+        let amount = next
+            .channel
+            .handle_voucher_with_credit(voucher, memo, credit)?;
+        if credit > 0 {
+            tracing::info!(
+                channel = %voucher.voucher.channel_id,
+                exposure = next.channel.exposure(),
+                "payment accepted ahead of an unconfirmed deposit"
+            );
+        }
         let row = PaymentRow {
             channel_id: voucher.voucher.channel_id,
             direction: Direction::Incoming,

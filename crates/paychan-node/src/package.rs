@@ -319,12 +319,13 @@ impl Node {
             return Err(refuse("the message is not the one the voucher pays for"));
         }
         let slot = self.learn_channel(params).await?;
-        self.probe_voucher(&slot, &voucher, v.memo)
+        let (_, credit) = self
+            .probe_voucher(&slot, &voucher, v.memo)
             .await
             .map_err(|e| NodeError::PackageRefused(e.to_string()))?;
         let message = package.message.clone().unwrap_or(serde_json::Value::Null);
         let (amount, remaining) = self
-            .keep_voucher(&slot, &voucher, v.memo, message)
+            .keep_voucher(&slot, &voucher, v.memo, message, credit)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(why) => NodeError::PackageRefused(why),

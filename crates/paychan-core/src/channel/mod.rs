@@ -399,7 +399,28 @@ impl Channel {
         signed: &SignedVoucher,
         memo: B256,
     ) -> Result<Amount, VoucherRejection> {
-        self.accept_voucher(signed, Some(memo))
+        self.accept_voucher(signed, Some(memo), 0)
+    }
+
+    /// [`handle_voucher`](Self::handle_voucher), accepting up to `credit` more than the
+    /// peer's confirmed funds cover: for a payee that lets payments run ahead of a peer's
+    /// deposit that the ledger has seen but not yet confirmed. The credit is at our risk: if
+    /// the deposit never confirms, the ledger pays the peer's confirmed funds at most, and
+    /// [`exposure`](Self::exposure) is what we could lose.
+    pub fn handle_voucher_with_credit(
+        &mut self,
+        signed: &SignedVoucher,
+        memo: B256,
+        credit: Amount,
+    ) -> Result<Amount, VoucherRejection> {
+        self.accept_voucher(signed, Some(memo), credit)
+    }
+
+    /// How much of what the peer paid us its confirmed funds do not cover: what vouchers
+    /// accepted on credit put at risk until the peer's deposit confirms (zero otherwise).
+    pub fn exposure(&self) -> Amount {
+        let peer = self.role.peer();
+        self.paid_by(peer).saturating_sub(self.pay_limit(peer))
     }
 
     /// Accepts a voucher the peer re-sends during a counter sync (a payment it made that we
@@ -412,13 +433,14 @@ impl Channel {
         if self.received.as_ref() == Some(signed) {
             return Ok(0);
         }
-        self.accept_voucher(signed, None)
+        self.accept_voucher(signed, None, 0)
     }
 
     fn accept_voucher(
         &mut self,
         signed: &SignedVoucher,
         memo: Option<B256>,
+        credit: Amount,
     ) -> Result<Amount, VoucherRejection> {
         if self.phase != Phase::Open {
             return Err(VoucherRejection::NotOpen(self.phase.name()));
@@ -455,7 +477,7 @@ impl Channel {
                 got: v.memo,
             });
         }
-        let limit = self.pay_limit(self.role.peer());
+        let limit = self.pay_limit(self.role.peer()).saturating_add(credit);
         if v.cumulative > limit {
             return Err(VoucherRejection::OverBalance {
                 cumulative: v.cumulative,

@@ -285,6 +285,39 @@ fn voucher_over_the_payers_balance_is_refused() {
 }
 
 #[test]
+fn credit_accepts_vouchers_ahead_of_a_deposit_and_exposure_ends_when_it_confirms() {
+    let mut fx = Fx::new(100, 0);
+    let id = fx.a.id();
+    // A deposits 50 more; B's view has not seen it confirmed yet, A's has (A made it).
+    let ev = fx.bank.deposit(fx.ka.address(), &id, Role::A, 50).unwrap();
+    for e in &ev {
+        fx.a.handle_ledger_event(e);
+    }
+    let v = fx.a.pay(&fx.ka, 130, B256::ZERO).unwrap();
+    // Without credit, over A's confirmed 100; with 20 of credit, still over; with 30, taken.
+    assert_eq!(
+        fx.b.clone().handle_voucher_with_credit(&v, B256::ZERO, 20),
+        Err(VoucherRejection::OverBalance {
+            cumulative: 130,
+            limit: 120
+        })
+    );
+    assert_eq!(fx.b.exposure(), 0);
+    assert_eq!(fx.b.handle_voucher_with_credit(&v, B256::ZERO, 30), Ok(130));
+    assert_eq!(fx.b.exposure(), 30, "130 paid against 100 confirmed");
+    assert_eq!(fx.b.available(Role::A), 0);
+    // The deposit confirms: nothing is at risk any more, and A may spend the rest.
+    for e in &ev {
+        fx.b.handle_ledger_event(e);
+    }
+    assert_eq!(fx.b.exposure(), 0);
+    assert_eq!(fx.b.available(Role::A), 20);
+    // The ledger pays what the vouchers say.
+    let payouts = fx.b.expected_payouts().unwrap();
+    assert_eq!((payouts.a, payouts.b), (20, 130));
+}
+
+#[test]
 fn voucher_refused_once_the_channel_is_not_open() {
     let mut fx = Fx::new(100, 0);
     let v = fx.a.pay(&fx.ka, 10, B256::ZERO).unwrap();

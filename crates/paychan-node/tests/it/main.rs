@@ -15,3 +15,4 @@ mod flows;
 mod malicious;
 mod network;
 mod packages;
+mod unconfirmed;

@@ -1,0 +1,318 @@
+//! Payments accepted ahead of unconfirmed deposits, within the per-channel and total limits
+//! of `UnconfirmedCredit`. B's ledger handle shows A's new deposits as unconfirmed (its
+//! confirmed record and event stream leave them out, its `channel_unconfirmed` shows them)
+//! until the test confirms them, as an Ethereum ledger does until the confirmation depth.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use paychan_core::{
+    Address, Amount, ChannelId, ChannelParams, Domain, Role, Settlement, SignedVoucher, SigningKey,
+    Withdrawal,
+    adjudicator::{ChannelRecord, LedgerEvent},
+    channel::CoSigned,
+};
+use paychan_ledger::{
+    Clock, EmbeddedAccount, EmbeddedLedger, EventStream, LedgerClose, LedgerError, LedgerEvents,
+    LedgerFunding, LedgerQuery, LedgerWithdraw, Receipt,
+};
+use paychan_node::{Node, NodeConfig, NodeError, PeerConnection, UnconfirmedCredit};
+use paychan_store::{Durability, sqlite::SqliteStore};
+use serde_json::json;
+
+const FUNDS: Amount = 1_000_000;
+
+/// Per channel: the party whose deposits are unconfirmed, and its confirmed total.
+type Hidden = Arc<Mutex<HashMap<ChannelId, (Role, Amount)>>>;
+
+/// B's view of the ledger, with some of A's deposits not yet confirmed.
+#[derive(Clone)]
+struct Unconfirming {
+    inner: EmbeddedAccount,
+    hidden: Hidden,
+}
+
+impl Unconfirming {
+    fn confirmed(&self, mut record: ChannelRecord) -> ChannelRecord {
+        if let Some((role, total)) = self
+            .hidden
+            .lock()
+            .unwrap()
+            .get(&record.params.id(&self.inner.ledger().domain()))
+        {
+            *record.deposited.get_mut(*role) = (*total).min(record.deposited.at(*role));
+        }
+        record
+    }
+}
+
+#[async_trait]
+impl LedgerQuery for Unconfirming {
+    async fn domain(&self) -> Result<Domain, LedgerError> {
+        self.inner.domain().await
+    }
+    async fn now(&self) -> Result<u64, LedgerError> {
+        self.inner.now().await
+    }
+    async fn balance(&self, owner: Address, asset: Address) -> Result<Amount, LedgerError> {
+        self.inner.balance(owner, asset).await
+    }
+    async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRecord>, LedgerError> {
+        Ok(self.inner.channel(id).await?.map(|r| self.confirmed(r)))
+    }
+    async fn channel_unconfirmed(
+        &self,
+        id: ChannelId,
+    ) -> Result<Option<ChannelRecord>, LedgerError> {
+        self.inner.channel(id).await
+    }
+}
+
+#[async_trait]
+impl LedgerFunding for Unconfirming {
+    fn account(&self) -> Address {
+        self.inner.account()
+    }
+    async fn open(&self, params: &ChannelParams, amount: Amount) -> Result<Receipt, LedgerError> {
+        self.inner.open(params, amount).await
+    }
+    async fn deposit(
+        &self,
+        id: ChannelId,
+        party: Role,
+        amount: Amount,
+    ) -> Result<Receipt, LedgerError> {
+        self.inner.deposit(id, party, amount).await
+    }
+}
+
+#[async_trait]
+impl LedgerWithdraw for Unconfirming {
+    async fn withdraw(&self, certificate: &CoSigned<Withdrawal>) -> Result<Receipt, LedgerError> {
+        self.inner.withdraw(certificate).await
+    }
+}
+
+#[async_trait]
+impl LedgerClose for Unconfirming {
+    async fn close_cooperative(
+        &self,
+        settlement: &CoSigned<Settlement>,
+    ) -> Result<Receipt, LedgerError> {
+        self.inner.close_cooperative(settlement).await
+    }
+    async fn start_close(
+        &self,
+        id: ChannelId,
+        voucher: Option<&SignedVoucher>,
+    ) -> Result<Receipt, LedgerError> {
+        self.inner.start_close(id, voucher).await
+    }
+    async fn submit_voucher(&self, voucher: &SignedVoucher) -> Result<Receipt, LedgerError> {
+        self.inner.submit_voucher(voucher).await
+    }
+    async fn settle(&self, id: ChannelId) -> Result<Receipt, LedgerError> {
+        self.inner.settle(id).await
+    }
+}
+
+#[async_trait]
+impl LedgerEvents for Unconfirming {
+    async fn events(&self, from: u64) -> Result<EventStream, LedgerError> {
+        let hidden = self.hidden.clone();
+        let stream = self.inner.events(from).await?.filter(move |record| {
+            // An unconfirmed deposit's event is not delivered (the node learns the deposit
+            // from the confirmed record once it confirms).
+            let keep = match record {
+                Ok(r) => match &r.event {
+                    LedgerEvent::Deposited {
+                        channel_id,
+                        party,
+                        total,
+                        ..
+                    } => !hidden
+                        .lock()
+                        .unwrap()
+                        .get(channel_id)
+                        .is_some_and(|(role, confirmed)| role == party && total > confirmed),
+                    _ => true,
+                },
+                Err(_) => true,
+            };
+            std::future::ready(keep)
+        });
+        Ok(Box::pin(stream))
+    }
+}
+
+async fn node(
+    ledger: Arc<dyn paychan_ledger::Ledger>,
+    key: &SigningKey,
+    db: &Path,
+    credit: UnconfirmedCredit,
+) -> Node {
+    Node::builder()
+        .key(key.clone())
+        .ledger(ledger)
+        .store(Arc::new(SqliteStore::open(db, Durability::Normal).unwrap()))
+        .config(NodeConfig {
+            request_timeout: Duration::from_secs(5),
+            settle_check_interval: Duration::from_millis(20),
+            challenge_period: 3_600,
+            unconfirmed_credit: credit,
+            ..NodeConfig::default()
+        })
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A pays `amount`; answers whether B took it (a refusal must be B's over-balance one).
+async fn pays(a: &Node, id: ChannelId, amount: Amount) -> bool {
+    match a
+        .send_message_and_pay(id, &json!({ "n": amount }), amount)
+        .await
+    {
+        Ok(_) => true,
+        Err(NodeError::PeerRefused { message, .. })
+            if message.contains("exceeds the payer's limit") =>
+        {
+            false
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_run_ahead_of_unconfirmed_deposits_within_the_limits() {
+    let ledger = EmbeddedLedger::in_memory(Clock::manual(1_700_000_000));
+    let ka = SigningKey::from_entropy(&[71; 32]).unwrap();
+    let kb = SigningKey::from_entropy(&[72; 32]).unwrap();
+    for k in [&ka, &kb] {
+        ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hidden: Hidden = Arc::default();
+    let b_view = Unconfirming {
+        inner: ledger.account(kb.clone()),
+        hidden: hidden.clone(),
+    };
+    let credit = UnconfirmedCredit {
+        per_channel: 300,
+        total: 400,
+    };
+    let a = node(
+        Arc::new(ledger.account(ka.clone())),
+        &ka,
+        &dir.path().join("a.db"),
+        UnconfirmedCredit::default(),
+    )
+    .await;
+    let b = node(Arc::new(b_view), &kb, &dir.path().join("b.db"), credit).await;
+    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
+    a.connect(to_b).await;
+    b.connect(to_a).await;
+
+    // Channel 1: 1,000 confirmed, then 500 more that B sees unconfirmed.
+    let one = a.create_channel(b.address(), 1_000).await.unwrap();
+    hidden.lock().unwrap().insert(one, (Role::A, 1_000));
+    a.deposit(one, 500).await.unwrap();
+    assert!(pays(&a, one, 1_000).await);
+    // 200 over the confirmed funds: within the 300 of credit.
+    assert!(pays(&a, one, 200).await);
+    // 150 more would put 350 at risk: refused, and counted by neither side.
+    assert!(!pays(&a, one, 150).await);
+    assert_eq!(
+        a.channel_info(one).await.unwrap().balances.paid_by_me,
+        1_200
+    );
+    assert_eq!(
+        b.channel_info(one).await.unwrap().balances.paid_by_peer,
+        1_200
+    );
+
+    // Channel 2: the total limit (400) leaves 200 while channel 1 has 200 at risk.
+    let two = a.create_channel(b.address(), 100).await.unwrap();
+    hidden.lock().unwrap().insert(two, (Role::A, 100));
+    a.deposit(two, 400).await.unwrap();
+    assert!(pays(&a, two, 100).await);
+    assert!(!pays(&a, two, 250).await, "over the total limit");
+    assert!(pays(&a, two, 150).await);
+
+    // Channel 1's deposit confirms: B checks the confirmed record before refusing, so its
+    // risk there ends and A can spend the whole deposit.
+    hidden.lock().unwrap().remove(&one);
+    assert!(pays(&a, one, 300).await);
+    assert_eq!(
+        b.channel_info(one).await.unwrap().balances.peer_deposit,
+        1_500
+    );
+    // Channel 1 has nothing at risk now, so channel 2 may use up to its own limit.
+    assert!(pays(&a, two, 100).await);
+    assert!(!pays(&a, two, 100).await, "over the per-channel limit");
+
+    // Channel 2's deposit confirms too; both close cooperatively and the ledger pays what
+    // the accepted payments say.
+    hidden.lock().unwrap().remove(&two);
+    assert!(pays(&a, two, 1).await);
+    assert!(a.close(one).await.unwrap());
+    assert!(a.close(two).await.unwrap());
+    let paid: Amount = 1_000 + 200 + 300 + 100 + 150 + 100 + 1;
+    assert_eq!(
+        ledger.balance_of(a.address(), Address::ZERO).unwrap(),
+        FUNDS - paid
+    );
+    assert_eq!(
+        ledger.balance_of(b.address(), Address::ZERO).unwrap(),
+        FUNDS + paid
+    );
+    assert_eq!(
+        ledger.total(Address::ZERO).unwrap(),
+        ledger.supply(Address::ZERO).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credit_a_payee_waits_for_confirmation() {
+    let ledger = EmbeddedLedger::in_memory(Clock::manual(1_700_000_000));
+    let ka = SigningKey::from_entropy(&[73; 32]).unwrap();
+    let kb = SigningKey::from_entropy(&[74; 32]).unwrap();
+    for k in [&ka, &kb] {
+        ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hidden: Hidden = Arc::default();
+    let b_view = Unconfirming {
+        inner: ledger.account(kb.clone()),
+        hidden: hidden.clone(),
+    };
+    let a = node(
+        Arc::new(ledger.account(ka.clone())),
+        &ka,
+        &dir.path().join("a.db"),
+        UnconfirmedCredit::default(),
+    )
+    .await;
+    let b = node(
+        Arc::new(b_view),
+        &kb,
+        &dir.path().join("b.db"),
+        UnconfirmedCredit::default(),
+    )
+    .await;
+    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
+    a.connect(to_b).await;
+    b.connect(to_a).await;
+    let id = a.create_channel(b.address(), 100).await.unwrap();
+    hidden.lock().unwrap().insert(id, (Role::A, 100));
+    a.deposit(id, 100).await.unwrap();
+    assert!(!pays(&a, id, 101).await);
+    hidden.lock().unwrap().remove(&id);
+    assert!(pays(&a, id, 101).await);
+}

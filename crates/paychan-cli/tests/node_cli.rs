@@ -155,16 +155,32 @@ struct Ledger {
 }
 
 impl Ledger {
+    /// Starts the ledger on a port the OS picks, read from its own banner (a port probe
+    /// could reach another test's server).
     fn start(dir: &Path) -> Ledger {
-        let port = free_port();
         let mut command = command();
         command
-            .args(["ledger", "serve", "--manual-clock", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
+            .args([
+                "ledger",
+                "serve",
+                "--manual-clock",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .arg("--data-dir")
             .arg(dir.join("ledger"));
         let mut process = Process::spawn("ledger", command, dir.join("ledger.log"));
-        process.wait_until("listening", || listening(port));
+        let mut port = 0;
+        process.wait_until("listening", || {
+            port = fs::read_to_string(dir.join("ledger.log"))
+                .unwrap_or_default()
+                .split("serving on http://127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|digits| digits.parse().ok())
+                .unwrap_or(0);
+            port != 0
+        });
         Ledger {
             _process: process,
             port,

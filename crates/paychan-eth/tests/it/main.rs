@@ -1,0 +1,20 @@
+//! Integration tests of paychan-eth against anvil, as one test binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs,
+    unreachable_pub
+)]
+
+#[cfg(not(paychan_skip_anvil))]
+mod conformance;
+
+#[cfg(paychan_skip_anvil)]
+#[test]
+fn anvil_tests_skipped() {
+    eprintln!("NOTICE: PAYCHAN_SKIP_ANVIL=1: the paychan-eth tests against anvil were skipped");
+}

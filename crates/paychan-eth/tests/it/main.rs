@@ -11,6 +11,8 @@
 )]
 
 #[cfg(not(paychan_skip_anvil))]
+mod attacks;
+#[cfg(not(paychan_skip_anvil))]
 mod conformance;
 
 #[cfg(paychan_skip_anvil)]

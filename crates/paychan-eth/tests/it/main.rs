@@ -14,6 +14,8 @@
 mod attacks;
 #[cfg(not(paychan_skip_anvil))]
 mod conformance;
+#[cfg(not(paychan_skip_anvil))]
+mod events;
 
 #[cfg(paychan_skip_anvil)]
 #[test]

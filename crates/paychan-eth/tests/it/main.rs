@@ -16,6 +16,8 @@ mod attacks;
 mod conformance;
 #[cfg(not(paychan_skip_anvil))]
 mod events;
+#[cfg(not(paychan_skip_anvil))]
+mod gas;
 
 #[cfg(paychan_skip_anvil)]
 #[test]

@@ -18,6 +18,8 @@ mod conformance;
 mod events;
 #[cfg(not(paychan_skip_anvil))]
 mod gas;
+#[cfg(not(paychan_skip_anvil))]
+mod two_nodes;
 
 #[cfg(paychan_skip_anvil)]
 #[test]

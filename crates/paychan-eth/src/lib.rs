@@ -1,0 +1,32 @@
+//! The Ethereum ledger of paychan: the `PaychanAdjudicator` contract (in `contracts/`) behind
+//! the [`Ledger`](paychan_ledger::Ledger) interface, through alloy.
+//!
+//! - [`bindings`]: `sol!` bindings generated from the committed artifacts in `contracts/out`.
+//! - [`config`]: where the contract is and how cautious to be (confirmations, polling, retries).
+//! - [`error`]: contract reverts and RPC failures mapped onto [`LedgerError`] kinds.
+//! - [`events`]: contract logs decoded into ledger events, numbered by a cursor that maps onto
+//!   (block, log index) and survives restarts; only confirmed blocks are indexed.
+//! - [`ledger`]: [`EthLedger`] (one connection to one contract) and [`EthAccount`] (a handle
+//!   acting for one key) implementing every ledger role.
+//! - [`deploy`]: deploying the contract.
+//! - `anvil` and `testkit` (feature `testkit`): a local anvil node started on a free port and the
+//!   conformance-suite harness over it.
+//!
+//! [`LedgerError`]: paychan_ledger::LedgerError
+
+#[cfg(feature = "testkit")]
+pub mod anvil;
+pub mod bindings;
+pub mod config;
+pub mod deploy;
+pub mod error;
+pub mod events;
+pub mod ledger;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use crate::{
+    config::EthConfig,
+    deploy::deploy_adjudicator,
+    ledger::{EthAccount, EthLedger},
+};

@@ -1117,12 +1117,10 @@ impl Node {
                 return Err(e);
             }
         }
+        // Marks the channel opened with the ledger's deposits, which reports it once
+        // (`channel_created_by_peer`).
         self.refresh_deposits(&slot).await;
         tracing::info!(channel = %id, %peer, "learned a channel from a payment package");
-        self.emit(NodeEvent::ChannelCreatedByPeer {
-            channel_id: id,
-            peer,
-        });
         Ok(slot)
     }
 

@@ -166,6 +166,13 @@ async fn packages_pay_a_payee_that_learns_the_channel_from_the_ledger() {
     assert_eq!(verified.memo, B256::ZERO);
 
     let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, paychan_node::NodeEvent::ChannelCreatedByPeer { .. }))
+            .count(),
+        1,
+        "{seen:?}"
+    );
     assert!(
         matches!(&seen[0], paychan_node::NodeEvent::ChannelCreatedByPeer { channel_id, peer } if *channel_id == id && *peer == a),
         "{seen:?}"

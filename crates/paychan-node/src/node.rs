@@ -878,7 +878,7 @@ impl Node {
                 "the handler's response is too large",
             ));
         }
-        self.keep_voucher(&slot, voucher, memo, message)
+        self.keep_voucher(&slot, voucher, memo, message, 0)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(m) => ErrorBody::new(ErrorBody::VOUCHER_REJECTED, m),
@@ -912,17 +912,22 @@ impl Node {
 
     /// Keeps an incoming voucher (checked again under the lock) and records the payment,
     /// committed before it returns; reports it. Answers what it paid and what the payer may
-    /// still spend.
+    /// still spend. A voucher paying less than `min_amount` is refused
+    /// ([`NodeError::PackageRefused`]) and changes nothing.
     pub(crate) async fn keep_voucher(
         &self,
         slot: &Arc<Slot>,
         voucher: &SignedVoucher,
         memo: paychan_core::B256,
         message: serde_json::Value,
+        min_amount: Amount,
     ) -> Result<(Amount, Amount), NodeError> {
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
         let amount = next.channel.handle_voucher(voucher, memo)?;
+        if amount < min_amount {
+            return Err(NodeError::PackageRefused(underpaid(amount, min_amount)));
+        }
         let row = PaymentRow {
             channel_id: voucher.voucher.channel_id,
             direction: Direction::Incoming,
@@ -1501,6 +1506,19 @@ impl Node {
         Err(refused)
     }
 
+    /// Takes back `voucher`, our latest on the channel of `slot`, after the peer refused it
+    /// ([`Channel::cancel_payment`]), committed before it returns.
+    pub(crate) async fn take_back(
+        &self,
+        slot: &Slot,
+        voucher: &SignedVoucher,
+    ) -> Result<(), NodeError> {
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        next.channel.cancel_payment(voucher)?;
+        self.save(&mut entry, next, vec![], None).await
+    }
+
     /// Signs our next voucher on the channel of `slot` for `amount` more, and records it as
     /// paid before it leaves this node. Answers the voucher and the channel's parameters.
     pub(crate) async fn sign_outgoing(
@@ -1985,3 +2003,8 @@ impl std::fmt::Debug for Node {
 
 /// How long the watcher waits before it retries the ledger.
 pub(crate) const LEDGER_RETRY: Duration = Duration::from_secs(1);
+
+/// Why a voucher paying `amount` is refused where `min_amount` is due.
+pub(crate) fn underpaid(amount: Amount, min_amount: Amount) -> String {
+    format!("underpaid: the package pays {amount}, at least {min_amount} is due")
+}

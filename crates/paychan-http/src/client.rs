@@ -145,6 +145,15 @@ pub enum HttpPayError {
     /// The request's body is a stream and cannot be sent again with a payment.
     #[error("the request cannot be repeated with a payment (streaming body)")]
     NotRepeatable,
+    /// The answer is not a pay-per-time stream (no or bad `Payment-Stream` terms); what its
+    /// opening cost stays paid.
+    #[error("{url} is not a paid stream: {why}")]
+    NotAStream {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Our node failed to open a channel or sign a package (nothing was paid).
     #[error("our node: {0}")]
     Node(#[from] NodeError),
@@ -245,6 +254,44 @@ impl PayingClient {
         match self.host(host) {
             Some(h) => h.state.lock().await.opened,
             None => 0,
+        }
+    }
+
+    /// The challenge last paid for `METHOD path` on `host`, if any.
+    pub(crate) async fn known_price(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+    ) -> Option<Challenge> {
+        let host = self.host(host)?;
+        let state = host.state.lock().await;
+        state
+            .prices
+            .get(&(method.to_owned(), path.to_owned()))
+            .cloned()
+    }
+
+    /// Pays `METHOD path` on `host` at once with `challenge`, without a `402` round trip.
+    pub(crate) async fn remember_price(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        challenge: Challenge,
+    ) {
+        let host = self.host_entry(host);
+        let mut state = host.state.lock().await;
+        state
+            .prices
+            .insert((method.to_owned(), path.to_owned()), challenge);
+    }
+
+    /// Forgets the price of `METHOD path` on `host` (a path that is gone).
+    pub(crate) async fn forget_price(&self, host: &str, method: &str, path: &str) {
+        if let Some(host) = self.host(host) {
+            let mut state = host.state.lock().await;
+            state.prices.remove(&(method.to_owned(), path.to_owned()));
         }
     }
 

@@ -196,6 +196,65 @@ impl Receipt {
     }
 }
 
+/// The header announcing a pay-per-time stream.
+pub const STREAM_HEADER: &str = "payment-stream";
+
+/// The terms of a pay-per-time stream, announced in the `Payment-Stream` header of its
+/// (paid) first answer: the first interval is paid; each further one is paid by a `POST`
+/// to `pay` before the paid time runs out, at the latest `grace` after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamTerms {
+    /// The stream's id on this server.
+    pub id: String,
+    /// The price of one interval.
+    pub price: Amount,
+    /// The length of an interval, in milliseconds.
+    pub interval_ms: u64,
+    /// How late a payment may be before the stream is closed, in milliseconds.
+    pub grace_ms: u64,
+    /// The path to `POST` each interval's payment to (a package bound to `POST <pay>`).
+    pub pay: String,
+}
+
+impl StreamTerms {
+    /// The `Payment-Stream` value.
+    pub fn to_header(&self) -> String {
+        format!(
+            "{SCHEME} id=\"{}\", price=\"{}\", interval_ms=\"{}\", grace_ms=\"{}\", pay=\"{}\"",
+            self.id, self.price, self.interval_ms, self.grace_ms, self.pay
+        )
+    }
+
+    /// Parses a `Payment-Stream` value.
+    pub fn parse(header: &str) -> Result<Self, String> {
+        let params = auth_params(header)?;
+        let field = |name: &str| {
+            params
+                .get(name)
+                .ok_or_else(|| format!("the stream terms have no {name}"))
+        };
+        let millis = |name: &str| -> Result<u64, String> {
+            field(name)?
+                .parse()
+                .map_err(|_| format!("the stream's {name} is not a number"))
+        };
+        let terms = StreamTerms {
+            id: field("id")?.clone(),
+            price: parse_amount(field("price")?)?,
+            interval_ms: millis("interval_ms")?,
+            grace_ms: millis("grace_ms")?,
+            pay: field("pay")?.clone(),
+        };
+        if terms.interval_ms == 0 {
+            return Err("the stream's interval is zero".into());
+        }
+        if !terms.pay.starts_with('/') {
+            return Err("the stream's payment path is not a path".into());
+        }
+        Ok(terms)
+    }
+}
+
 /// The package of an `Authorization: Paychan <package>` value, if it is of this scheme.
 pub fn credentials(authorization: &str) -> Option<&str> {
     let (scheme, rest) = authorization.trim().split_once(' ')?;
@@ -312,6 +371,30 @@ mod tests {
         altered.remaining = 971;
         assert!(!altered.is_signed_by(key.address()));
         assert!(!parsed.is_signed_by(Address::repeat_byte(9)));
+    }
+
+    #[test]
+    fn stream_terms_round_trip_and_bad_ones_are_refused() {
+        let terms = StreamTerms {
+            id: "7".into(),
+            price: 10,
+            interval_ms: 250,
+            grace_ms: 1_000,
+            pay: "/paychan/stream/7".into(),
+        };
+        assert_eq!(StreamTerms::parse(&terms.to_header()).unwrap(), terms);
+        for bad in [
+            terms
+                .to_header()
+                .replace("interval_ms=\"250\"", "interval_ms=\"0\""),
+            terms.to_header().replace("pay=\"/", "pay=\"http://x/"),
+            terms
+                .to_header()
+                .replace("grace_ms=\"1000\"", "grace_ms=\"soon\""),
+            terms.to_header().replace(", price=\"10\"", ""),
+        ] {
+            assert!(StreamTerms::parse(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl Paywall {
 
     /// What the paywall does with a request before the inner service: `Ok` with the
     /// request to serve (and the receipt to attach), or the answer that refuses it.
-    async fn admit(
+    pub(crate) async fn admit(
         &self,
         request: Request<Body>,
     ) -> Result<(Request<Body>, Option<Receipt>), Response> {
@@ -218,7 +218,7 @@ impl Paywall {
 }
 
 /// A `402` (or `503` when the payee's node failed) with the challenge.
-fn refusal(challenge: &Challenge, error: &str, message: String) -> Response {
+pub(crate) fn refusal(challenge: &Challenge, error: &str, message: String) -> Response {
     let status = match error {
         PaymentError::VERIFICATION_FAILED | PaymentError::VERIFICATION_UNKNOWN => {
             StatusCode::SERVICE_UNAVAILABLE
@@ -237,6 +237,15 @@ fn refusal(challenge: &Challenge, error: &str, message: String) -> Response {
             .insert(header::WWW_AUTHENTICATE, value);
     }
     response
+}
+
+/// Adds the `Payment-Receipt` header for `receipt`, if any.
+pub(crate) fn attach_receipt(response: &mut Response, receipt: Option<&Receipt>) {
+    if let Some(receipt) = receipt
+        && let Ok(value) = HeaderValue::from_str(&receipt.to_header())
+    {
+        response.headers_mut().insert(RECEIPT_HEADER, value);
+    }
 }
 
 impl<S> Layer<S> for Paywall {
@@ -281,11 +290,7 @@ where
                 Err(refused) => return Ok(refused),
             };
             let mut response = inner.call(request).await?;
-            if let Some(receipt) = receipt
-                && let Ok(value) = HeaderValue::from_str(&receipt.to_header())
-            {
-                response.headers_mut().insert(RECEIPT_HEADER, value);
-            }
+            attach_receipt(&mut response, receipt.as_ref());
             Ok(response)
         })
     }

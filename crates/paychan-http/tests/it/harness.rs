@@ -5,7 +5,9 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use axum::{Json, Router, extract::Extension, routing::get};
 use paychan_core::{Address, Amount, SigningKey};
-use paychan_http::{ClientConfig, PayingClient, Paywall, Verifier, verifier::challenge_of};
+use paychan_http::{
+    ClientConfig, PaidStreams, PayingClient, Paywall, Verifier, verifier::challenge_of,
+};
 use paychan_ledger::{Clock, EmbeddedLedger};
 use paychan_node::{ChannelInfo, Node, NodeConfig, VerifiedPayment};
 use paychan_store::{Durability, sqlite::SqliteStore};
@@ -129,4 +131,35 @@ pub async fn serve(router: Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     addr
+}
+
+/// Streams of B at [`PRICE`] per `interval`, late payments closed after `grace`.
+pub fn paid_streams(net: &Net, interval: Duration, grace: Duration) -> PaidStreams {
+    PaidStreams::new(&net.paywall(), PRICE, interval, grace)
+}
+
+/// B's streaming API: `/ticks` sends a numbered server-sent event every `tick`, forever,
+/// for as long as it is paid.
+pub fn stream_api(streams: &PaidStreams, tick: Duration) -> Router {
+    let ticks = {
+        let streams = streams.clone();
+        move |Extension(paid): Extension<VerifiedPayment>| async move {
+            let source = futures::stream::unfold(0u64, move |n| async move {
+                if n > 0 {
+                    tokio::time::sleep(tick).await;
+                }
+                let event = format!("data: {n}\n\n");
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(event)), n + 1))
+            });
+            let mut response = streams.serve(&paid, source);
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/event-stream"),
+            );
+            response
+        }
+    };
+    Router::new()
+        .route("/ticks", get(ticks).layer(streams.paywall()))
+        .merge(streams.routes())
 }

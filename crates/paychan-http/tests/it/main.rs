@@ -13,3 +13,4 @@ mod flow;
 mod harness;
 mod packages;
 mod proxy;
+mod streams;

@@ -199,25 +199,31 @@ pub(crate) struct Api {
     pub(crate) json: bool,
 }
 
+/// The API's URL and token named by `args` (or by the data directory's config).
+pub(crate) fn endpoint(args: &ApiArgs) -> Result<(String, String)> {
+    let dir = data_dir(args.data_dir.as_deref());
+    let config = if args.rpc.is_none() || args.token_file.is_none() {
+        Some(Config::load(&dir)?)
+    } else {
+        None
+    };
+    let url = match (&args.rpc, &config) {
+        (Some(url), _) => url.clone(),
+        (None, Some(config)) => config.rpc_url(),
+        (None, None) => bail!("no API URL: give --rpc or --data-dir"),
+    };
+    let token_path = match (&args.token_file, &config) {
+        (Some(path), _) => path.clone(),
+        (None, Some(config)) => in_dir(&dir, &config.rpc.token_file),
+        (None, None) => bail!("no token: give --token-file or --data-dir"),
+    };
+    let token = read_token(&token_path)?;
+    Ok((url, token))
+}
+
 impl Api {
     pub(crate) fn connect(args: &ApiArgs) -> Result<Api> {
-        let dir = data_dir(args.data_dir.as_deref());
-        let config = if args.rpc.is_none() || args.token_file.is_none() {
-            Some(Config::load(&dir)?)
-        } else {
-            None
-        };
-        let url = match (&args.rpc, &config) {
-            (Some(url), _) => url.clone(),
-            (None, Some(config)) => config.rpc_url(),
-            (None, None) => bail!("no API URL: give --rpc or --data-dir"),
-        };
-        let token_path = match (&args.token_file, &config) {
-            (Some(path), _) => path.clone(),
-            (None, Some(config)) => in_dir(&dir, &config.rpc.token_file),
-            (None, None) => bail!("no token: give --token-file or --data-dir"),
-        };
-        let token = read_token(&token_path)?;
+        let (url, token) = endpoint(args)?;
         let client = client::http(&url, &token).map_err(|e| anyhow!("bad API URL {url:?}: {e}"))?;
         Ok(Api {
             client,

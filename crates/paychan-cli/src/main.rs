@@ -10,6 +10,7 @@ mod keystore;
 mod ledger;
 mod network;
 mod package;
+mod proxy;
 mod signals;
 
 use std::process::ExitCode;
@@ -46,6 +47,9 @@ enum Command {
     Contacts(contacts::ContactsArgs),
     /// Creates and verifies payment packages (payments carried outside the peer connection).
     Package(package::PackageArgs),
+    /// Runs a reverse proxy that charges per call for an upstream HTTP service, paid by
+    /// payment packages verified by a running node.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Info(args) => channel::info(&args),
         Command::Contacts(args) => contacts::run(&args),
         Command::Package(args) => package::run(&args),
+        Command::Proxy(args) => proxy::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

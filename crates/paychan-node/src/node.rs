@@ -898,7 +898,7 @@ impl Node {
                 "the handler's response is too large",
             ));
         }
-        self.keep_voucher(&slot, voucher, memo, message, credit)
+        self.keep_voucher(&slot, voucher, memo, message, credit, 0)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(m) => ErrorBody::new(ErrorBody::VOUCHER_REJECTED, m),
@@ -982,7 +982,8 @@ impl Node {
 
     /// Keeps an incoming voucher (checked again under the lock) and records the payment,
     /// committed before it returns; reports it. Answers what it paid and what the payer may
-    /// still spend.
+    /// still spend. A voucher paying less than `min_amount` is refused
+    /// ([`NodeError::PackageRefused`]) and changes nothing.
     ///
     /// `credit` is what [`probe_voucher`](Self::probe_voucher) found the voucher needs; it is
     /// decided again here, under the node-wide credit lock, so that concurrent payments in
@@ -994,6 +995,7 @@ impl Node {
         memo: paychan_core::B256,
         message: serde_json::Value,
         credit: Amount,
+        min_amount: Amount,
     ) -> Result<(Amount, Amount), NodeError> {
         let _credit = if credit > 0 {
             Some(self.inner.credit.lock().await)
@@ -1010,6 +1012,9 @@ impl Node {
         let amount = next
             .channel
             .handle_voucher_with_credit(voucher, memo, credit)?;
+        if amount < min_amount {
+            return Err(NodeError::PackageRefused(underpaid(amount, min_amount)));
+        }
         if credit > 0 {
             tracing::info!(
                 channel = %voucher.voucher.channel_id,
@@ -1593,6 +1598,19 @@ impl Node {
         Err(refused)
     }
 
+    /// Takes back `voucher`, our latest on the channel of `slot`, after the peer refused it
+    /// ([`Channel::cancel_payment`]), committed before it returns.
+    pub(crate) async fn take_back(
+        &self,
+        slot: &Slot,
+        voucher: &SignedVoucher,
+    ) -> Result<(), NodeError> {
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        next.channel.cancel_payment(voucher)?;
+        self.save(&mut entry, next, vec![], None).await
+    }
+
     /// Signs our next voucher on the channel of `slot` for `amount` more, and records it as
     /// paid before it leaves this node. Answers the voucher and the channel's parameters.
     pub(crate) async fn sign_outgoing(
@@ -2077,3 +2095,8 @@ impl std::fmt::Debug for Node {
 
 /// How long the watcher waits before it retries the ledger.
 pub(crate) const LEDGER_RETRY: Duration = Duration::from_secs(1);
+
+/// Why a voucher paying `amount` is refused where `min_amount` is due.
+pub(crate) fn underpaid(amount: Amount, min_amount: Amount) -> String {
+    format!("underpaid: the package pays {amount}, at least {min_amount} is due")
+}

@@ -38,7 +38,10 @@ use paychan_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Node, NodeError, node::encode_message};
+use crate::{
+    Node, NodeError,
+    node::{encode_message, underpaid},
+};
 
 /// The version of the package format this node writes and reads.
 pub const PACKAGE_VERSION: u32 = 1;
@@ -274,12 +277,37 @@ impl Node {
         ))
     }
 
+    /// Takes back our latest package on channel `id` after the payee refused it without
+    /// recording it (an HTTP paywall answering 402 to it, say): the counter returns to where
+    /// it was, so the next package does not pay for the refused one. Only the latest package
+    /// of the channel can be taken back; anything else is refused
+    /// ([`CommandError::NothingPending`](paychan_core::channel::CommandError)) and changes
+    /// nothing. A payee that lied and kept it can still redeem it, so a refused package costs
+    /// at most its own amount.
+    pub async fn cancel_payment_package(&self, package: &PaymentPackage) -> Result<(), NodeError> {
+        let voucher = package.signed_voucher()?;
+        let slot = self.slot(&voucher.voucher.channel_id)?;
+        let _in_flight = slot.paying.lock().await;
+        self.take_back(&slot, &voucher).await
+    }
+
     /// Verifies a package paid to this node and records it (aa-channels'
     /// `verifyPaymentPackage`); see the [module docs](self) for every check. A refused
     /// package changes nothing.
     pub async fn verify_payment_package(
         &self,
         package: &PaymentPackage,
+    ) -> Result<VerifiedPayment, NodeError> {
+        self.verify_payment_package_min(package, 0).await
+    }
+
+    /// [`verify_payment_package`](Self::verify_payment_package), refusing a package that
+    /// pays less than `min_amount` (the price of the call it pays for) without recording it:
+    /// an underpaid package takes nothing from the payer.
+    pub async fn verify_payment_package_min(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
     ) -> Result<VerifiedPayment, NodeError> {
         let refuse = |why: &str| NodeError::PackageRefused(why.to_owned());
         if package.version != PACKAGE_VERSION {
@@ -319,13 +347,16 @@ impl Node {
             return Err(refuse("the message is not the one the voucher pays for"));
         }
         let slot = self.learn_channel(params).await?;
-        let (_, credit) = self
+        let (probed, credit) = self
             .probe_voucher(&slot, &voucher, v.memo)
             .await
             .map_err(|e| NodeError::PackageRefused(e.to_string()))?;
+        if probed < min_amount {
+            return Err(NodeError::PackageRefused(underpaid(probed, min_amount)));
+        }
         let message = package.message.clone().unwrap_or(serde_json::Value::Null);
         let (amount, remaining) = self
-            .keep_voucher(&slot, &voucher, v.memo, message, credit)
+            .keep_voucher(&slot, &voucher, v.memo, message, credit, min_amount)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(why) => NodeError::PackageRefused(why),

@@ -30,7 +30,7 @@
 //! | `list_channels` | `peer`? (address or alias) | `[channel]`, ordered by id |
 //! | `set_auto_refill` | `channel_id`, `threshold`?, `amount`? (zero or absent: off) | the channel |
 //! | `create_payment_package` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{package, compact}`: the package object and its base64url form |
-//! | `verify_payment_package` | `package` (object, JSON text or compact form) | `{channel_id, payer, amount, cumulative, remaining, memo, message}` |
+//! | `verify_payment_package` | `package` (object, JSON text or compact form), `min_amount`? (default 0: a package paying less is refused and not recorded) | `{channel_id, payer, amount, cumulative, remaining, memo, message}` |
 //! | `add_contact` | `alias`, `peer` (address or `ADDRESS@HOST:PORT`), `replace`? (default `false`) | `{alias, address, peer_url}` |
 //! | `get_contact` | `alias` | the contact |
 //! | `list_contacts` | none | `[contact]`, ordered by alias |

@@ -373,3 +373,51 @@ async fn a_payee_refuses_channels_its_policy_refuses() {
     );
     assert!(net.b.channels(None).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_underpaid_package_is_refused_and_can_be_taken_back() {
+    let net = Net::new(ChannelPolicy::default()).await;
+    let b = net.b.address();
+    let id = net.a.open_channel_on_ledger(b, 1_000).await.unwrap();
+    let paid = net.a.create_payment_package(id, 10, None).await.unwrap();
+    net.b.verify_payment_package_min(&paid, 10).await.unwrap();
+    let before = net.b_state().await;
+
+    let cheap = net
+        .a
+        .create_payment_package(id, 9, Some(&json!("GET /")))
+        .await
+        .unwrap();
+    refused(
+        net.b.verify_payment_package_min(&cheap, 10).await,
+        "underpaid: the package pays 9, at least 10 is due",
+    );
+    assert_eq!(net.b_state().await, before, "the refusal changed nothing");
+    // The payer takes it back: its counter returns, and the next package does not pay for it.
+    assert_eq!(
+        net.a.channel_info(id).await.unwrap().balances.paid_by_me,
+        19
+    );
+    net.a.cancel_payment_package(&cheap).await.unwrap();
+    assert_eq!(
+        net.a.channel_info(id).await.unwrap().balances.paid_by_me,
+        10
+    );
+    assert!(
+        net.a.cancel_payment_package(&cheap).await.is_err(),
+        "taken back once only"
+    );
+    assert!(
+        net.a.cancel_payment_package(&paid).await.is_err(),
+        "only the latest package can be taken back"
+    );
+    let next = net.a.create_payment_package(id, 10, None).await.unwrap();
+    let verified = net.b.verify_payment_package_min(&next, 10).await.unwrap();
+    assert_eq!((verified.amount, verified.cumulative), (10, 20));
+    // The refused package stays refused: it is older than the one kept.
+    refused(net.b.verify_payment_package(&cheap).await, "");
+    assert_eq!(
+        net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
+        20
+    );
+}

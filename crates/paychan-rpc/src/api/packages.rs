@@ -1,8 +1,9 @@
 //! Payment packages (see `paychan_node::package`): `create_payment_package {channel_id,
 //! amount, message?}` signs a payment that travels outside the peer connection and answers
-//! `{package, compact}`; `verify_payment_package {package}` (the JSON object, its text, or
-//! the compact base64url form) checks and records one paid to this node and answers what
-//! it paid. The aa-channels names take positional params: `createPaymentPackage
+//! `{package, compact}`; `verify_payment_package {package, min_amount?}` (the JSON object,
+//! its text, or the compact base64url form) checks and records one paid to this node and
+//! answers what it paid; one paying less than `min_amount` (the price of what it pays for) is
+//! refused and not recorded. The aa-channels names take positional params: `createPaymentPackage
 //! [aa_address, amount, message?]` and `verifyPaymentPackage [package]`.
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ struct Create {
 #[serde(deny_unknown_fields)]
 struct Verify {
     package: serde_json::Value,
+    #[serde(default)]
+    min_amount: AmountParam,
 }
 
 async fn create_package(
@@ -68,9 +71,13 @@ fn package_of(value: serde_json::Value) -> Result<PaymentPackage, RpcError> {
 async fn verify_package(
     ctx: &Context,
     package: serde_json::Value,
+    min_amount: AmountParam,
 ) -> Result<VerifiedPaymentView, RpcError> {
     let package = package_of(package)?;
-    let verified = ctx.node.verify_payment_package(&package).await?;
+    let verified = ctx
+        .node
+        .verify_payment_package_min(&package, min_amount.0)
+        .await?;
     tracing::info!(channel = %verified.channel_id, amount = verified.amount, "payment package accepted");
     Ok(VerifiedPaymentView::from(&verified))
 }
@@ -88,7 +95,7 @@ pub(crate) async fn verify(
     params: Params<'static>,
 ) -> Result<VerifiedPaymentView, RpcError> {
     let p: Verify = parse(&params)?;
-    verify_package(&ctx, p.package).await
+    verify_package(&ctx, p.package, p.min_amount).await
 }
 
 pub(crate) async fn aa_create(
@@ -110,5 +117,5 @@ pub(crate) async fn aa_verify(
     let values = positional(&params)?;
     at_most(&values, 1)?;
     let package: serde_json::Value = element(&values, 0, "package")?;
-    verify_package(&ctx, package).await
+    verify_package(&ctx, package, AmountParam::default()).await
 }

@@ -57,6 +57,14 @@ async fn packages_flow<A: ClientT + Sync, B: ClientT + Sync>(net: &Net, a: &A, b
         (json!("5"), json!("30"))
     );
 
+    // A package paying less than the price it is verified against.
+    let small = ok(
+        a,
+        method::CREATE_PAYMENT_PACKAGE,
+        json!({ "channel_id": id, "amount": 3 }),
+    )
+    .await;
+
     // Refusals change nothing.
     let before = net.snapshot().await;
     let mut tampered = created["package"].clone();
@@ -89,6 +97,21 @@ async fn packages_flow<A: ClientT + Sync, B: ClientT + Sync>(net: &Net, a: &A, b
             1000,
         ),
         (method::VERIFY_PAYMENT_PACKAGE, json!({}), 1000),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": small["package"], "min_amount": "4" }),
+            1009,
+        ),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!([small["compact"], 4]),
+            1009,
+        ),
+        (
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": small["compact"], "min_amount": -4 }),
+            1000,
+        ),
         (
             method::CREATE_PAYMENT_PACKAGE,
             json!({ "channel_id": id, "amount": 0 }),
@@ -132,6 +155,14 @@ async fn packages_flow<A: ClientT + Sync, B: ClientT + Sync>(net: &Net, a: &A, b
     .await;
     assert_eq!(data.code, 1009, "{}", data.message);
     assert_eq!(net.snapshot().await, before);
+    // At its price, the same package is accepted.
+    let verified = ok(
+        b,
+        method::VERIFY_PAYMENT_PACKAGE,
+        json!([small["compact"], 3]),
+    )
+    .await;
+    assert_eq!(verified["amount"], "3");
     net.conserved();
 }
 

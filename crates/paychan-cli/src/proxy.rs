@@ -1,0 +1,76 @@
+//! `paychan proxy`: a reverse proxy in front of any HTTP service that answers `402 Payment
+//! Required` and serves calls paid by payment packages, verified (against the price, and
+//! recorded) by a running `paychan node` through its API — the node named by `--data-dir`,
+//! or `--rpc URL --token-file FILE`, as for `paychan channel`.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::{Context, Result, anyhow};
+use paychan_core::Amount;
+use paychan_http::{Paywall, RpcVerifier, Verifier, proxy};
+
+use crate::channel::{ApiArgs, endpoint, positive_amount};
+
+/// Options of `paychan proxy`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ProxyArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The service to charge for (a base URL: `http://127.0.0.1:8080`).
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// The price of one call, in the ledger's smallest unit.
+    #[arg(long, value_parser = positive_amount)]
+    price: Amount,
+    /// Where the proxy listens.
+    #[arg(long, default_value = "127.0.0.1:8402")]
+    listen: SocketAddr,
+    /// A path served for free (exact, or a prefix when it ends with `/`); repeatable.
+    #[arg(long = "free", value_name = "PATH")]
+    free: Vec<String>,
+    /// Accept packages that do not name their request (by default a package must carry
+    /// `{"method", "path"}` of the call it pays for).
+    #[arg(long)]
+    unbound: bool,
+}
+
+/// Runs the proxy until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
+    let (url, token) = endpoint(&args.api)?;
+    let upstream: reqwest::Url = args
+        .upstream
+        .parse()
+        .with_context(|| format!("bad upstream URL {:?}", args.upstream))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let verifier = RpcVerifier::new(&url, &token).map_err(|e| anyhow!("{e}"))?;
+        let challenge = verifier
+            .challenge(args.price)
+            .await
+            .map_err(|e| anyhow!("the node's API at {url}: {e}"))?;
+        let payee = challenge.payee;
+        let verifier: Arc<dyn Verifier> = Arc::new(verifier);
+        let paywall = Paywall::new(verifier, challenge)
+            .free_paths(args.free.clone())
+            .bind_requests(!args.unbound);
+        let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let local = listener.local_addr()?;
+        // Installed before the banner, so a SIGTERM right after it is not missed.
+        let signals = crate::signals::Signals::install()?;
+        println!(
+            "paychan proxy on http://{local} -> {upstream}: {} per call to {payee}",
+            args.price
+        );
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = signals.wait().await;
+            })
+            .await
+            .context("serving")
+    })
+}

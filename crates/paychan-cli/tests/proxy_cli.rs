@@ -1,0 +1,270 @@
+//! `paychan proxy` as a user runs it: a served ledger on an OS-picked port (read from its
+//! banner), Bob's `paychan node`, and the proxy (port read from its banner) in front of a
+//! trivial upstream. An unpaid call gets `402` with Bob's challenge, a free path passes, and
+//! calls paid by a `PayingClient` (a payer node in this process on the same ledger) are
+//! verified by Bob's node, recorded and forwarded.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
+
+use std::{
+    fs::{self, File},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use paychan_core::{Address, SigningKey};
+use paychan_http::{Challenge, ClientConfig, PayingClient};
+use paychan_ledger::rpc::{RpcLedger, RpcReader};
+use paychan_node::{Node, NodeConfig};
+use paychan_store::{Durability, sqlite::SqliteStore};
+use serde_json::Value;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const PRICE: u128 = 10;
+
+fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paychan"));
+    command
+        .env_remove("PAYCHAN_PASSPHRASE")
+        .env_remove("PAYCHAN_DATA_DIR")
+        .stdin(Stdio::null());
+    command
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped, with its output in a file.
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &str, mut command: Command, log: PathBuf) -> Process {
+        let file = File::create(&log).unwrap();
+        let child = command
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
+        Process {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `ready` answers something, failing if the process exits first.
+    fn wait_for<T>(&mut self, what: &str, mut ready: impl FnMut(&str) -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(found) = ready(&self.log()) {
+                return found;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited with {status} before {what}:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            assert!(
+                start.elapsed() < READY_TIMEOUT,
+                "{}: not {what} in time:\n{}",
+                self.name,
+                self.log()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `http://HOST:PORT` that follows `prefix` in a banner line of `log`.
+fn banner_url(log: &str, prefix: &str) -> Option<String> {
+    let rest = log.lines().find_map(|line| line.strip_prefix(prefix))?;
+    let url = rest.split_whitespace().next()?;
+    url.starts_with("http://").then(|| url.to_owned())
+}
+
+/// `paychan init` and `paychan node` for Bob; answers the process and Bob's address.
+fn bob(root: &Path, ledger_url: &str) -> (Process, String, PathBuf) {
+    let dir = root.join("bob");
+    let passphrase = root.join("bob.pass");
+    fs::write(&passphrase, "correct horse battery staple\n").unwrap();
+    let rpc_port = free_port();
+    let init = command()
+        .args(["init", "--json", "--ledger-url", ledger_url])
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--passphrase-file")
+        .arg(&passphrase)
+        .args(["--rpc-listen", &format!("127.0.0.1:{rpc_port}")])
+        .args(["--listen-tcp", &format!("127.0.0.1:{}", free_port())])
+        .args(["--listen-ws", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let report: Value = serde_json::from_slice(&init.stdout).unwrap();
+    let address = report["address"].as_str().unwrap().to_owned();
+    let mut node = command();
+    node.arg("node")
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--passphrase-file")
+        .arg(&passphrase);
+    let mut process = Process::spawn("bob", node, root.join("bob.log"));
+    process.wait_for("serving its API", |_| {
+        TcpStream::connect(("127.0.0.1", rpc_port)).ok()
+    });
+    (process, address, dir)
+}
+
+/// A payer node in this process on the served ledger, funded by its faucet.
+async fn payer(ledger_url: &str, dir: &Path) -> Node {
+    let key = SigningKey::from_entropy(&[0x5a; 32]).unwrap();
+    RpcReader::connect(ledger_url)
+        .await
+        .unwrap()
+        .faucet(key.address(), Address::ZERO, 1_000_000)
+        .await
+        .unwrap();
+    let store = SqliteStore::open(dir.join("payer.db"), Durability::Normal).unwrap();
+    Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(RpcLedger::connect(ledger_url, key).await.unwrap()))
+        .store(Arc::new(store))
+        .config(NodeConfig::default())
+        .build()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn the_proxy_answers_402_lets_free_paths_through_and_forwards_paid_calls() {
+    let root = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut ledger_command = command();
+    ledger_command
+        .args(["ledger", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.path().join("ledger"));
+    let mut ledger = Process::spawn("ledger", ledger_command, root.path().join("ledger.log"));
+    let ledger_url = ledger.wait_for("its banner", |log| {
+        banner_url(log, "paychan ledger serving on ")
+    });
+    let (_bob, bob_address, bob_dir) = bob(root.path(), &ledger_url);
+
+    // A trivial upstream.
+    let upstream = runtime.block_on(async {
+        let router = axum::Router::new()
+            .route(
+                "/hello",
+                axum::routing::get(|| async { "hello from upstream" }),
+            )
+            .route("/health", axum::routing::get(|| async { "ok" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    });
+
+    let mut proxy_command = command();
+    proxy_command
+        .arg("proxy")
+        .arg("--data-dir")
+        .arg(&bob_dir)
+        .args(["--upstream", &format!("http://{upstream}")])
+        .args(["--price", &PRICE.to_string()])
+        .args(["--listen", "127.0.0.1:0", "--free", "/health"]);
+    let mut proxy = Process::spawn("proxy", proxy_command, root.path().join("proxy.log"));
+    let proxy_url = proxy.wait_for("its banner", |log| banner_url(log, "paychan proxy on "));
+
+    runtime.block_on(async {
+        // Unpaid: 402 with Bob's challenge; nothing reaches the upstream.
+        let bare = reqwest::get(format!("{proxy_url}/hello")).await.unwrap();
+        assert_eq!(bare.status(), 402);
+        let header = bare.headers()["www-authenticate"].to_str().unwrap();
+        let challenge = Challenge::parse(header).unwrap();
+        assert_eq!(challenge.price, PRICE);
+        assert_eq!(
+            challenge.payee.to_string().to_lowercase(),
+            bob_address.to_lowercase()
+        );
+        // A free path passes without payment.
+        let health = reqwest::get(format!("{proxy_url}/health")).await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert_eq!(health.text().await.unwrap(), "ok");
+
+        // Paid calls: verified and recorded by Bob's node, then forwarded.
+        let node = payer(&ledger_url, root.path()).await;
+        let client = PayingClient::new(
+            reqwest::Client::new(),
+            Arc::new(node.clone()),
+            ClientConfig::default(),
+        );
+        for n in 1..=3u128 {
+            let paid = client.get(&format!("{proxy_url}/hello")).await.unwrap();
+            assert_eq!((paid.response.status().as_u16(), paid.paid), (200, PRICE));
+            // The receipt is Bob's node's record of the channel (unsigned: the proxy has
+            // no key).
+            let receipt = paid.receipt.clone().expect("a receipt");
+            assert_eq!(receipt.cumulative, n * PRICE);
+            assert_eq!(receipt.payer, node.address());
+            assert_eq!(paid.response.text().await.unwrap(), "hello from upstream");
+        }
+        let paid: u128 = node
+            .channels(None)
+            .await
+            .iter()
+            .map(|c| c.balances.paid_by_me)
+            .sum();
+        assert_eq!(paid, 3 * PRICE);
+        // A malformed package is refused (and nothing reaches the upstream).
+        let forged = reqwest::Client::new()
+            .get(format!("{proxy_url}/hello"))
+            .header("authorization", "Paychan AAAA")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 402);
+    });
+    drop(proxy);
+    drop(ledger);
+}

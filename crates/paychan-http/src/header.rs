@@ -1,0 +1,407 @@
+//! The HTTP wire formats: the `402` challenge (`WWW-Authenticate: Paychan …` plus a JSON body
+//! with the same fields), the `Authorization: Paychan <package>` credentials, and the
+//! `Payment-Receipt` header, optionally signed by the payee.
+//!
+//! Header parameters are `key="value"` pairs separated by commas (RFC 9110 auth-params);
+//! values never contain quotes, commas or backslashes (amounts, hex, `ADDRESS@HOST:PORT`,
+//! a method and a path), and anything else is refused when parsing.
+
+use std::collections::BTreeMap;
+
+use paychan_core::{Address, Amount, B256, ChannelId, Signature, SigningKey, keccak256};
+use serde::{Deserialize, Serialize};
+
+/// The authentication scheme name.
+pub const SCHEME: &str = "Paychan";
+
+/// The receipt header.
+pub const RECEIPT_HEADER: &str = "payment-receipt";
+
+/// Who to pay and how much: what a `402` answer offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// The price of the call, in the ledger's smallest unit (a decimal string in JSON).
+    #[serde(with = "amount_text")]
+    pub price: Amount,
+    /// The payee's address (the channel's other party).
+    pub payee: Address,
+    /// The ledger's chain id.
+    pub chain_id: u64,
+    /// The ledger's adjudicator (EIP-712 verifying contract).
+    pub contract: Address,
+    /// Where the payee node listens for peers (`ADDRESS@HOST:PORT`), if it does. Not needed
+    /// to pay (channels are opened on the ledger), but lets a client connect for a
+    /// cooperative close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// The body of a `402` or `503` answer: why, and the challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentError {
+    /// A stable code: `payment_required` (no package), `package_refused` (a package was
+    /// refused and nothing was recorded: the payer may take it back), `verification_failed`
+    /// (the payee's node failed before recording anything: the payer may take it back),
+    /// `verification_unknown` (the payee cannot tell whether the package was recorded: the
+    /// payer must count it as paid).
+    pub error: String,
+    /// A human explanation.
+    pub message: String,
+    /// The challenge.
+    #[serde(flatten)]
+    pub challenge: Challenge,
+}
+
+impl PaymentError {
+    /// No package was presented.
+    pub const PAYMENT_REQUIRED: &'static str = "payment_required";
+    /// The package was refused and nothing was recorded.
+    pub const PACKAGE_REFUSED: &'static str = "package_refused";
+    /// The payee's node failed before recording the package.
+    pub const VERIFICATION_FAILED: &'static str = "verification_failed";
+    /// Whether the package was recorded is unknown.
+    pub const VERIFICATION_UNKNOWN: &'static str = "verification_unknown";
+
+    /// Whether the payer may take its package back: the payee says it recorded nothing.
+    pub fn nothing_recorded(&self) -> bool {
+        self.error == Self::PACKAGE_REFUSED || self.error == Self::VERIFICATION_FAILED
+    }
+}
+
+impl Challenge {
+    /// The `WWW-Authenticate` value.
+    pub fn to_header(&self) -> String {
+        let mut text = format!(
+            "{SCHEME} price=\"{}\", payee=\"{}\", chain_id=\"{}\", contract=\"{}\"",
+            self.price, self.payee, self.chain_id, self.contract
+        );
+        if let Some(node) = &self.node {
+            text.push_str(&format!(", node=\"{node}\""));
+        }
+        text
+    }
+
+    /// Parses a `WWW-Authenticate` value of the `Paychan` scheme.
+    pub fn parse(header: &str) -> Result<Self, String> {
+        let params = auth_params(header)?;
+        let field = |name: &str| {
+            params
+                .get(name)
+                .ok_or_else(|| format!("the challenge has no {name}"))
+        };
+        Ok(Challenge {
+            price: parse_amount(field("price")?)?,
+            payee: field("payee")?
+                .parse()
+                .map_err(|_| "the challenge's payee is not an address".to_owned())?,
+            chain_id: field("chain_id")?
+                .parse()
+                .map_err(|_| "the challenge's chain_id is not a number".to_owned())?,
+            contract: field("contract")?
+                .parse()
+                .map_err(|_| "the challenge's contract is not an address".to_owned())?,
+            node: params.get("node").cloned(),
+        })
+    }
+}
+
+/// What a served call was paid with: the `Payment-Receipt` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The payer.
+    pub payer: Address,
+    /// What the package paid.
+    pub amount: Amount,
+    /// The payer's total in the channel.
+    pub cumulative: Amount,
+    /// What the payer may still spend in the channel.
+    pub remaining: Amount,
+    /// The request paid for (`METHOD /path?query`).
+    pub request: String,
+    /// The payee's signature of [`Receipt::digest`], if it signs receipts.
+    pub signature: Option<Signature>,
+}
+
+impl Receipt {
+    /// The hash the payee signs: keccak256 of a fixed text naming every field.
+    pub fn digest(&self) -> B256 {
+        keccak256(
+            format!(
+                "paychan receipt v1\nchannel {}\npayer {}\namount {}\ncumulative {}\nremaining {}\nrequest {}",
+                self.channel_id,
+                self.payer,
+                self.amount,
+                self.cumulative,
+                self.remaining,
+                self.request
+            )
+            .as_bytes(),
+        )
+    }
+
+    /// Signs the receipt with the payee's key.
+    pub fn sign(&mut self, key: &SigningKey) {
+        self.signature = Some(key.sign_hash(&self.digest()));
+    }
+
+    /// Whether the receipt carries a valid signature of `payee`.
+    pub fn is_signed_by(&self, payee: Address) -> bool {
+        self.signature
+            .is_some_and(|s| s.verify(&self.digest(), payee))
+    }
+
+    /// The header value.
+    pub fn to_header(&self) -> String {
+        let mut text = format!(
+            "{SCHEME} channel_id=\"{}\", payer=\"{}\", amount=\"{}\", cumulative=\"{}\", \
+             remaining=\"{}\", request=\"{}\"",
+            self.channel_id, self.payer, self.amount, self.cumulative, self.remaining, self.request
+        );
+        if let Some(signature) = &self.signature {
+            text.push_str(&format!(", signature=\"{}\"", signature.0));
+        }
+        text
+    }
+
+    /// Parses a `Payment-Receipt` value.
+    pub fn parse(header: &str) -> Result<Self, String> {
+        let params = auth_params(header)?;
+        let field = |name: &str| {
+            params
+                .get(name)
+                .ok_or_else(|| format!("the receipt has no {name}"))
+        };
+        let signature = match params.get("signature") {
+            Some(text) => Some(
+                serde_json::from_value::<Signature>(serde_json::Value::String(text.clone()))
+                    .map_err(|_| "the receipt's signature is malformed".to_owned())?,
+            ),
+            None => None,
+        };
+        Ok(Receipt {
+            channel_id: field("channel_id")?
+                .parse()
+                .map_err(|_| "the receipt's channel_id is malformed".to_owned())?,
+            payer: field("payer")?
+                .parse()
+                .map_err(|_| "the receipt's payer is not an address".to_owned())?,
+            amount: parse_amount(field("amount")?)?,
+            cumulative: parse_amount(field("cumulative")?)?,
+            remaining: parse_amount(field("remaining")?)?,
+            request: field("request")?.clone(),
+            signature,
+        })
+    }
+}
+
+/// The header announcing a pay-per-time stream.
+pub const STREAM_HEADER: &str = "payment-stream";
+
+/// The terms of a pay-per-time stream, announced in the `Payment-Stream` header of its
+/// (paid) first answer: the first interval is paid; each further one is paid by a `POST`
+/// to `pay` before the paid time runs out, at the latest `grace` after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamTerms {
+    /// The stream's id on this server.
+    pub id: String,
+    /// The price of one interval.
+    pub price: Amount,
+    /// The length of an interval, in milliseconds.
+    pub interval_ms: u64,
+    /// How late a payment may be before the stream is closed, in milliseconds.
+    pub grace_ms: u64,
+    /// The path to `POST` each interval's payment to (a package bound to `POST <pay>`).
+    pub pay: String,
+}
+
+impl StreamTerms {
+    /// The `Payment-Stream` value.
+    pub fn to_header(&self) -> String {
+        format!(
+            "{SCHEME} id=\"{}\", price=\"{}\", interval_ms=\"{}\", grace_ms=\"{}\", pay=\"{}\"",
+            self.id, self.price, self.interval_ms, self.grace_ms, self.pay
+        )
+    }
+
+    /// Parses a `Payment-Stream` value.
+    pub fn parse(header: &str) -> Result<Self, String> {
+        let params = auth_params(header)?;
+        let field = |name: &str| {
+            params
+                .get(name)
+                .ok_or_else(|| format!("the stream terms have no {name}"))
+        };
+        let millis = |name: &str| -> Result<u64, String> {
+            field(name)?
+                .parse()
+                .map_err(|_| format!("the stream's {name} is not a number"))
+        };
+        let terms = StreamTerms {
+            id: field("id")?.clone(),
+            price: parse_amount(field("price")?)?,
+            interval_ms: millis("interval_ms")?,
+            grace_ms: millis("grace_ms")?,
+            pay: field("pay")?.clone(),
+        };
+        if terms.interval_ms == 0 {
+            return Err("the stream's interval is zero".into());
+        }
+        if !terms.pay.starts_with('/') {
+            return Err("the stream's payment path is not a path".into());
+        }
+        Ok(terms)
+    }
+}
+
+/// The package of an `Authorization: Paychan <package>` value, if it is of this scheme.
+pub fn credentials(authorization: &str) -> Option<&str> {
+    let (scheme, rest) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case(SCHEME).then(|| rest.trim())
+}
+
+/// The `Authorization` value that presents `compact`.
+pub fn authorization(compact: &str) -> String {
+    format!("{SCHEME} {compact}")
+}
+
+/// The `key="value"` params after the `Paychan` scheme name.
+fn auth_params(header: &str) -> Result<BTreeMap<String, String>, String> {
+    let rest = credentials(header).ok_or_else(|| format!("not a {SCHEME} header"))?;
+    let mut params = BTreeMap::new();
+    for part in rest.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not key=\"value\""))?;
+        let value = value
+            .trim()
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .ok_or_else(|| format!("the value of {key} is not quoted"))?;
+        if value.contains(['"', '\\']) {
+            return Err(format!("the value of {key} holds a quote or a backslash"));
+        }
+        if params
+            .insert(key.trim().to_ascii_lowercase(), value.to_owned())
+            .is_some()
+        {
+            return Err(format!("{key} appears twice"));
+        }
+    }
+    Ok(params)
+}
+
+fn parse_amount(text: &str) -> Result<Amount, String> {
+    paychan_rpc::params::parse_amount(text)
+}
+
+/// Amounts as decimal strings in JSON.
+mod amount_text {
+    use paychan_core::Amount;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(amount: &Amount, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&amount.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_amount(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn a_challenge_round_trips_and_bad_ones_are_refused() {
+        let challenge = Challenge {
+            price: 25,
+            payee: Address::repeat_byte(0xb0),
+            chain_id: 1337,
+            contract: Address::repeat_byte(0xcc),
+            node: Some(format!("{}@127.0.0.1:6345", Address::repeat_byte(0xb0))),
+        };
+        let header = challenge.to_header();
+        assert!(header.starts_with("Paychan price=\"25\", payee=\"0x"));
+        assert_eq!(Challenge::parse(&header).unwrap(), challenge);
+        let json = serde_json::to_value(&challenge).unwrap();
+        assert_eq!(json["price"], "25");
+        assert_eq!(
+            serde_json::from_value::<Challenge>(json).unwrap(),
+            challenge
+        );
+        for bad in [
+            "Bearer price=\"1\"",
+            "Paychan price=1, payee=\"0x\"",
+            "Paychan price=\"-1\", payee=\"0x00\"",
+            &header.replace("price=\"25\"", "price=\"25\", price=\"1\""),
+            &header.replace("chain_id=\"1337\"", "chain_id=\"x\""),
+        ] {
+            assert!(Challenge::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_receipt_round_trips_and_its_signature_binds_every_field() {
+        let key = SigningKey::from_entropy(&[7; 32]).unwrap();
+        let mut receipt = Receipt {
+            channel_id: ChannelId(B256::repeat_byte(1)),
+            payer: Address::repeat_byte(2),
+            amount: 10,
+            cumulative: 30,
+            remaining: 970,
+            request: "GET /weather?city=Oslo".into(),
+            signature: None,
+        };
+        assert_eq!(Receipt::parse(&receipt.to_header()).unwrap(), receipt);
+        assert!(!receipt.is_signed_by(key.address()));
+        receipt.sign(&key);
+        let parsed = Receipt::parse(&receipt.to_header()).unwrap();
+        assert!(parsed.is_signed_by(key.address()));
+        let mut altered = parsed.clone();
+        altered.remaining = 971;
+        assert!(!altered.is_signed_by(key.address()));
+        assert!(!parsed.is_signed_by(Address::repeat_byte(9)));
+    }
+
+    #[test]
+    fn stream_terms_round_trip_and_bad_ones_are_refused() {
+        let terms = StreamTerms {
+            id: "7".into(),
+            price: 10,
+            interval_ms: 250,
+            grace_ms: 1_000,
+            pay: "/paychan/stream/7".into(),
+        };
+        assert_eq!(StreamTerms::parse(&terms.to_header()).unwrap(), terms);
+        for bad in [
+            terms
+                .to_header()
+                .replace("interval_ms=\"250\"", "interval_ms=\"0\""),
+            terms.to_header().replace("pay=\"/", "pay=\"http://x/"),
+            terms
+                .to_header()
+                .replace("grace_ms=\"1000\"", "grace_ms=\"soon\""),
+            terms.to_header().replace(", price=\"10\"", ""),
+        ] {
+            assert!(StreamTerms::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_take_only_the_paychan_scheme() {
+        assert_eq!(credentials("Paychan abc"), Some("abc"));
+        assert_eq!(credentials("paychan  abc "), Some("abc"));
+        assert_eq!(credentials("Bearer abc"), None);
+        assert_eq!(credentials("Paychan"), None);
+    }
+}

@@ -24,6 +24,6 @@ pub use crate::{
     config::{ChannelPolicy, NodeConfig},
     error::{Category, NodeError},
     events::NodeEvent,
-    node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler},
+    node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler, import_row},
     peer::PeerConnection,
 };

@@ -1776,6 +1776,27 @@ fn user_events(
     out
 }
 
+/// The first stored row of a channel opened outside this node (bulk provisioning, imports):
+/// `channel` must already hold the ledger's record of it (its `Opened` and `Deposited`
+/// events applied). Committed to a node's store before the node is built, it is restored
+/// like any channel the node opened itself, and can be paid on.
+pub fn import_row(channel: Channel) -> Result<ChannelRow, NodeError> {
+    let state = Persisted {
+        channel,
+        opened: true,
+        auto_refill: None,
+    };
+    Ok(ChannelRow {
+        id: state.channel.id(),
+        peer: state.channel.peer(),
+        phase: status_of(&state).to_string(),
+        version: 1,
+        state: postcard::to_stdvec(&state)
+            .map_err(|e| NodeError::Protocol(format!("cannot encode channel: {e}")))?,
+        updated_at: unix_now(),
+    })
+}
+
 fn status_of(state: &Persisted) -> &'static str {
     if !state.opened && matches!(state.channel.phase(), Phase::Open) {
         "proposed"

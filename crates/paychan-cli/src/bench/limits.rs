@@ -10,9 +10,12 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+
 use paychan_core::{
     Address, B256, ChannelId, Domain, SigningKey, Voucher, eip712::Eip712, keccak256,
 };
+
+use super::cpu;
 
 /// What one run measured.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -23,6 +26,9 @@ pub(crate) struct Limits {
     pub(crate) sign_recover_one_core: f64,
     /// Voucher sign + recover pairs per second on all cores together.
     pub(crate) sign_recover_all_cores: f64,
+    /// CPU time of one sign + recover pair, microseconds (of the signing threads' own CPU
+    /// time: unaffected by other processes taking turns on the cores).
+    pub(crate) sign_recover_cpu_us: f64,
     /// `fsync`s (`fdatasync`) of a 4 KiB write per second, in the data directory.
     pub(crate) fsyncs_per_second: f64,
     /// Median loopback TCP round trip (64 bytes each way, blocking sockets), microseconds.
@@ -44,26 +50,29 @@ impl Limits {
 /// Measures every limit, each for about `each`.
 pub(crate) fn measure(dir: &Path, each: Duration) -> Result<Limits> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let sign_recover_one_core = sign_recover(1, each)?;
-    let sign_recover_all_cores = sign_recover(cores, each)?;
+    let (sign_recover_one_core, _) = sign_recover(1, each)?;
+    let (sign_recover_all_cores, sign_recover_cpu_us) = sign_recover(cores, each)?;
     let fsyncs_per_second = fsyncs(dir, each)?;
     let loopback_rtt_us = loopback_rtt(each)?;
     Ok(Limits {
         cores,
         sign_recover_one_core,
         sign_recover_all_cores,
+        sign_recover_cpu_us,
         fsyncs_per_second,
         loopback_rtt_us,
     })
 }
 
-/// Sign + recover pairs per second over `threads` threads, each signing vouchers of its own.
-fn sign_recover(threads: usize, each: Duration) -> Result<f64> {
+/// Sign + recover pairs per second over `threads` threads, each signing vouchers of its own,
+/// and the CPU microseconds of one pair.
+fn sign_recover(threads: usize, each: Duration) -> Result<(f64, f64)> {
     let domain = Domain::new(1337, Address::repeat_byte(0xad));
     let began = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            std::thread::spawn(move || -> Result<u64> {
+            std::thread::spawn(move || -> Result<(u64, Duration)> {
+                let cpu0 = cpu::thread()?;
                 let key = SigningKey::from_entropy(
                     keccak256([b"bench-limit".as_slice(), &t.to_be_bytes()].concat()).as_slice(),
                 )?;
@@ -84,18 +93,22 @@ fn sign_recover(threads: usize, each: Duration) -> Result<f64> {
                     anyhow::ensure!(signer == key.address(), "recovered a foreign signer");
                     done = done.saturating_add(1);
                 }
-                Ok(done)
+                Ok((done, cpu::thread()?.saturating_sub(cpu0)))
             })
         })
         .collect();
-    let mut total = 0u64;
+    let (mut total, mut cpu) = (0u64, Duration::ZERO);
     for worker in workers {
-        let done = worker
+        let (done, used) = worker
             .join()
             .map_err(|_| anyhow::anyhow!("a signing thread panicked"))??;
         total = total.saturating_add(done);
+        cpu = cpu.saturating_add(used);
     }
-    Ok(total as f64 / began.elapsed().as_secs_f64().max(1e-9))
+    Ok((
+        total as f64 / began.elapsed().as_secs_f64().max(1e-9),
+        cpu.as_secs_f64() * 1e6 / (total.max(1) as f64),
+    ))
 }
 
 /// `fdatasync`s per second of a 4 KiB overwrite in `dir` (the filesystem of the stores).

@@ -7,6 +7,7 @@
 //! - [`scale`]: memory per idle channel and restart time with many channels;
 //! - [`report`]: the table (or JSON) with each result's ratio to the limit that bounds it.
 
+mod cpu;
 mod limits;
 mod payments;
 mod report;
@@ -77,6 +78,8 @@ pub(crate) struct Results {
     pub(crate) latency: payments::Latency,
     /// Idle channels: memory and restart.
     pub(crate) idle: Option<scale::Scale>,
+    /// The machine's one-minute load average at the start and at the end of the run.
+    pub(crate) load_average: (f64, f64),
 }
 
 async fn bench(args: &BenchArgs) -> Result<()> {
@@ -100,6 +103,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         Ok(dir)
     };
 
+    let load_at_start = cpu::load_average()?;
     say("paychan bench: limits (sign + recover, fsync, loopback round trip)");
     let limits = limits::measure(base.path(), seconds(args.limit_seconds, "limit-seconds")?)?;
 
@@ -156,6 +160,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         aggregate,
         latency,
         idle,
+        load_average: (load_at_start, cpu::load_average()?),
     };
     if args.json {
         println!("{}", report::json(&results)?);

@@ -21,6 +21,7 @@ use paychan_node::{Incoming, Node};
 use paychan_store::Durability;
 use serde_json::json;
 
+use super::cpu;
 use crate::pair::{self, Party};
 
 /// Two connected nodes and their channels from the payer to the payee.
@@ -107,6 +108,9 @@ pub(crate) struct Throughput {
     pub(crate) per_second: f64,
     /// Store writes per group commit on the payee's side during the window.
     pub(crate) payee_writes_per_commit: f64,
+    /// CPU time of this process (both nodes, user + system) per payment, microseconds: what
+    /// a payment costs whatever else runs on the machine.
+    pub(crate) cpu_us_per_payment: f64,
 }
 
 /// Runs closed-loop payers on every channel of `setup` (one payment in flight per channel):
@@ -132,15 +136,17 @@ pub(crate) async fn closed_loop(
         }));
     }
     tokio::time::sleep(warmup).await;
-    let (count0, stats0, start) = (
+    let (count0, stats0, cpu0, start) = (
         done.load(Ordering::Relaxed),
         setup.payee.store.stats(),
+        cpu::process()?,
         Instant::now(),
     );
     tokio::time::sleep(duration).await;
-    let (count1, stats1, seconds) = (
+    let (count1, stats1, cpu1, seconds) = (
         done.load(Ordering::Relaxed),
         setup.payee.store.stats(),
+        cpu::process()?,
         start.elapsed().as_secs_f64(),
     );
     stop.store(true, Ordering::Relaxed);
@@ -155,6 +161,8 @@ pub(crate) async fn closed_loop(
         seconds,
         per_second: payments as f64 / seconds.max(1e-9),
         payee_writes_per_commit: writes as f64 / (groups.max(1) as f64),
+        cpu_us_per_payment: cpu1.saturating_sub(cpu0).as_secs_f64() * 1e6
+            / (payments.max(1) as f64),
     })
 }
 

@@ -96,13 +96,18 @@ fn rows(r: &Results) -> Vec<Row> {
 pub(crate) fn table(r: &Results) -> String {
     let mut out = String::new();
     let l = &r.limits;
-    let _ = writeln!(out, "\nlimits measured in this run ({} cores)", l.cores);
     let _ = writeln!(
         out,
-        "  voucher sign + recover   {:>9.0}/s on 1 core ({:.1} us per pair), {:.0}/s on all cores",
+        "\nlimits measured in this run ({} cores; load average {:.2} at the start, {:.2} at the end)",
+        l.cores, r.load_average.0, r.load_average.1
+    );
+    let _ = writeln!(
+        out,
+        "  voucher sign + recover   {:>9.0}/s on 1 core ({:.1} us per pair), {:.0}/s on all cores, {:.1} us of CPU per pair",
         l.sign_recover_one_core,
         l.sign_recover_us(),
-        l.sign_recover_all_cores
+        l.sign_recover_all_cores,
+        l.sign_recover_cpu_us
     );
     let _ = writeln!(
         out,
@@ -146,6 +151,14 @@ pub(crate) fn table(r: &Results) -> String {
         r.latency.payments,
         r.latency.max_us,
         r.latency.max_schedule_lag_us
+    );
+    let _ = writeln!(
+        out,
+        "CPU per payment (both nodes, user + system): sequential normal {:.0} us, full {:.0} us, pipelined {:.0} us; sign + recover alone {:.0} us",
+        r.sequential_normal.cpu_us_per_payment,
+        r.sequential_full.cpu_us_per_payment,
+        r.aggregate.cpu_us_per_payment,
+        l.sign_recover_cpu_us
     );
     if let Some(idle) = &r.idle {
         let _ = writeln!(

@@ -464,8 +464,12 @@ impl Node {
                 let Some(frame) = frame else { break };
                 match wire::decode(&frame) {
                     Ok(message) => {
-                        let node = node.clone();
-                        tokio::spawn(async move { node.dispatch(peer, message).await });
+                        // Answers only wake their waiter: done here, without a task of their
+                        // own (one scheduling hop less on every payment's way back).
+                        if let Some(message) = node.resolve_answer(peer, message) {
+                            let node = node.clone();
+                            tokio::spawn(async move { node.dispatch(peer, message).await });
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "undecodable frame");
@@ -615,30 +619,45 @@ impl Node {
 
     // ---- incoming messages ----
 
+    /// Hands an answer (to a request or a channel-scoped wait) to whoever waits for it;
+    /// gives back any other message, for [`dispatch`](Self::dispatch).
+    fn resolve_answer(&self, peer: Address, message: Message) -> Option<Message> {
+        match message {
+            Message::PayResult { request_id, .. } | Message::Response { request_id, .. } => {
+                self.resolve_request(peer, request_id, message);
+                None
+            }
+            m @ (Message::AcceptChannel { .. }
+            | Message::RejectChannel { .. }
+            | Message::WithdrawSignature { .. }
+            | Message::SettlementSignature { .. }) => {
+                if let Some(key) = answered_wait(&m) {
+                    self.resolve_wait(peer, key, m);
+                }
+                None
+            }
+            Message::Pong { .. } => None,
+            other => Some(other),
+        }
+    }
+
     async fn dispatch(&self, peer: Address, message: Message) {
         match message {
             Message::ProposeChannel(p) => self.on_proposal(peer, p).await,
             m @ (Message::AcceptChannel { .. }
             | Message::RejectChannel { .. }
             | Message::WithdrawSignature { .. }
-            | Message::SettlementSignature { .. }) => {
-                if let Some(key) = answered_wait(&m) {
-                    self.resolve_wait(peer, key, m)
-                }
+            | Message::SettlementSignature { .. }
+            | Message::PayResult { .. }
+            | Message::Response { .. }
+            | Message::Pong { .. }) => {
+                let _ = self.resolve_answer(peer, m);
             }
             Message::Pay {
                 request_id,
                 voucher,
                 body,
             } => self.on_pay(peer, request_id, voucher, body).await,
-            m @ (Message::PayResult { .. } | Message::Response { .. }) => {
-                let id = match &m {
-                    Message::PayResult { request_id, .. }
-                    | Message::Response { request_id, .. } => *request_id,
-                    _ => return,
-                };
-                self.resolve_request(peer, id, m)
-            }
             Message::Request {
                 request_id,
                 channel_id,
@@ -663,7 +682,6 @@ impl Node {
             Message::Ping { nonce } => {
                 let _ = self.send(peer, &Message::Pong { nonce }).await;
             }
-            Message::Pong { .. } => {}
             m @ Message::Error { .. } => self.on_error(peer, m),
             other => tracing::debug!(%peer, kind = other.kind(), "ignored message"),
         }
@@ -846,7 +864,10 @@ impl Node {
             .slot(&id)
             .map_err(|e| ErrorBody::new(ErrorBody::UNKNOWN_CHANNEL, e.to_string()))?;
         let memo = memo_of(body);
-        let amount = {
+        // The voucher is checked (signature recovered) on a copy of the channel at a known
+        // version; if the channel is still at that version once the handler answered, the
+        // copy is the new state as is, and the signature is not recovered twice.
+        let checked = {
             let entry = slot.entry.lock().await;
             if entry.state.channel.peer() != peer {
                 return Err(ErrorBody::new(
@@ -856,22 +877,23 @@ impl Node {
             }
             let mut probe = entry.state.channel.clone();
             match probe.handle_voucher(voucher, memo) {
-                Ok(amount) => Some(amount),
+                Ok(amount) => Some((amount, probe, entry.version)),
                 Err(VoucherRejection::OverBalance { .. }) => None,
                 Err(e) => return Err(ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string())),
             }
         };
-        let amount = match amount {
-            Some(amount) => amount,
+        let (amount, probe, probed_version) = match checked {
+            Some(checked) => checked,
             // The payer may have deposited more than our watcher has seen yet: read the
             // ledger's confirmed record and check once more before refusing.
             None => {
                 self.refresh_deposits(&slot).await;
                 let entry = slot.entry.lock().await;
                 let mut probe = entry.state.channel.clone();
-                probe
+                let amount = probe
                     .handle_voucher(voucher, memo)
-                    .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?
+                    .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
+                (amount, probe, entry.version)
             }
         };
         let message: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
@@ -880,12 +902,14 @@ impl Node {
                 format!("the message is not JSON: {e}"),
             )
         })?;
+        // The message goes to the handler; a copy only if someone listens for the event.
+        let for_event = (self.inner.events.receiver_count() > 0).then(|| message.clone());
         let response = self
             .run_handler(Incoming {
                 channel_id: id,
                 peer,
                 amount,
-                message: message.clone(),
+                message,
             })
             .await?;
         let response = serde_json::to_vec(&response)
@@ -897,11 +921,23 @@ impl Node {
             ));
         }
         let mut entry = slot.entry.lock().await;
-        let mut next = entry.state.clone();
-        let amount = next
-            .channel
-            .handle_voucher(voucher, memo)
-            .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
+        let (next, amount) = if entry.version == probed_version {
+            // Nothing changed the channel since the check (every change bumps the version):
+            // the checked copy is exactly what checking again would give.
+            let next = Persisted {
+                channel: probe,
+                opened: entry.state.opened,
+                auto_refill: entry.state.auto_refill,
+            };
+            (next, amount)
+        } else {
+            let mut next = entry.state.clone();
+            let amount = next
+                .channel
+                .handle_voucher(voucher, memo)
+                .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
+            (next, amount)
+        };
         let row = PaymentRow {
             channel_id: id,
             direction: Direction::Incoming,
@@ -915,11 +951,13 @@ impl Node {
             .await
             .map_err(|e| ErrorBody::new(ErrorBody::INTERNAL, e.to_string()))?;
         drop(entry);
-        self.emit(NodeEvent::PaymentReceived {
-            channel_id: id,
-            amount: amount.to_string(),
-            message,
-        });
+        if let Some(message) = for_event {
+            self.emit(NodeEvent::PaymentReceived {
+                channel_id: id,
+                amount: amount.to_string(),
+                message,
+            });
+        }
         Ok(response)
     }
 

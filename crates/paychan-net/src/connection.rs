@@ -223,6 +223,14 @@ impl ConnectionReader {
         }
     }
 
+    /// The frames as a plain channel, for a consumer that forwards them elsewhere anyway:
+    /// it takes them straight from the connection's read task, one task hop less per frame
+    /// than a loop over [`recv`](Self::recv). The channel simply ends with the connection;
+    /// take a [`close_watch`](Self::close_watch) first to learn why.
+    pub fn into_frames(self) -> mpsc::Receiver<Vec<u8>> {
+        self.frames
+    }
+
     /// Receives the next application frame; `Ok(None)` once the peer closed cleanly.
     ///
     /// Keep-alives are consumed by the connection and never returned. Fails with

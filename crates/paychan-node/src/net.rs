@@ -29,13 +29,15 @@ pub fn identity(node: &Node) -> Result<Identity, NetError> {
     Identity::new(key, noise.0)
 }
 
-/// Turns an authenticated connection into the node's view of it: two pump tasks that end
-/// with the connection.
+/// Turns an authenticated connection into the node's view of it: incoming frames come
+/// straight from the connection's read task; outgoing ones go through a writer task that
+/// sends whatever is queued in one write. Both end with the connection.
 pub fn bridge(connection: Connection) -> PeerConnection {
     let peer = connection.peer_address();
-    let (mut reader, writer) = connection.split();
+    let (reader, writer) = connection.split();
+    let mut closed = reader.close_watch();
+    let incoming = reader.into_frames();
     let (outgoing, mut to_socket) = mpsc::channel::<Vec<u8>>(BUFFER);
-    let (from_socket, incoming) = mpsc::channel::<Vec<u8>>(BUFFER);
     tokio::spawn(async move {
         // Whatever is queued when the socket is free goes out in one write.
         let mut batch = Vec::with_capacity(WRITE_BATCH);
@@ -48,20 +50,8 @@ pub fn bridge(connection: Connection) -> PeerConnection {
         }
     });
     tokio::spawn(async move {
-        loop {
-            match reader.recv().await {
-                Ok(Some(frame)) => {
-                    if from_socket.send(frame).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::info!(%peer, error = %e, "connection lost");
-                    break;
-                }
-            }
-        }
+        let reason = closed.closed().await;
+        tracing::info!(%peer, ?reason, "connection ended");
     });
     PeerConnection {
         peer,

@@ -105,15 +105,19 @@ async fn bench(args: &BenchArgs) -> Result<()> {
 
     let load_at_start = cpu::load_average()?;
     say("paychan bench: limits (sign + recover, fsync, loopback round trip)");
-    let limits = limits::measure(base.path(), seconds(args.limit_seconds, "limit-seconds")?)?;
+    let limit_window = seconds(args.limit_seconds, "limit-seconds")?;
+    let mut limits = limits::measure(base.path(), limit_window)?;
 
     let mut sequential = vec![];
     for durability in [Durability::Normal, Durability::Full] {
         say(&format!(
             "paychan bench: sequential pay-per-call, durability {durability}"
         ));
-        let setup =
-            payments::setup(&subdir(&format!("sequential-{durability}"))?, durability, 1).await?;
+        let dir = subdir(&format!("sequential-{durability}"))?;
+        if durability == Durability::Full {
+            limits.fsyncs_per_second_later = Some(limits::fsyncs(&dir, limit_window)?);
+        }
+        let setup = payments::setup(&dir, durability, 1).await?;
         sequential.push(payments::closed_loop(&setup, warmup, window).await?);
         setup.shutdown();
     }

@@ -3,7 +3,7 @@
 //! The limits are models built from this run's own measurements:
 //! - a sequential call cannot be faster than one sign, one recover and one loopback round
 //!   trip in a row (plus two `fsync`s in a row with durability full: the payer's, then the
-//!   payee's);
+//!   payee's; at the faster of the two `fsync` rates measured);
 //! - all payments together cannot exceed the sign + recover pairs all cores do per second;
 //! - no latency is below that of one sequential call;
 //! - an idle channel cannot take less memory than the core's channel state;
@@ -109,9 +109,12 @@ pub(crate) fn table(r: &Results) -> String {
         l.sign_recover_all_cores,
         l.sign_recover_cpu_us
     );
+    let later = l.fsyncs_per_second_later.map_or(String::new(), |rate| {
+        format!(", {rate:.0}/s right before the full-durability run")
+    });
     let _ = writeln!(
         out,
-        "  fsync in the data dir    {:>9.0}/s ({:.0} us each)",
+        "  fsync in the data dir    {:>9.0}/s at the start{later}; the limits use {:.0} us each",
         l.fsyncs_per_second,
         l.fsync_us()
     );

@@ -9,19 +9,17 @@
 //! Bob's watcher defends. At the end every ledger balance must equal the starting balance
 //! plus the answered payments received minus those made; the command fails otherwise.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
-use paychan_core::{Address, Amount, ChannelId, SigningKey, keccak256};
-use paychan_ledger::{Clock, EmbeddedLedger};
-use paychan_net::{LinkConfig, ListenConfig, PeerAddr};
-use paychan_node::{Incoming, Node, NodeConfig, NodeEvent, net};
-use paychan_store::{Durability, sqlite::SqliteStore};
+use paychan_core::{Address, Amount, ChannelId};
+use paychan_ledger::EmbeddedLedger;
+use paychan_node::{Incoming, Node, NodeEvent};
+use paychan_store::Durability;
 use serde_json::json;
+
+use crate::pair::{self, Party, wait_event, wait_until_async};
 
 /// Options of `paychan demo`.
 #[derive(clap::Args, Debug)]
@@ -49,39 +47,6 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?
         .block_on(demo(args))
-}
-
-struct Party {
-    name: &'static str,
-    key: SigningKey,
-    node: Node,
-}
-
-fn key(name: &str, seed: u64) -> Result<SigningKey> {
-    Ok(SigningKey::from_entropy(
-        keccak256([name.as_bytes(), &seed.to_be_bytes()].concat()).as_slice(),
-    )?)
-}
-
-async fn party(
-    name: &'static str,
-    seed: u64,
-    ledger: &EmbeddedLedger,
-    dir: &std::path::Path,
-) -> Result<Party> {
-    let key = key(name, seed)?;
-    let store = SqliteStore::open(dir.join(format!("{name}.db")), Durability::Normal)?;
-    let node = Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
-        .store(Arc::new(store))
-        .config(NodeConfig {
-            settle_check_interval: Duration::from_millis(50),
-            ..NodeConfig::default()
-        })
-        .build()
-        .await?;
-    Ok(Party { name, key, node })
 }
 
 struct Out {
@@ -120,12 +85,9 @@ struct Paid {
 async fn demo(args: &DemoArgs) -> Result<()> {
     let out = Out { quiet: args.json };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let ledger = EmbeddedLedger::in_memory(Clock::manual(start));
-    let alice = party("alice", args.seed, &ledger, dir.path()).await?;
-    let bob = party("bob", args.seed, &ledger, dir.path()).await?;
+    let ledger = pair::manual_ledger();
+    let alice = pair::party("alice", args.seed, &ledger, dir.path(), Durability::Normal).await?;
+    let bob = pair::party("bob", args.seed, &ledger, dir.path(), Durability::Normal).await?;
     for p in [&alice, &bob] {
         ledger.faucet(p.key.address(), Address::ZERO, FUNDS)?;
     }
@@ -149,23 +111,7 @@ async fn demo(args: &DemoArgs) -> Result<()> {
         Ok(json!({ "thanks": i.amount.to_string() }))
     });
 
-    let listening = net::listen(
-        &bob.node,
-        ListenConfig::new().with_tcp("127.0.0.1:0".parse()?),
-    )
-    .await?;
-    let bob_at: PeerAddr = format!(
-        "{}@{}",
-        bob.key.address(),
-        listening.tcp.context("no TCP address")?
-    )
-    .parse()?;
-    net::dial(&alice.node, bob_at.clone(), LinkConfig::default())?;
-    wait_until(
-        || alice.node.is_connected(bob.key.address()),
-        "Alice connects to Bob",
-    )
-    .await?;
+    let bob_at = pair::connect(&alice, &bob).await?;
     out.say(format!(
         "Bob listens at {bob_at}; Alice is connected (Noise XX, both addresses proven)"
     ));
@@ -306,51 +252,6 @@ async fn stream(
         bar.inc(1);
     }
     Ok(total)
-}
-
-async fn wait_until(mut done: impl FnMut() -> bool, what: &str) -> Result<()> {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .with_context(|| format!("timed out: {what}"))
-}
-
-async fn wait_until_async<F, Fut>(mut done: F, what: &str) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while !done().await {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .with_context(|| format!("timed out: {what}"))
-}
-
-async fn wait_event<T>(
-    rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
-    mut pick: impl FnMut(&NodeEvent) -> Option<T>,
-) -> Result<T> {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match rx.recv().await {
-                Ok(event) => {
-                    if let Some(t) = pick(&event) {
-                        return Ok(t);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => return Err(anyhow::anyhow!("event stream ended: {e}")),
-            }
-        }
-    })
-    .await
-    .context("timed out waiting for an event")?
 }
 
 /// Checks every final balance against the answered payments and returns the summary.

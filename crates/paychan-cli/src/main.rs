@@ -1,5 +1,6 @@
 //! The `paychan` command: parses arguments and hands over to the library code.
 
+mod bench;
 mod channel;
 mod config;
 mod contacts;
@@ -10,6 +11,7 @@ mod keystore;
 mod ledger;
 mod network;
 mod package;
+mod pair;
 mod proxy;
 mod signals;
 
@@ -31,6 +33,10 @@ enum Command {
     /// ways with messages, withdraws, closes cooperatively, then closes a second channel
     /// unilaterally, and checks the final balances against the payments.
     Demo(demo::DemoArgs),
+    /// Measures sequential and pipelined payments, latency, memory per idle channel and
+    /// restart time on loopback, against this machine's limits (sign + recover, fsync,
+    /// round trip), in one run.
+    Bench(bench::BenchArgs),
     /// Serves the embedded ledger over JSON-RPC (`serve`), or funds and reads accounts on a
     /// served ledger (`faucet`, `balance`).
     Ledger(ledger::LedgerArgs),
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Node(args) => daemon::run(&args),

@@ -11,6 +11,8 @@
 //! - `voucher/recover`: `secp256k1` (`paychan_core::Signature::recover`, which includes keccak of
 //!   the public key) against `k256` (`recover_from_prehash` plus keccak of the uncompressed key).
 //! - `wire/encode_pay` and `wire/decode_pay`: the codec on a `Pay` frame with a 64-byte body.
+//! - `channel/pay` and `channel/handle_voucher`: the payer's and the payee's whole step in the
+//!   channel state machine (checks, hash, sign or recover, state update).
 //!
 //! The secp256k1-vs-k256 comparison is what decided the signature backend of `crypto.rs`
 //! (libsecp256k1 through `secp256k1` 0.31 with a per-key blinded context: faster at both).
@@ -31,7 +33,9 @@ use std::{hint::black_box, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use paychan_core::{
-    Address, B256, ChannelId, Domain, SignedVoucher, SigningKey, Voucher,
+    Address, B256, ChannelId, ChannelParams, Domain, SignedVoucher, SigningKey, Voucher,
+    adjudicator::LedgerEvent,
+    channel::Channel,
     crypto::Signature,
     eip712::{Eip712, memo_of},
     keccak256,
@@ -186,9 +190,46 @@ fn bench_wire(c: &mut Criterion) {
     });
 }
 
+/// A channel between `payer` and another party, opened on the ledger with a large deposit,
+/// seen by `me`.
+fn open_channel(f: &Fixture, me: Address) -> Channel {
+    let params = ChannelParams {
+        party_a: f.key.address(),
+        party_b: Address::repeat_byte(0xbb),
+        token: Address::ZERO,
+        challenge_period: 3600,
+        nonce: keccak256(b"bench nonce"),
+    };
+    let mut channel = Channel::new(params, f.domain, me).unwrap();
+    channel.handle_ledger_event(&LedgerEvent::Opened {
+        channel_id: channel.id(),
+        params,
+        deposit: u128::MAX / 4,
+    });
+    channel
+}
+
+fn bench_channel(c: &mut Criterion) {
+    let f = fixture();
+    let payer = open_channel(&f, f.key.address());
+    let payee = open_channel(&f, Address::repeat_byte(0xbb));
+    let memo = memo_of(BODY);
+    let mut signing = payer.clone();
+    let voucher = signing.pay(&f.key, 1, memo).unwrap();
+    c.bench_function("channel/pay", |b| {
+        b.iter(|| signing.pay(&f.key, 1, black_box(memo)).unwrap())
+    });
+    c.bench_function("channel/handle_voucher", |b| {
+        b.iter(|| {
+            let mut channel = payee.clone();
+            channel.handle_voucher(black_box(&voucher), memo).unwrap()
+        })
+    });
+}
+
 criterion_group! {
     name = crypto;
     config = config();
-    targets = bench_eip712, bench_sign, bench_recover, bench_wire
+    targets = bench_eip712, bench_sign, bench_recover, bench_wire, bench_channel
 }
 criterion_main!(crypto);

@@ -36,6 +36,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many received frames wait for [`ConnectionReader::recv`] (each at most
 /// [`MAX_FRAME_LEN`]); when full, the connection stops reading from the socket.
 const FRAME_BUFFER: usize = 2;
+/// How many bytes of encrypted messages [`ConnectionWriter::send_many`] gathers before it
+/// writes them out.
+const BATCH_BYTES: usize = 64 * 1024;
 /// The shortest keep-alive period honoured (a zero period would spin).
 const MIN_KEEPALIVE: Duration = Duration::from_millis(1);
 
@@ -220,6 +223,14 @@ impl ConnectionReader {
         }
     }
 
+    /// The frames as a plain channel, for a consumer that forwards them elsewhere anyway:
+    /// it takes them straight from the connection's read task, one task hop less per frame
+    /// than a loop over [`recv`](Self::recv). The channel simply ends with the connection;
+    /// take a [`close_watch`](Self::close_watch) first to learn why.
+    pub fn into_frames(self) -> mpsc::Receiver<Vec<u8>> {
+        self.frames
+    }
+
     /// Receives the next application frame; `Ok(None)` once the peer closed cleanly.
     ///
     /// Keep-alives are consumed by the connection and never returned. Fails with
@@ -385,6 +396,34 @@ impl ConnectionWriter {
         result
     }
 
+    /// Sends several frames at once: their Noise messages are written together (one system
+    /// call for a batch of small frames instead of one each), in order, never interleaved
+    /// with another sender's frames.
+    ///
+    /// If any frame is above [`MAX_FRAME_LEN`], nothing is sent and the error is
+    /// [`NetError::FrameTooLarge`]; the connection stays usable. Otherwise as
+    /// [`send`](Self::send).
+    pub async fn send_many(&self, frames: &[Vec<u8>]) -> Result<(), NetError> {
+        if let Some(large) = frames.iter().find(|f| f.len() > MAX_FRAME_LEN) {
+            return Err(NetError::FrameTooLarge {
+                len: large.len(),
+                max: MAX_FRAME_LEN,
+            });
+        }
+        let mut closed = self.shared.closed.subscribe();
+        if closed.borrow().is_some() {
+            return Err(NetError::Closed);
+        }
+        let mut state = self.state.lock().await;
+        let result = state.send_frames(frames, &mut closed).await;
+        if let Err(e) = &result
+            && !matches!(e, NetError::Closed | NetError::FrameTooLarge { .. })
+        {
+            self.shared.close(CloseReason::Failed(e.clone()));
+        }
+        result
+    }
+
     /// Closes the connection: the reader and other senders stop, and the sending direction
     /// is shut (TCP FIN or WebSocket close frame) so the peer sees a clean end.
     pub async fn close(&self) {
@@ -429,6 +468,55 @@ impl WriterState {
         }
         self.poisoned = false;
         self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    /// Sends data frames, their messages written together, unless the connection closes
+    /// meanwhile.
+    async fn send_frames(
+        &mut self,
+        frames: &[Vec<u8>],
+        closed: &mut watch::Receiver<CloseState>,
+    ) -> Result<(), NetError> {
+        if self.poisoned || self.shut {
+            return Err(NetError::Closed);
+        }
+        self.poisoned = true;
+        tokio::select! {
+            written = self.write_frames(frames) => written?,
+            _ = closed.wait_for(Option::is_some) => return Err(NetError::Closed),
+        }
+        self.poisoned = false;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    /// Encrypts data frames into one buffer and writes it, flushing early whenever it holds
+    /// more than [`BATCH_BYTES`] (so a batch of large frames buffers little more than that).
+    async fn write_frames(&mut self, frames: &[Vec<u8>]) -> Result<(), NetError> {
+        self.out.clear();
+        for frame in frames {
+            let header = frame::header(KIND_DATA, frame.len())?;
+            let (first, rest) = frame::split(frame);
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&header);
+            self.scratch.extend_from_slice(first);
+            frame::seal(&self.noise, &mut self.nonce, &self.scratch, &mut self.out)?;
+            for chunk in rest {
+                if self.out.len() >= BATCH_BYTES {
+                    self.raw.write_messages(&self.out).await?;
+                    self.out.clear();
+                }
+                frame::seal(&self.noise, &mut self.nonce, chunk, &mut self.out)?;
+            }
+            if self.out.len() >= BATCH_BYTES {
+                self.raw.write_messages(&self.out).await?;
+                self.out.clear();
+            }
+        }
+        if !self.out.is_empty() {
+            self.raw.write_messages(&self.out).await?;
+        }
         Ok(())
     }
 

@@ -29,7 +29,7 @@ pub use crate::{
     contacts::Contact,
     error::{Category, NodeError},
     events::NodeEvent,
-    node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler},
+    node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler, import_row},
     package::{PaymentPackage, VerifiedPayment},
     peer::PeerConnection,
 };

@@ -18,6 +18,8 @@ use crate::{node::Node, peer::PeerConnection};
 
 /// Frames buffered per direction between the socket and the node.
 const BUFFER: usize = 256;
+/// The most queued frames written to the socket together.
+const WRITE_BATCH: usize = 64;
 
 /// The node's transport identity: its key, and a Noise static key derived from it (the
 /// Noise key needs no stability of its own, the binding signature proves the address).
@@ -27,36 +29,29 @@ pub fn identity(node: &Node) -> Result<Identity, NetError> {
     Identity::new(key, noise.0)
 }
 
-/// Turns an authenticated connection into the node's view of it: two pump tasks that end
-/// with the connection.
+/// Turns an authenticated connection into the node's view of it: incoming frames come
+/// straight from the connection's read task; outgoing ones go through a writer task that
+/// sends whatever is queued in one write. Both end with the connection.
 pub fn bridge(connection: Connection) -> PeerConnection {
     let peer = connection.peer_address();
-    let (mut reader, writer) = connection.split();
+    let (reader, writer) = connection.split();
+    let mut closed = reader.close_watch();
+    let incoming = reader.into_frames();
     let (outgoing, mut to_socket) = mpsc::channel::<Vec<u8>>(BUFFER);
-    let (from_socket, incoming) = mpsc::channel::<Vec<u8>>(BUFFER);
     tokio::spawn(async move {
-        while let Some(frame) = to_socket.recv().await {
-            if let Err(e) = writer.send(&frame).await {
+        // Whatever is queued when the socket is free goes out in one write.
+        let mut batch = Vec::with_capacity(WRITE_BATCH);
+        while to_socket.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            if let Err(e) = writer.send_many(&batch).await {
                 tracing::debug!(%peer, error = %e, "connection closed while sending");
                 break;
             }
+            batch.clear();
         }
     });
     tokio::spawn(async move {
-        loop {
-            match reader.recv().await {
-                Ok(Some(frame)) => {
-                    if from_socket.send(frame).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::info!(%peer, error = %e, "connection lost");
-                    break;
-                }
-            }
-        }
+        let reason = closed.closed().await;
+        tracing::info!(%peer, ?reason, "connection ended");
     });
     PeerConnection {
         peer,

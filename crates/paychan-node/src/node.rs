@@ -136,6 +136,18 @@ struct Entry {
     refilling: bool,
 }
 
+/// A voucher checked by [`Node::probe_voucher`] and not yet kept.
+pub(crate) struct Probe {
+    /// What it pays.
+    pub(crate) amount: Amount,
+    /// The credit it needs beyond the peer's confirmed funds.
+    credit: Amount,
+    /// The channel with the voucher accepted.
+    checked: Channel,
+    /// The channel's version it was checked at.
+    version: u64,
+}
+
 pub(crate) struct Slot {
     entry: Mutex<Entry>,
     /// Held for a whole payment round trip: one payment of ours in flight per channel.
@@ -353,6 +365,11 @@ impl Node {
         *slot = Some(Arc::new(handler));
     }
 
+    /// Whether anyone listens to the node's events.
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
     pub(crate) fn emit(&self, event: NodeEvent) {
         // No subscriber is not an error.
         let _ = self.inner.events.send(event);
@@ -484,8 +501,12 @@ impl Node {
                 let Some(frame) = frame else { break };
                 match wire::decode(&frame) {
                     Ok(message) => {
-                        let node = node.clone();
-                        tokio::spawn(async move { node.dispatch(peer, message).await });
+                        // Answers only wake their waiter: done here, without a task of their
+                        // own (one scheduling hop less on every payment's way back).
+                        if let Some(message) = node.resolve_answer(peer, message) {
+                            let node = node.clone();
+                            tokio::spawn(async move { node.dispatch(peer, message).await });
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "undecodable frame");
@@ -635,30 +656,45 @@ impl Node {
 
     // ---- incoming messages ----
 
+    /// Hands an answer (to a request or a channel-scoped wait) to whoever waits for it;
+    /// gives back any other message, for [`dispatch`](Self::dispatch).
+    fn resolve_answer(&self, peer: Address, message: Message) -> Option<Message> {
+        match message {
+            Message::PayResult { request_id, .. } | Message::Response { request_id, .. } => {
+                self.resolve_request(peer, request_id, message);
+                None
+            }
+            m @ (Message::AcceptChannel { .. }
+            | Message::RejectChannel { .. }
+            | Message::WithdrawSignature { .. }
+            | Message::SettlementSignature { .. }) => {
+                if let Some(key) = answered_wait(&m) {
+                    self.resolve_wait(peer, key, m);
+                }
+                None
+            }
+            Message::Pong { .. } => None,
+            other => Some(other),
+        }
+    }
+
     async fn dispatch(&self, peer: Address, message: Message) {
         match message {
             Message::ProposeChannel(p) => self.on_proposal(peer, p).await,
             m @ (Message::AcceptChannel { .. }
             | Message::RejectChannel { .. }
             | Message::WithdrawSignature { .. }
-            | Message::SettlementSignature { .. }) => {
-                if let Some(key) = answered_wait(&m) {
-                    self.resolve_wait(peer, key, m)
-                }
+            | Message::SettlementSignature { .. }
+            | Message::PayResult { .. }
+            | Message::Response { .. }
+            | Message::Pong { .. }) => {
+                let _ = self.resolve_answer(peer, m);
             }
             Message::Pay {
                 request_id,
                 voucher,
                 body,
             } => self.on_pay(peer, request_id, voucher, body).await,
-            m @ (Message::PayResult { .. } | Message::Response { .. }) => {
-                let id = match &m {
-                    Message::PayResult { request_id, .. }
-                    | Message::Response { request_id, .. } => *request_id,
-                    _ => return,
-                };
-                self.resolve_request(peer, id, m)
-            }
             Message::Request {
                 request_id,
                 channel_id,
@@ -683,7 +719,6 @@ impl Node {
             Message::Ping { nonce } => {
                 let _ = self.send(peer, &Message::Pong { nonce }).await;
             }
-            Message::Pong { .. } => {}
             m @ Message::Error { .. } => self.on_error(peer, m),
             other => tracing::debug!(%peer, kind = other.kind(), "ignored message"),
         }
@@ -872,22 +907,25 @@ impl Node {
                 format!("no channel {id} with you"),
             ));
         }
-        let (amount, credit) = self
+        let probe = self
             .probe_voucher(&slot, voucher, memo)
             .await
             .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
+        let amount = probe.amount;
         let message: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
             ErrorBody::new(
                 ErrorBody::MALFORMED,
                 format!("the message is not JSON: {e}"),
             )
         })?;
+        // The message goes to the handler; a copy only if someone listens for the event.
+        let for_event = self.has_subscribers().then(|| message.clone());
         let response = self
             .run_handler(Incoming {
                 channel_id: id,
                 peer,
                 amount,
-                message: message.clone(),
+                message,
             })
             .await?;
         let response = serde_json::to_vec(&response)
@@ -898,7 +936,7 @@ impl Node {
                 "the handler's response is too large",
             ));
         }
-        self.keep_voucher(&slot, voucher, memo, message, credit, 0)
+        self.keep_voucher(&slot, voucher, memo, for_event, probe, 0)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(m) => ErrorBody::new(ErrorBody::VOUCHER_REJECTED, m),
@@ -919,33 +957,32 @@ impl Node {
         slot: &Arc<Slot>,
         voucher: &SignedVoucher,
         memo: paychan_core::B256,
-    ) -> Result<(Amount, Amount), VoucherRejection> {
-        let first = {
+    ) -> Result<Probe, VoucherRejection> {
+        let check = |credit: Amount| async move {
             let entry = slot.entry.lock().await;
-            entry.state.channel.clone().handle_voucher(voucher, memo)
+            let mut checked = entry.state.channel.clone();
+            checked
+                .handle_voucher_with_credit(voucher, memo, credit)
+                .map(|amount| Probe {
+                    amount,
+                    credit,
+                    checked,
+                    version: entry.version,
+                })
         };
+        let first = check(0).await;
         let Err(VoucherRejection::OverBalance { .. }) = first else {
-            return first.map(|amount| (amount, 0));
+            return first;
         };
         self.refresh_deposits(slot).await;
-        let confirmed = {
-            let entry = slot.entry.lock().await;
-            entry.state.channel.clone().handle_voucher(voucher, memo)
-        };
+        let confirmed = check(0).await;
         let Err(VoucherRejection::OverBalance { .. }) = confirmed else {
-            return confirmed.map(|amount| (amount, 0));
+            return confirmed;
         };
-        let credit = self.credit_for(slot).await;
-        if credit == 0 {
-            return confirmed.map(|amount| (amount, 0));
+        match self.credit_for(slot).await {
+            0 => confirmed,
+            credit => check(credit).await,
         }
-        let entry = slot.entry.lock().await;
-        entry
-            .state
-            .channel
-            .clone()
-            .handle_voucher_with_credit(voucher, memo, credit)
-            .map(|amount| (amount, credit))
     }
 
     /// The credit the channel of `slot` may have now: the peer's deposits the ledger shows
@@ -985,33 +1022,48 @@ impl Node {
     /// still spend. A voucher paying less than `min_amount` is refused
     /// ([`NodeError::PackageRefused`]) and changes nothing.
     ///
-    /// `credit` is what [`probe_voucher`](Self::probe_voucher) found the voucher needs; it is
-    /// decided again here, under the node-wide credit lock, so that concurrent payments in
-    /// several channels never take more than the total limit together.
+    /// If nothing changed the channel since the [`probe`](Self::probe_voucher) (every change
+    /// bumps its version), the probe's checked copy is the new state as is, and the signature
+    /// is not recovered a second time. A voucher that needs credit is decided again here,
+    /// under the node-wide credit lock, so that concurrent payments in several channels never
+    /// take more than the total limit together.
+    ///
+    /// `message` is reported with the payment if given (the caller passes it only when
+    /// someone listens).
     pub(crate) async fn keep_voucher(
         &self,
         slot: &Arc<Slot>,
         voucher: &SignedVoucher,
         memo: paychan_core::B256,
-        message: serde_json::Value,
-        credit: Amount,
+        message: Option<serde_json::Value>,
+        probe: Probe,
         min_amount: Amount,
     ) -> Result<(Amount, Amount), NodeError> {
-        let _credit = if credit > 0 {
+        let _credit = if probe.credit > 0 {
             Some(self.inner.credit.lock().await)
         } else {
             None
         };
-        let credit = if credit > 0 {
+        let credit = if probe.credit > 0 {
             self.credit_for(slot).await
         } else {
             0
         };
         let mut entry = slot.entry.lock().await;
-        let mut next = entry.state.clone();
-        let amount = next
-            .channel
-            .handle_voucher_with_credit(voucher, memo, credit)?;
+        let (next, amount) = if probe.credit == 0 && entry.version == probe.version {
+            let next = Persisted {
+                channel: probe.checked,
+                opened: entry.state.opened,
+                auto_refill: entry.state.auto_refill,
+            };
+            (next, probe.amount)
+        } else {
+            let mut next = entry.state.clone();
+            let amount = next
+                .channel
+                .handle_voucher_with_credit(voucher, memo, credit)?;
+            (next, amount)
+        };
         if amount < min_amount {
             return Err(NodeError::PackageRefused(underpaid(amount, min_amount)));
         }
@@ -1034,11 +1086,13 @@ impl Node {
         let remaining = next.channel.available(next.channel.role().peer());
         self.save(&mut entry, next, vec![row], None).await?;
         drop(entry);
-        self.emit(NodeEvent::PaymentReceived {
-            channel_id: voucher.voucher.channel_id,
-            amount: amount.to_string(),
-            message,
-        });
+        if let Some(message) = message {
+            self.emit(NodeEvent::PaymentReceived {
+                channel_id: voucher.voucher.channel_id,
+                amount: amount.to_string(),
+                message,
+            });
+        }
         Ok((amount, remaining))
     }
 
@@ -2034,6 +2088,27 @@ fn user_events(
         });
     }
     out
+}
+
+/// The first stored row of a channel opened outside this node (bulk provisioning, imports):
+/// `channel` must already hold the ledger's record of it (its `Opened` and `Deposited`
+/// events applied). Committed to a node's store before the node is built, it is restored
+/// like any channel the node opened itself, and can be paid on.
+pub fn import_row(channel: Channel) -> Result<ChannelRow, NodeError> {
+    let state = Persisted {
+        channel,
+        opened: true,
+        auto_refill: None,
+    };
+    Ok(ChannelRow {
+        id: state.channel.id(),
+        peer: state.channel.peer(),
+        phase: status_of(&state).to_string(),
+        version: 1,
+        state: postcard::to_stdvec(&state)
+            .map_err(|e| NodeError::Protocol(format!("cannot encode channel: {e}")))?,
+        updated_at: unix_now(),
+    })
 }
 
 fn status_of(state: &Persisted) -> &'static str {

@@ -347,16 +347,22 @@ impl Node {
             return Err(refuse("the message is not the one the voucher pays for"));
         }
         let slot = self.learn_channel(params).await?;
-        let (probed, credit) = self
+        let probe = self
             .probe_voucher(&slot, &voucher, v.memo)
             .await
             .map_err(|e| NodeError::PackageRefused(e.to_string()))?;
-        if probed < min_amount {
-            return Err(NodeError::PackageRefused(underpaid(probed, min_amount)));
+        if probe.amount < min_amount {
+            return Err(NodeError::PackageRefused(underpaid(
+                probe.amount,
+                min_amount,
+            )));
         }
-        let message = package.message.clone().unwrap_or(serde_json::Value::Null);
+        // Reported with the payment only if someone listens.
+        let message = self
+            .has_subscribers()
+            .then(|| package.message.clone().unwrap_or(serde_json::Value::Null));
         let (amount, remaining) = self
-            .keep_voucher(&slot, &voucher, v.memo, message, credit, min_amount)
+            .keep_voucher(&slot, &voucher, v.memo, message, probe, min_amount)
             .await
             .map_err(|e| match e {
                 NodeError::Protocol(why) => NodeError::PackageRefused(why),

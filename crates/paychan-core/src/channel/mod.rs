@@ -159,10 +159,12 @@ pub struct Channel {
     /// Withdrawals signed by both or proposed by us, not yet executed nor expired: their
     /// totals count as withdrawn so nobody spends what may leave.
     reserved: Pair<Option<Withdrawal>>,
-    /// Our withdrawal proposal with our signature, awaiting the peer's.
-    my_withdrawal: Option<(Withdrawal, Signature)>,
+    /// Our withdrawal proposal with our signature, awaiting the peer's. Boxed, like the
+    /// settlement proposal: both are rare, and a node holds many idle channels (boxes
+    /// serialize as their contents, so the stored form is unchanged).
+    my_withdrawal: Option<Box<(Withdrawal, Signature)>>,
     /// Our settlement proposal with our signature, awaiting the peer's.
-    my_settlement: Option<(Settlement, Signature)>,
+    my_settlement: Option<Box<(Settlement, Signature)>>,
     sent: Outgoing,
     received: Option<SignedVoucher>,
     /// The highest peer cumulative we already asked the ledger to count during a close.
@@ -565,7 +567,7 @@ impl Channel {
         };
         let signature = withdrawal.sign(&self.domain, key);
         *self.reserved.get_mut(self.role) = Some(withdrawal);
-        self.my_withdrawal = Some((withdrawal, signature));
+        self.my_withdrawal = Some(Box::new((withdrawal, signature)));
         Ok((withdrawal, signature))
     }
 
@@ -575,7 +577,11 @@ impl Channel {
         &mut self,
         peer_signature: &Signature,
     ) -> Result<CoSigned<Withdrawal>, CommandError> {
-        let (withdrawal, mine) = self.my_withdrawal.ok_or(CommandError::NothingPending)?;
+        let (withdrawal, mine) = self
+            .my_withdrawal
+            .as_deref()
+            .copied()
+            .ok_or(CommandError::NothingPending)?;
         if !peer_signature.verify(&withdrawal.signing_hash(&self.domain), self.peer()) {
             return Err(CommandError::BadPeerSignature);
         }
@@ -676,7 +682,7 @@ impl Channel {
             paid_by_b: self.paid_by(Role::B),
         };
         let signature = settlement.sign(&self.domain, key);
-        self.my_settlement = Some((settlement, signature));
+        self.my_settlement = Some(Box::new((settlement, signature)));
         self.phase = Phase::Settling { settlement };
         Ok((settlement, signature))
     }
@@ -686,7 +692,11 @@ impl Channel {
         &mut self,
         peer_signature: &Signature,
     ) -> Result<CoSigned<Settlement>, CommandError> {
-        let (settlement, mine) = self.my_settlement.ok_or(CommandError::NothingPending)?;
+        let (settlement, mine) = self
+            .my_settlement
+            .as_deref()
+            .copied()
+            .ok_or(CommandError::NothingPending)?;
         if !peer_signature.verify(&settlement.signing_hash(&self.domain), self.peer()) {
             return Err(CommandError::BadPeerSignature);
         }

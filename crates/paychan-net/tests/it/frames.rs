@@ -160,3 +160,48 @@ async fn wss_uses_rustls_without_a_process_provider() {
         "{err:?}"
     );
 }
+
+async fn batches_in_order(kind: TransportKind) {
+    let (client, mut server) = pair(kind).await;
+    let (_reader, writer) = client.split();
+    let sizes = [5, 0, 65_514, 65_515, 300_000, 17, MAX_FRAME_LEN, 1];
+    let frames: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| pattern(size, i as u8))
+        .collect();
+    let receive = async {
+        let mut got = vec![];
+        for _ in 0..frames.len() {
+            got.push(server.recv().await.unwrap().unwrap());
+        }
+        got
+    };
+    let (sent, got) = tokio::join!(writer.send_many(&frames), receive);
+    sent.unwrap();
+    assert_eq!(got, frames);
+
+    // One oversize frame refuses the whole batch before anything is sent; the connection
+    // stays usable.
+    let refused = [b"not sent".to_vec(), vec![0u8; MAX_FRAME_LEN + 1]];
+    assert!(matches!(
+        writer.send_many(&refused).await,
+        Err(NetError::FrameTooLarge { .. })
+    ));
+    writer
+        .send_many(&[b"still".to_vec(), b"fine".to_vec()])
+        .await
+        .unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), b"still");
+    assert_eq!(server.recv().await.unwrap().unwrap(), b"fine");
+}
+
+#[tokio::test]
+async fn batches_arrive_whole_and_in_order_over_tcp() {
+    batches_in_order(TransportKind::Tcp).await;
+}
+
+#[tokio::test]
+async fn batches_arrive_whole_and_in_order_over_websocket() {
+    batches_in_order(TransportKind::WebSocket).await;
+}

@@ -543,3 +543,49 @@ async fn a_commit_that_returned_ok_survives_kill_9() {
         );
     }
 }
+
+/// The usual update leaves the peer index alone; an update that does change the peer still
+/// moves the channel to the new peer's listing, and a stale version is still a conflict
+/// whether or not the peer changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_keep_the_peer_index_and_version_checks_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("store.db"), Durability::Normal).unwrap();
+    let (one, two) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    store.commit(batch(vec![row(1, 1)], vec![])).await.unwrap();
+    store.commit(batch(vec![row(1, 2)], vec![])).await.unwrap();
+    let moved = ChannelRow {
+        peer: two,
+        ..row(1, 3)
+    };
+    store
+        .commit(batch(vec![moved.clone()], vec![]))
+        .await
+        .unwrap();
+    assert!(store.channels_for_peer(one).await.unwrap().is_empty());
+    assert_eq!(store.channels_for_peer(two).await.unwrap(), vec![moved]);
+    for stale in [
+        row(1, 3),
+        ChannelRow {
+            peer: two,
+            ..row(1, 3)
+        },
+    ] {
+        assert!(matches!(
+            store.commit(batch(vec![stale], vec![])).await,
+            Err(StoreError::Conflict {
+                stored_version: 3,
+                ..
+            })
+        ));
+    }
+    let back = ChannelRow {
+        peer: two,
+        ..row(1, 4)
+    };
+    store
+        .commit(batch(vec![back.clone()], vec![]))
+        .await
+        .unwrap();
+    assert_eq!(store.channel(id(1)).await.unwrap(), Some(back));
+}

@@ -476,12 +476,44 @@ impl LedgerQuery for EthAccount {
         Ok(amount(raw))
     }
 
+    /// The channel as of the newest block with `confirmations` blocks on top (itself
+    /// included): a deposit counts once it is as deep as the events the node follows.
     async fn channel(&self, id: ChannelId) -> Result<Option<ChannelRecord>, LedgerError> {
+        let depth = self.config().confirmations.max(1).saturating_sub(1);
+        let head = self
+            .shared
+            .provider
+            .get_block_number()
+            .await
+            .map_err(from_rpc)?;
+        let Some(confirmed) = head.checked_sub(depth) else {
+            return Ok(None);
+        };
+        self.channel_at(id, BlockId::number(confirmed)).await
+    }
+
+    /// The channel as of the newest block, deposits not yet confirmed included.
+    async fn channel_unconfirmed(
+        &self,
+        id: ChannelId,
+    ) -> Result<Option<ChannelRecord>, LedgerError> {
+        self.channel_at(id, BlockId::latest()).await
+    }
+}
+
+impl EthAccount {
+    /// The contract's record of channel `id` as of `block`.
+    async fn channel_at(
+        &self,
+        id: ChannelId,
+        block: BlockId,
+    ) -> Result<Option<ChannelRecord>, LedgerError> {
         let v = self
             .shared
             .adjudicator
             .channel(id.0)
             .call()
+            .block(block)
             .await
             .map_err(|e| LedgerError::Unavailable(format!("reading channel {id}: {e}")))?;
         let last = Pair::new(amount(v.lastA), amount(v.lastB));

@@ -20,6 +20,8 @@ mod events;
 mod gas;
 #[cfg(not(paychan_skip_anvil))]
 mod two_nodes;
+#[cfg(not(paychan_skip_anvil))]
+mod unconfirmed;
 
 #[cfg(paychan_skip_anvil)]
 #[test]

@@ -20,7 +20,7 @@ use paychan_ledger::{LedgerError, LedgerEvents, LedgerFunding, LedgerQuery, test
 use serde_json::json;
 
 fn config(h: &EthHarness) -> EthConfig {
-    let mut c = EthConfig::new(h.anvil().url(), h.deployment().address, ANVIL_CHAIN_ID);
+    let mut c = EthConfig::new(h.url(), h.deployment().address, ANVIL_CHAIN_ID);
     c.start_block = h.deployment().block;
     c.confirmations = 1;
     c.poll_interval = Duration::from_millis(10);
@@ -100,15 +100,23 @@ async fn events_wait_for_confirmations_and_ignore_shallow_reorgs() {
     let signer = PrivateKeySigner::from_bytes(&B256::from(ka.to_bytes())).unwrap();
     let wallet = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(h.anvil().url().parse().unwrap());
-    let receipt = PaychanAdjudicator::new(h.deployment().address, &wallet)
+        .connect_http(h.url().parse().unwrap());
+    let hash = *PaychanAdjudicator::new(h.deployment().address, &wallet)
         .startClose(id.0)
         .send()
         .await
         .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .tx_hash();
+    // Anvil mines on arrival, but a loaded machine may take a moment to answer for it.
+    let mut receipt = None;
+    for _ in 0..100 {
+        receipt = wallet.get_transaction_receipt(hash).await.unwrap();
+        if receipt.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receipt = receipt.expect("mined within 5 s");
     assert!(receipt.status());
     let mut stream = a.events(1).await.unwrap();
     for depth in 1..=2 {

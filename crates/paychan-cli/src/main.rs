@@ -4,6 +4,8 @@ mod channel;
 mod config;
 mod daemon;
 mod demo;
+mod demo_ledger;
+mod eth;
 mod init;
 mod keystore;
 mod ledger;
@@ -28,6 +30,8 @@ enum Command {
     /// ways with messages, withdraws, closes cooperatively, then closes a second channel
     /// unilaterally, and checks the final balances against the payments.
     Demo(demo::DemoArgs),
+    /// Ethereum: deploys the adjudicator contract (`deploy`).
+    Eth(eth::EthArgs),
     /// Serves the embedded ledger over JSON-RPC (`serve`), or funds and reads accounts on a
     /// served ledger (`faucet`, `balance`).
     Ledger(ledger::LedgerArgs),
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Eth(args) => eth::run(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Node(args) => daemon::run(&args),

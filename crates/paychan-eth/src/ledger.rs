@@ -116,18 +116,26 @@ impl std::fmt::Debug for EthLedger {
     }
 }
 
-/// The RPC client of `url`, with the retry layer.
+/// How long one JSON-RPC request may take before it fails (`Unavailable`): a node that stops
+/// answering must not hang the ledger.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The RPC client of `url`, with the retry layer and a timeout per request.
 pub(crate) fn rpc_client(url: &str, max_retries: u32) -> Result<RpcClient, LedgerError> {
-    let url = url
+    let parsed = url
         .parse()
         .map_err(|e| invalid(format!("rpc_url {url}: {e}")))?;
+    let http = alloy::transports::http::reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| invalid(format!("HTTP client: {e}")))?;
     Ok(RpcClient::builder()
         .layer(RetryBackoffLayer::new(
             max_retries,
             INITIAL_BACKOFF_MS,
             COMPUTE_UNITS_PER_SECOND,
         ))
-        .http(url))
+        .http_with_client(http, parsed))
 }
 
 impl EthLedger {

@@ -259,3 +259,20 @@ async fn an_unreachable_node_is_unavailable_and_a_wrong_chain_is_refused() {
         Err(LedgerError::Invalid(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_polling_never_blocks_the_index() {
+    // A watcher `select!`s between its event stream and a timer: when the timer wins, the
+    // stream's pending step is parked, possibly in the middle of a scan. Nothing it holds may
+    // block the next transaction's wait for its events.
+    let h = EthHarness::with_token().await;
+    let mut stream = h.ledger().events(0).await.unwrap();
+    for round in 0..40 {
+        let _ = tokio::time::timeout(Duration::from_micros(300), stream.next()).await;
+        h.mine(1).await;
+        tokio::time::timeout(Duration::from_secs(10), h.ledger().index().sync())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the index is blocked by a parked reader"))
+            .unwrap();
+    }
+}

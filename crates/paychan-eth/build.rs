@@ -6,5 +6,8 @@ fn main() {
     println!("cargo::rerun-if-env-changed=PAYCHAN_SKIP_ANVIL");
     if std::env::var("PAYCHAN_SKIP_ANVIL").is_ok_and(|v| v == "1") {
         println!("cargo::rustc-cfg=paychan_skip_anvil");
+        println!(
+            "cargo::warning=PAYCHAN_SKIP_ANVIL=1: the paychan-eth tests against anvil are compiled out"
+        );
     }
 }

@@ -136,6 +136,8 @@ impl Default for RpcSection {
 pub(crate) enum LedgerKind {
     /// An embedded ledger served by `paychan ledger serve`, reached over JSON-RPC.
     EmbeddedRemote,
+    /// The `PaychanAdjudicator` contract on an Ethereum chain (`paychan eth deploy`).
+    Ethereum,
 }
 
 /// `[ledger]`.
@@ -143,7 +145,18 @@ pub(crate) enum LedgerKind {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct LedgerSection {
     pub(crate) kind: LedgerKind,
+    /// `embedded-remote`: the served ledger's URL.
     pub(crate) url: String,
+    /// `ethereum`: the node's JSON-RPC endpoint.
+    pub(crate) rpc_url: Option<String>,
+    /// `ethereum`: the adjudicator's address.
+    pub(crate) contract: Option<Address>,
+    /// `ethereum`: the chain id the endpoint must report.
+    pub(crate) chain_id: Option<u64>,
+    /// `ethereum`: blocks on top of a transaction (itself included) before it counts.
+    pub(crate) confirmations: u64,
+    /// `ethereum`: the deployment block, where the event scan starts.
+    pub(crate) start_block: u64,
 }
 
 impl Default for LedgerSection {
@@ -151,6 +164,43 @@ impl Default for LedgerSection {
         LedgerSection {
             kind: LedgerKind::EmbeddedRemote,
             url: DEFAULT_LEDGER_URL.to_owned(),
+            rpc_url: None,
+            contract: None,
+            chain_id: None,
+            confirmations: 3,
+            start_block: 0,
+        }
+    }
+}
+
+impl LedgerSection {
+    /// The Ethereum ledger's configuration (`kind = "ethereum"`), its event index kept in
+    /// `dir/eth-index`.
+    pub(crate) fn eth_config(&self, dir: &Path) -> Result<paychan_eth::EthConfig> {
+        let (Some(rpc_url), Some(contract), Some(chain_id)) =
+            (&self.rpc_url, self.contract, self.chain_id)
+        else {
+            bail!(
+                "ledger.kind = \"ethereum\" needs ledger.rpc_url, ledger.contract and ledger.chain_id"
+            );
+        };
+        let mut config = paychan_eth::EthConfig::new(rpc_url.trim(), contract, chain_id);
+        config.confirmations = self.confirmations;
+        config.start_block = self.start_block;
+        config.index_dir = Some(dir.join("eth-index"));
+        Ok(config)
+    }
+
+    /// Where the ledger is, for messages.
+    pub(crate) fn describe(&self) -> String {
+        match self.kind {
+            LedgerKind::EmbeddedRemote => self.url.clone(),
+            LedgerKind::Ethereum => format!(
+                "{} on {} (chain {})",
+                self.contract.map(|c| c.to_string()).unwrap_or_default(),
+                self.rpc_url.as_deref().unwrap_or_default(),
+                self.chain_id.unwrap_or_default()
+            ),
         }
     }
 }
@@ -275,9 +325,26 @@ impl Config {
                  together: set both, or both to \"0\""
             );
         }
-        let url = self.ledger.url.trim();
+        let (field, url) = match self.ledger.kind {
+            LedgerKind::EmbeddedRemote => ("ledger.url", self.ledger.url.trim()),
+            LedgerKind::Ethereum => {
+                if self.ledger.contract.is_none() {
+                    bail!("ledger.contract is required with kind = \"ethereum\"");
+                }
+                if self.ledger.chain_id.is_none() {
+                    bail!("ledger.chain_id is required with kind = \"ethereum\"");
+                }
+                if self.ledger.confirmations == 0 {
+                    bail!("ledger.confirmations must be at least 1");
+                }
+                (
+                    "ledger.rpc_url",
+                    self.ledger.rpc_url.as_deref().unwrap_or("").trim(),
+                )
+            }
+        };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("ledger.url must start with http:// or https:// (got {url:?})");
+            bail!("{field} must start with http:// or https:// (got {url:?})");
         }
         paychan_rpc::auth::AuthLayer::new("0123456789abcdef", &self.rpc.allowed_origins)
             .map_err(|e| anyhow::anyhow!("rpc.allowed_origins: {e}"))?;
@@ -412,6 +479,13 @@ max_connections = {max_connections}
 # that use the same URL.
 kind = "embedded-remote"
 url = {ledger_url}
+# "ethereum": the PaychanAdjudicator contract (see docs/ETHEREUM.md, `paychan eth deploy`):
+# kind = "ethereum"
+# rpc_url = "http://127.0.0.1:8545"
+# contract = "0x..."
+# chain_id = 31337
+# confirmations = 3
+# start_block = 0
 
 [store]
 # The SQLite database of channel states.
@@ -509,10 +583,26 @@ mod tests {
             ),
             ("[policy]\nunconfirmed_total = \"x\"\n", "unconfirmed_total"),
             ("[ledger]\nurl = \"ftp://x\"\n", "ledger.url"),
-            ("[ledger]\nkind = \"ethereum\"\n", "kind"),
+            ("[ledger]\nkind = \"bitcoin\"\n", "kind"),
+            ("[ledger]\nkind = \"ethereum\"\n", "ledger.contract"),
+            (
+                "[ledger]\nkind = \"ethereum\"\ncontract = \"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\"\n",
+                "ledger.chain_id",
+            ),
+            (
+                "[ledger]\nkind = \"ethereum\"\ncontract = \"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\"\nchain_id = 1\n",
+                "ledger.rpc_url",
+            ),
             ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),
             ("[node]\npeers = [\"nope\"]\n", "node.peers[0]"),
         ];
+        let eth = "[ledger]\nkind = \"ethereum\"\nrpc_url = \"http://127.0.0.1:8545\"\n\
+                   contract = \"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\"\nchain_id = 31337\n\
+                   confirmations = 2\n";
+        let config = Config::parse(eth, Path::new("config.toml")).unwrap();
+        let eth = config.ledger.eth_config(Path::new("/data")).unwrap();
+        assert_eq!((eth.chain_id, eth.confirmations), (31337, 2));
+        assert_eq!(eth.index_dir, Some(PathBuf::from("/data/eth-index")));
         for (text, field) in cases {
             let error = format!(
                 "{:#}",

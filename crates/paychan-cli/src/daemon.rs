@@ -9,7 +9,8 @@
 use std::{io::IsTerminal, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, anyhow};
-use paychan_ledger::{LedgerError, LedgerQuery, rpc::RpcLedger};
+use paychan_eth::EthLedger;
+use paychan_ledger::{Ledger, LedgerError, LedgerQuery, rpc::RpcLedger};
 use paychan_node::{Node, NodeEvent};
 use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
 use paychan_store::sqlite::SqliteStore;
@@ -77,16 +78,33 @@ async fn serve(
     token: String,
     key: paychan_core::SigningKey,
 ) -> Result<()> {
-    let ledger = match config.ledger.kind {
-        LedgerKind::EmbeddedRemote => RpcLedger::connect(&config.ledger.url, key.clone())
-            .await
-            .map_err(|e| {
+    let ledger: Arc<dyn Ledger> = match config.ledger.kind {
+        LedgerKind::EmbeddedRemote => Arc::new(
+            RpcLedger::connect(&config.ledger.url, key.clone())
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot connect to the ledger at {} (ledger.url): {}\n(is `paychan ledger serve` running there?)",
+                        config.ledger.url,
+                        ledger_reason(&e)
+                    )
+                })?,
+        ),
+        LedgerKind::Ethereum => {
+            let eth = config.ledger.eth_config(&dir)?;
+            let ledger = EthLedger::connect(eth).await.map_err(|e| {
                 anyhow!(
-                    "cannot connect to the ledger at {} (ledger.url): {}\n(is `paychan ledger serve` running there?)",
-                    config.ledger.url,
+                    "cannot use the Ethereum ledger {}: {}",
+                    config.ledger.describe(),
                     ledger_reason(&e)
                 )
-            })?,
+            })?;
+            Arc::new(
+                ledger
+                    .account(&key)
+                    .map_err(|e| anyhow!("{}", ledger_reason(&e)))?,
+            )
+        }
     };
     let store_path = in_dir(&dir, &config.store.path);
     let durability = config.store.durability();
@@ -104,7 +122,7 @@ async fn serve(
     })?;
     let node = Node::builder()
         .key(key.clone())
-        .ledger(Arc::new(ledger.clone()))
+        .ledger(ledger.clone())
         .store(Arc::new(store))
         .config(config.node_config())
         .build()
@@ -126,7 +144,7 @@ async fn serve(
         .with_max_request_body_size(config.rpc.max_request_body_size)
         .with_max_batch_len(config.rpc.max_batch_len)
         .with_max_connections(config.rpc.max_connections);
-    let ledger_query: Arc<dyn LedgerQuery> = Arc::new(ledger);
+    let ledger_query: Arc<dyn LedgerQuery> = ledger;
     let dialer: Arc<dyn Dialer> = networking.clone();
     let server = RpcServerBuilder::new(node.clone(), rpc_config)
         .ledger(ledger_query)
@@ -146,7 +164,7 @@ async fn serve(
     for addr in networking.listen_addresses() {
         println!("  peers    {addr}");
     }
-    println!("  ledger   {}", config.ledger.url);
+    println!("  ledger   {}", config.ledger.describe());
     println!("  data dir {}", dir.display());
 
     let signal = signals.wait().await?;

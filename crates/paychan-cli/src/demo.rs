@@ -1,8 +1,10 @@
-//! `paychan demo`: two nodes over real loopback sockets, on an embedded ledger.
+//! `paychan demo`: two nodes over real loopback sockets, on an embedded ledger or (with
+//! `--ledger ethereum`) on the contract on a local anvil.
 //!
 //! Alice and Bob are full [`Node`]s in this process, each with its own SQLite store, talking
 //! over Noise-encrypted TCP on 127.0.0.1 exactly as two machines would. The ledger is the
-//! embedded ledger, in memory, on a manual clock so that a challenge period can pass at once.
+//! embedded ledger, in memory, on a manual clock so that a challenge period can pass at once,
+//! or the `PaychanAdjudicator` contract on a fresh anvil whose clock the demo moves forward.
 //! The demo opens a channel, runs pay-per-call requests (each a JSON message answered with a
 //! JSON response) with live progress and throughput, streams payments both ways at once,
 //! withdraws, closes cooperatively, then opens a second channel that Alice closes alone and
@@ -13,13 +15,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
-use paychan_core::{Address, Amount, ChannelId};
-use paychan_ledger::EmbeddedLedger;
+use paychan_core::{Amount, ChannelId};
 use paychan_node::{Incoming, Node, NodeEvent};
 use paychan_store::Durability;
 use serde_json::json;
 
-use crate::pair::{self, Party, wait_event, wait_until_async};
+use crate::{
+    demo_ledger::{DemoLedger, DemoLedgerKind},
+    pair::{self, Party, wait_event, wait_until_async},
+};
 
 /// Options of `paychan demo`.
 #[derive(clap::Args, Debug)]
@@ -36,6 +40,9 @@ pub(crate) struct DemoArgs {
     /// Print the summary as JSON instead of text (no progress output).
     #[arg(long)]
     json: bool,
+    /// The ledger: the embedded one in memory, or the contract on a local anvil.
+    #[arg(long, value_enum, default_value = "embedded")]
+    ledger: DemoLedgerKind,
 }
 
 const FUNDS: Amount = 1_000_000_000;
@@ -85,13 +92,17 @@ struct Paid {
 async fn demo(args: &DemoArgs) -> Result<()> {
     let out = Out { quiet: args.json };
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let ledger = pair::manual_ledger();
-    let alice = pair::party("alice", args.seed, &ledger, dir.path(), Durability::Normal).await?;
-    let bob = pair::party("bob", args.seed, &ledger, dir.path(), Durability::Normal).await?;
+    let ledger = DemoLedger::start(args.ledger).await?;
+    let handle = |key: &paychan_core::SigningKey| ledger.account(key);
+    let alice = pair::party("alice", args.seed, handle, dir.path(), Durability::Normal).await?;
+    let bob = pair::party("bob", args.seed, handle, dir.path(), Durability::Normal).await?;
     for p in [&alice, &bob] {
-        ledger.faucet(p.key.address(), Address::ZERO, FUNDS)?;
+        ledger.faucet(p.key.address(), FUNDS).await?;
     }
-    out.say("paychan demo: two nodes over Noise/TCP on 127.0.0.1, an embedded ledger in memory");
+    out.say(format!(
+        "paychan demo: two nodes over Noise/TCP on 127.0.0.1, {}",
+        ledger.describe()
+    ));
     out.say(format!(
         "  Alice {}\n  Bob   {}\n  each starts with {FUNDS} units on the ledger\n",
         alice.key.address(),
@@ -210,13 +221,14 @@ async fn demo(args: &DemoArgs) -> Result<()> {
     out.say(format!(
         "  Alice starts a unilateral close; challenge period until {deadline} (ledger time)"
     ));
-    wait_until_async(|| async {
-        matches!(ledger.channel_record(&second), Ok(Some(r)) if matches!(r.status, paychan_core::adjudicator::ChannelStatus::Closing { counted, .. } if counted.a == 750))
-    }, "Bob's watcher submits Alice's latest voucher").await?;
+    wait_until_async(
+        || async { ledger.counted_a(second).await == Some(750) },
+        "Bob's watcher submits Alice's latest voucher",
+    )
+    .await?;
     out.say("  Bob's watcher submitted Alice's latest voucher (750)");
-    let now = ledger.time()?;
-    ledger.clock().advance(deadline.saturating_sub(now));
-    out.say("  the challenge period passes (manual ledger clock)");
+    ledger.advance_to(deadline).await?;
+    out.say("  the challenge period passes (the ledger's clock is moved forward)");
     let received = wait_event(&mut bob_events, |e| match e {
         NodeEvent::ChannelClosed {
             channel_id,
@@ -227,7 +239,7 @@ async fn demo(args: &DemoArgs) -> Result<()> {
     .await?;
     out.say(format!("  the watcher settled: Bob received {received}"));
 
-    let summary = check(&ledger, &alice, &bob, &paid, &out, rate)?;
+    let summary = check(&ledger, &alice, &bob, &paid, &out, rate).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
@@ -255,8 +267,8 @@ async fn stream(
 }
 
 /// Checks every final balance against the answered payments and returns the summary.
-fn check(
-    ledger: &EmbeddedLedger,
+async fn check(
+    ledger: &DemoLedger,
     alice: &Party,
     bob: &Party,
     paid: &Paid,
@@ -266,7 +278,7 @@ fn check(
     let mut rows = vec![];
     let mut ok = true;
     for (p, sent, received) in [(alice, paid.alice, paid.bob), (bob, paid.bob, paid.alice)] {
-        let balance = ledger.balance_of(p.key.address(), Address::ZERO)?;
+        let balance = ledger.balance(p.key.address()).await?;
         let expected = FUNDS.saturating_add(received).saturating_sub(sent);
         ok &= balance == expected;
         rows.push(json!({
@@ -285,11 +297,15 @@ fn check(
             if balance == expected { "ok" } else { "MISMATCH" }
         ));
     }
-    let conserved = ledger.total(Address::ZERO)? == ledger.supply(Address::ZERO)?;
+    let (total, conserved) = ledger
+        .conserved(
+            &[alice.key.address(), bob.key.address()],
+            FUNDS.saturating_mul(2),
+        )
+        .await?;
     ok &= conserved;
     out.say(format!(
-        "  ledger total {}: {}",
-        ledger.total(Address::ZERO)?,
+        "  ledger total {total}: {}",
         if conserved {
             "conserved"
         } else {

@@ -6,6 +6,8 @@ mod config;
 mod contacts;
 mod daemon;
 mod demo;
+mod demo_ledger;
+mod eth;
 mod init;
 mod keystore;
 mod ledger;
@@ -37,6 +39,8 @@ enum Command {
     /// restart time on loopback, against this machine's limits (sign + recover, fsync,
     /// round trip), in one run.
     Bench(bench::BenchArgs),
+    /// Ethereum: deploys the adjudicator contract (`deploy`).
+    Eth(eth::EthArgs),
     /// Serves the embedded ledger over JSON-RPC (`serve`), or funds and reads accounts on a
     /// served ledger (`faucet`, `balance`).
     Ledger(ledger::LedgerArgs),
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Eth(args) => eth::run(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Node(args) => daemon::run(&args),

@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use paychan_core::{SigningKey, keccak256};
-use paychan_ledger::{Clock, EmbeddedLedger};
+use paychan_ledger::{Clock, EmbeddedLedger, Ledger};
 use paychan_net::{LinkConfig, ListenConfig, PeerAddr};
 use paychan_node::{Node, NodeConfig, NodeEvent, net};
 use paychan_store::{Durability, sqlite::SqliteStore};
@@ -34,6 +34,11 @@ pub(crate) fn key(name: &str, seed: u64) -> Result<SigningKey> {
     )?)
 }
 
+/// A handle on `ledger` for each key.
+pub(crate) fn embedded(ledger: &EmbeddedLedger) -> impl Fn(&SigningKey) -> Result<Arc<dyn Ledger>> {
+    |key| Ok(Arc::new(ledger.account(key.clone())))
+}
+
 /// An embedded ledger in memory whose manual clock starts at the current Unix time.
 pub(crate) fn manual_ledger() -> EmbeddedLedger {
     let start = std::time::SystemTime::now()
@@ -47,12 +52,12 @@ pub(crate) fn db_path(dir: &Path, name: &str) -> std::path::PathBuf {
     dir.join(format!("{name}.db"))
 }
 
-/// Opens (or restores, if the database exists) party `name`'s node on `ledger`, with its
-/// store in `dir`.
+/// Opens (or restores, if the database exists) party `name`'s node on the ledger handle
+/// `ledger` gives for its key, with its store in `dir`.
 pub(crate) async fn party(
     name: &'static str,
     seed: u64,
-    ledger: &EmbeddedLedger,
+    ledger: impl Fn(&SigningKey) -> Result<Arc<dyn Ledger>>,
     dir: &Path,
     durability: Durability,
 ) -> Result<Party> {
@@ -60,7 +65,7 @@ pub(crate) async fn party(
     let store = Arc::new(SqliteStore::open(db_path(dir, name), durability)?);
     let node = Node::builder()
         .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
+        .ledger(ledger(&key)?)
         .store(store.clone())
         .config(NodeConfig {
             settle_check_interval: Duration::from_millis(50),

@@ -54,7 +54,14 @@ pub fn contracts_dir() -> PathBuf {
 pub fn find_anvil() -> Result<PathBuf, AnvilError> {
     let mut looked = vec![];
     if let Some(p) = std::env::var_os("PAYCHAN_ANVIL") {
-        return Ok(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        return Err(AnvilError::NotFound(format!(
+            "PAYCHAN_ANVIL={}",
+            p.display()
+        )));
     }
     let npm = contracts_dir().join("node_modules/@foundry-rs");
     looked.push(npm.display().to_string());

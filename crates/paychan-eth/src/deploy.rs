@@ -1,5 +1,7 @@
 //! Deploying the adjudicator (`paychan eth deploy`, the test harness).
 
+use std::time::Duration;
+
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::Bytes,
@@ -13,8 +15,13 @@ use paychan_ledger::LedgerError;
 use crate::{
     bindings::PaychanAdjudicator,
     error::{from_rpc, invalid},
-    ledger::rpc_client,
+    ledger::{rpc_client, wait_receipt},
 };
+
+/// How often a deployment polls for its receipt.
+const DEPLOY_POLL: Duration = Duration::from_millis(50);
+/// How long a deployment waits to be mined.
+const DEPLOY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Where a contract was deployed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,13 +50,12 @@ pub async fn deploy_code(
         .connect_client(rpc_client(rpc_url, 3)?);
     let chain_id = provider.get_chain_id().await.map_err(from_rpc)?;
     let tx = TransactionRequest::default().with_deploy_code(code);
-    let receipt = provider
+    let hash = *provider
         .send_transaction(tx)
         .await
         .map_err(from_rpc)?
-        .get_receipt()
-        .await
-        .map_err(|e| LedgerError::Unavailable(format!("deployment: {e}")))?;
+        .tx_hash();
+    let receipt = wait_receipt(&provider, hash, DEPLOY_POLL, DEPLOY_TIMEOUT).await?;
     match (
         receipt.status(),
         receipt.contract_address,

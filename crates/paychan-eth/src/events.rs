@@ -19,7 +19,7 @@ use std::{
     fs,
     io::{BufRead, Write},
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use alloy::{
@@ -33,7 +33,6 @@ use paychan_core::{
 };
 use paychan_ledger::{EventRecord, LedgerError};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 
 use crate::{
     bindings::PaychanAdjudicator::PaychanAdjudicatorEvents as E,
@@ -256,7 +255,7 @@ impl EventIndex {
 
     /// How many events are indexed.
     pub async fn len(&self) -> u64 {
-        self.state.lock().await.cursor.count
+        self.locked().cursor.count
     }
 
     /// Whether no event is indexed.
@@ -266,12 +265,12 @@ impl EventIndex {
 
     /// The next block the index will scan.
     pub async fn next_block(&self) -> u64 {
-        self.state.lock().await.cursor.next_block
+        self.locked().cursor.next_block
     }
 
     /// Up to `max` indexed events from cursor `from`.
     pub async fn from_cursor(&self, from: u64, max: usize) -> Vec<IndexedEvent> {
-        let state = self.state.lock().await;
+        let state = self.locked();
         let start = usize::try_from(from).unwrap_or(usize::MAX);
         state
             .events
@@ -282,7 +281,7 @@ impl EventIndex {
 
     /// The indexed events of transaction `tx` in block `block`.
     pub async fn of_tx(&self, block: u64, tx: B256) -> Vec<EventRecord> {
-        let state = self.state.lock().await;
+        let state = self.locked();
         // Events are in block order: search from the end, where new transactions are.
         let mut out: Vec<EventRecord> = state
             .events
@@ -296,20 +295,39 @@ impl EventIndex {
         out
     }
 
+    /// The state, for a moment: the lock is never held across an `.await`, so a reader that
+    /// stops polling (a dropped `next()`, a `select!` that took another branch) can never
+    /// block the others.
+    fn locked(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(guard) => guard,
+            // A panic while holding it cannot leave the state half-updated: every update is
+            // a single assignment after the events file was written.
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// Scans the confirmed blocks not scanned yet. Returns how many events were added.
+    ///
+    /// Concurrent calls are safe: each reads the cursor, fetches without holding the lock,
+    /// and applies its batch only if the cursor has not moved meanwhile (else it starts over
+    /// from the new cursor).
     pub async fn sync(&self) -> Result<u64, LedgerError> {
-        let mut state = self.state.lock().await;
         let head = self.provider.get_block_number().await.map_err(from_rpc)?;
         let Some(safe) = head.checked_sub(self.confirmations.saturating_sub(1)) else {
             return Ok(0);
         };
         let mut added = 0u64;
-        while state.cursor.next_block <= safe {
-            self.check_last(&state.cursor).await?;
-            let from = state.cursor.next_block;
+        loop {
+            let cursor = self.locked().cursor;
+            if cursor.next_block > safe {
+                return Ok(added);
+            }
+            self.check_last(&cursor).await?;
+            let from = cursor.next_block;
             let to = safe.min(from.saturating_add(self.max_range.saturating_sub(1)));
             let filter = Filter::new()
-                .address(state.cursor.contract)
+                .address(cursor.contract)
                 .from_block(from)
                 .to_block(to);
             let mut logs = self.provider.get_logs(&filter).await.map_err(from_rpc)?;
@@ -336,10 +354,9 @@ impl EventIndex {
                         t
                     }
                 };
-                let cursor = state.cursor.count.saturating_add(new.len() as u64);
                 new.push(IndexedEvent {
                     record: EventRecord {
-                        cursor,
+                        cursor: cursor.count.saturating_add(new.len() as u64),
                         time,
                         event,
                     },
@@ -352,15 +369,18 @@ impl EventIndex {
             let next = CursorFile {
                 next_block: to.saturating_add(1),
                 last_hash: Some(end.0),
-                count: state.cursor.count.saturating_add(new.len() as u64),
-                ..state.cursor
+                count: cursor.count.saturating_add(new.len() as u64),
+                ..cursor
             };
+            let mut state = self.locked();
+            if state.cursor != cursor {
+                continue; // another caller indexed these blocks first
+            }
             self.persist(&new, &next)?;
             added = added.saturating_add(new.len() as u64);
             state.events.extend(new);
             state.cursor = next;
         }
-        Ok(added)
     }
 
     /// Checks that the last scanned block is still on the chain: if not, a reorg deeper than

@@ -65,6 +65,32 @@ const INITIAL_BACKOFF_MS: u64 = 200;
 /// Events read from the index per step of an event stream.
 const STREAM_BATCH: usize = 256;
 
+/// Polls for the receipt of `hash` every `poll`; `Unavailable` after `timeout`. (Not alloy's
+/// `get_receipt`, whose block watcher can miss a transaction mined before it started.)
+pub(crate) async fn wait_receipt<P: Provider>(
+    provider: &P,
+    hash: TxHash,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<TransactionReceipt, LedgerError> {
+    let deadline = deadline_after(timeout);
+    loop {
+        if let Some(r) = provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(from_rpc)?
+        {
+            return Ok(r);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(LedgerError::Unavailable(format!(
+                "transaction {hash} not mined within {timeout:?}"
+            )));
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// A connection to one deployed `PaychanAdjudicator`.
 #[derive(Clone)]
 pub struct EthLedger {
@@ -90,18 +116,26 @@ impl std::fmt::Debug for EthLedger {
     }
 }
 
-/// The RPC client of `url`, with the retry layer.
+/// How long one JSON-RPC request may take before it fails (`Unavailable`): a node that stops
+/// answering must not hang the ledger.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The RPC client of `url`, with the retry layer and a timeout per request.
 pub(crate) fn rpc_client(url: &str, max_retries: u32) -> Result<RpcClient, LedgerError> {
-    let url = url
+    let parsed = url
         .parse()
         .map_err(|e| invalid(format!("rpc_url {url}: {e}")))?;
+    let http = alloy::transports::http::reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| invalid(format!("HTTP client: {e}")))?;
     Ok(RpcClient::builder()
         .layer(RetryBackoffLayer::new(
             max_retries,
             INITIAL_BACKOFF_MS,
             COMPUTE_UNITS_PER_SECOND,
         ))
-        .http(url))
+        .http_with_client(http, parsed))
 }
 
 impl EthLedger {
@@ -328,8 +362,14 @@ impl EthAccount {
             });
         }
         let index = &self.shared.index;
+        let deadline = deadline_after(self.config().tx_timeout);
         while index.next_block().await <= block {
             if index.sync().await? == 0 && index.next_block().await <= block {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(LedgerError::Unavailable(format!(
+                        "the event index did not reach block {block} of transaction {hash}"
+                    )));
+                }
                 tokio::time::sleep(self.config().poll_interval).await;
             }
         }
@@ -338,25 +378,8 @@ impl EthAccount {
     }
 
     async fn wait_mined(&self, hash: TxHash) -> Result<TransactionReceipt, LedgerError> {
-        let deadline = deadline_after(self.config().tx_timeout);
-        loop {
-            if let Some(r) = self
-                .shared
-                .provider
-                .get_transaction_receipt(hash)
-                .await
-                .map_err(from_rpc)?
-            {
-                return Ok(r);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(LedgerError::Unavailable(format!(
-                    "transaction {hash} not mined within {:?}",
-                    self.config().tx_timeout
-                )));
-            }
-            tokio::time::sleep(self.config().poll_interval).await;
-        }
+        let c = self.config();
+        wait_receipt(&self.shared.provider, hash, c.poll_interval, c.tx_timeout).await
     }
 
     /// Waits until the transaction's block has `confirmations` blocks on top (itself

@@ -9,16 +9,19 @@
 //! - [`ledger`]: [`EthLedger`] (one connection to one contract) and [`EthAccount`] (a handle
 //!   acting for one key) implementing every ledger role.
 //! - [`deploy`]: deploying the contract.
-//! - `anvil` and `testkit` (feature `testkit`): a local anvil node started on a free port and the
-//!   conformance-suite harness over it.
+//! - `anvil` and `devnet` (feature `anvil`): a local anvil node started on a free port, with the
+//!   adjudicator deployed and a faucet and a clock for development.
+//! - `testkit` (feature `testkit`): the conformance-suite harness over it.
 //!
 //! [`LedgerError`]: paychan_ledger::LedgerError
 
-#[cfg(feature = "testkit")]
+#[cfg(feature = "anvil")]
 pub mod anvil;
 pub mod bindings;
 pub mod config;
 pub mod deploy;
+#[cfg(feature = "anvil")]
+pub mod devnet;
 pub mod error;
 pub mod events;
 pub mod ledger;

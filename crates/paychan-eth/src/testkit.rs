@@ -16,22 +16,17 @@
     clippy::arithmetic_side_effects
 )]
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use alloy::{
-    primitives::Bytes,
-    providers::{DynProvider, Provider},
-    sol_types::SolCall,
-};
+use alloy::{primitives::Bytes, sol_types::SolCall};
 use async_trait::async_trait;
 use paychan_core::{Address, Amount, SigningKey, U256, keccak256};
 use paychan_ledger::{LedgerError, testkit::Harness};
 
 use crate::{
-    anvil::{ANVIL_CHAIN_ID, Anvil, AnvilError},
     bindings::MockERC20,
-    config::EthConfig,
     deploy::{Deployment, deploy_code},
+    devnet::{Devnet, DevnetError},
     ledger::{EthAccount, EthLedger},
 };
 
@@ -49,11 +44,9 @@ pub fn test_key(label: &str) -> SigningKey {
         .expect("a keccak digest is a valid key")
 }
 
-/// A fresh anvil with the adjudicator deployed.
+/// A fresh anvil with the adjudicator deployed (and a test token for token suites).
 pub struct EthHarness {
-    anvil: Arc<Anvil>,
-    ledger: EthLedger,
-    deployment: Deployment,
+    devnet: Arc<Devnet>,
     deployer: EthAccount,
     asset: Address,
 }
@@ -61,19 +54,10 @@ pub struct EthHarness {
 impl std::fmt::Debug for EthHarness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EthHarness")
-            .field("url", &self.anvil.url())
-            .field("contract", &self.deployment.address)
+            .field("devnet", &self.devnet)
             .field("asset", &self.asset)
             .finish()
     }
-}
-
-/// Sets `owner`'s ETH balance on anvil.
-pub async fn set_eth_balance(provider: &DynProvider, owner: Address, wei: U256) {
-    let _: serde_json::Value = provider
-        .raw_request("anvil_setBalance".into(), (owner, wei))
-        .await
-        .unwrap_or_else(|e| panic!("anvil_setBalance({owner}): {e}"));
 }
 
 impl EthHarness {
@@ -92,44 +76,18 @@ impl EthHarness {
 
     /// Starts anvil and deploys; `token`: the suite's asset is a fresh ERC-20, else ETH (and
     /// the node charges no fees). `confirmations` is the ledger's depth.
-    pub async fn start(token: bool, confirmations: u64) -> Result<Self, AnvilError> {
-        let args: &[&str] = if token {
-            &[]
-        } else {
-            &["--base-fee", "0", "--gas-price", "0"]
-        };
-        let anvil = Arc::new(Anvil::spawn(args)?);
-        let key = test_key("deployer");
-        let bootstrap = EthLedger::bootstrap_provider(anvil.url())
-            .unwrap_or_else(|e| panic!("anvil's url: {e}"));
-        set_eth_balance(&bootstrap, key.address(), U256::from(GAS_MONEY)).await;
-        let deployment = crate::deploy_adjudicator(anvil.url(), &key)
-            .await
-            .unwrap_or_else(|e| panic!("deploying the adjudicator on anvil: {e}"));
-        let mut config = EthConfig::new(anvil.url(), deployment.address, ANVIL_CHAIN_ID);
-        config.confirmations = confirmations;
-        config.start_block = deployment.block;
-        config.poll_interval = Duration::from_millis(10);
-        config.tx_timeout = Duration::from_secs(60);
-        if !token {
-            config.fixed_fees = Some((0, 0));
-        }
-        let ledger = EthLedger::connect(config)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to the adjudicator on anvil: {e}"));
-        let deployer = ledger.account(&key).expect("a valid key");
+    pub async fn start(token: bool, confirmations: u64) -> Result<Self, DevnetError> {
+        let devnet = Devnet::start(!token, confirmations).await?;
+        let deployer = devnet.ledger().account(devnet.deployer())?;
         let asset = if token {
-            deploy_code(anvil.url(), &key, MockERC20::BYTECODE.clone())
-                .await
-                .unwrap_or_else(|e| panic!("deploying the test token: {e}"))
+            deploy_code(devnet.url(), devnet.deployer(), MockERC20::BYTECODE.clone())
+                .await?
                 .address
         } else {
             Address::ZERO
         };
         Ok(EthHarness {
-            anvil,
-            ledger,
-            deployment,
+            devnet: Arc::new(devnet),
             deployer,
             asset,
         })
@@ -137,17 +95,22 @@ impl EthHarness {
 
     /// The ledger.
     pub fn ledger(&self) -> &EthLedger {
-        &self.ledger
+        self.devnet.ledger()
+    }
+
+    /// The development chain.
+    pub fn devnet(&self) -> &Devnet {
+        &self.devnet
     }
 
     /// Where the adjudicator is.
     pub fn deployment(&self) -> Deployment {
-        self.deployment
+        self.devnet.deployment()
     }
 
-    /// The anvil node.
-    pub fn anvil(&self) -> &Anvil {
-        &self.anvil
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        self.devnet.url()
     }
 
     /// An account that holds ETH for gas (and deployed the contracts).
@@ -157,7 +120,7 @@ impl EthHarness {
 
     /// Deploys contract creation code from the deployer's account.
     pub async fn deploy(&self, code: Bytes) -> Address {
-        deploy_code(self.anvil.url(), &test_key("deployer"), code)
+        deploy_code(self.url(), self.devnet.deployer(), code)
             .await
             .unwrap_or_else(|e| panic!("deploying a contract: {e}"))
             .address
@@ -173,19 +136,19 @@ impl EthHarness {
 
     /// Mines `n` empty blocks.
     pub async fn mine(&self, n: u64) {
-        let _: serde_json::Value = self
-            .ledger
-            .provider()
-            .raw_request("anvil_mine".into(), (U256::from(n),))
+        self.devnet
+            .mine(n)
             .await
             .unwrap_or_else(|e| panic!("anvil_mine: {e}"));
     }
 
     /// A handle for `key` whose account holds ETH for gas (on the token harness).
     pub async fn funded_account(&self, key: &SigningKey) -> Result<EthAccount, LedgerError> {
-        let account = self.ledger.account(key)?;
+        let account = self.ledger().account(key)?;
         if self.asset != Address::ZERO {
-            set_eth_balance(self.ledger.provider(), key.address(), U256::from(GAS_MONEY)).await;
+            self.devnet
+                .set_eth(key.address(), U256::from(GAS_MONEY))
+                .await?;
         }
         Ok(account)
     }
@@ -203,13 +166,10 @@ impl Harness for EthHarness {
 
     async fn fund(&self, owner: Address, amount: Amount) {
         if self.asset == Address::ZERO {
-            let now = self
-                .ledger
-                .provider()
-                .get_balance(owner)
+            self.devnet
+                .add_eth(owner, amount)
                 .await
-                .unwrap_or_else(|e| panic!("balance of {owner}: {e}"));
-            set_eth_balance(self.ledger.provider(), owner, now + U256::from(amount)).await;
+                .unwrap_or_else(|e| panic!("funding {owner}: {e}"));
         } else {
             self.call_as_deployer(
                 self.asset,
@@ -227,14 +187,9 @@ impl Harness for EthHarness {
     }
 
     async fn advance(&self, secs: u64) {
-        let provider = self.ledger.provider();
-        let _: serde_json::Value = provider
-            .raw_request("evm_increaseTime".into(), (U256::from(secs),))
+        self.devnet
+            .advance(secs)
             .await
-            .unwrap_or_else(|e| panic!("evm_increaseTime: {e}"));
-        let _: serde_json::Value = provider
-            .raw_request("evm_mine".into(), ())
-            .await
-            .unwrap_or_else(|e| panic!("evm_mine: {e}"));
+            .unwrap_or_else(|e| panic!("advancing anvil's time: {e}"));
     }
 }

@@ -62,8 +62,8 @@ const DEPOSIT: Amount = 1_000_000_000_000;
 /// Two nodes with stores in `dir` at `durability`, connected, with `channels` open channels.
 pub(crate) async fn setup(dir: &Path, durability: Durability, channels: usize) -> Result<Setup> {
     let ledger = pair::manual_ledger();
-    let payer = pair::party("alice", 1, &ledger, dir, durability).await?;
-    let payee = pair::party("bob", 1, &ledger, dir, durability).await?;
+    let payer = pair::party("alice", 1, pair::embedded(&ledger), dir, durability).await?;
+    let payee = pair::party("bob", 1, pair::embedded(&ledger), dir, durability).await?;
     let needed = DEPOSIT.saturating_mul(Amount::try_from(channels)?);
     ledger.faucet(payer.key.address(), Address::ZERO, needed)?;
     install_handler(&payee.node);

@@ -112,7 +112,7 @@ pub(crate) async fn run(dir: &Path, count: usize) -> Result<Scale> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_before = resident_bytes()?;
     let began = Instant::now();
-    let payer = pair::party("alice", 1, &ledger, dir, Durability::Normal).await?;
+    let payer = pair::party("alice", 1, pair::embedded(&ledger), dir, Durability::Normal).await?;
     let restart_seconds = began.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_after = resident_bytes()?;
@@ -136,7 +136,7 @@ pub(crate) async fn run(dir: &Path, count: usize) -> Result<Scale> {
     drop(store);
 
     // The restored channels are real: the payee restarts too, and one is paid on.
-    let payee = pair::party("bob", 1, &ledger, dir, Durability::Normal).await?;
+    let payee = pair::party("bob", 1, pair::embedded(&ledger), dir, Durability::Normal).await?;
     pair::connect(&payer, &payee).await?;
     let index = count / 2;
     let channel = restored

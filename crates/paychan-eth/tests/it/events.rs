@@ -20,7 +20,7 @@ use paychan_ledger::{LedgerError, LedgerEvents, LedgerFunding, LedgerQuery, test
 use serde_json::json;
 
 fn config(h: &EthHarness) -> EthConfig {
-    let mut c = EthConfig::new(h.anvil().url(), h.deployment().address, ANVIL_CHAIN_ID);
+    let mut c = EthConfig::new(h.url(), h.deployment().address, ANVIL_CHAIN_ID);
     c.start_block = h.deployment().block;
     c.confirmations = 1;
     c.poll_interval = Duration::from_millis(10);
@@ -100,15 +100,23 @@ async fn events_wait_for_confirmations_and_ignore_shallow_reorgs() {
     let signer = PrivateKeySigner::from_bytes(&B256::from(ka.to_bytes())).unwrap();
     let wallet = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(h.anvil().url().parse().unwrap());
-    let receipt = PaychanAdjudicator::new(h.deployment().address, &wallet)
+        .connect_http(h.url().parse().unwrap());
+    let hash = *PaychanAdjudicator::new(h.deployment().address, &wallet)
         .startClose(id.0)
         .send()
         .await
         .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .tx_hash();
+    // Anvil mines on arrival, but a loaded machine may take a moment to answer for it.
+    let mut receipt = None;
+    for _ in 0..100 {
+        receipt = wallet.get_transaction_receipt(hash).await.unwrap();
+        if receipt.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receipt = receipt.expect("mined within 5 s");
     assert!(receipt.status());
     let mut stream = a.events(1).await.unwrap();
     for depth in 1..=2 {
@@ -250,4 +258,21 @@ async fn an_unreachable_node_is_unavailable_and_a_wrong_chain_is_refused() {
         EthLedger::connect(not_a_contract).await,
         Err(LedgerError::Invalid(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_polling_never_blocks_the_index() {
+    // A watcher `select!`s between its event stream and a timer: when the timer wins, the
+    // stream's pending step is parked, possibly in the middle of a scan. Nothing it holds may
+    // block the next transaction's wait for its events.
+    let h = EthHarness::with_token().await;
+    let mut stream = h.ledger().events(0).await.unwrap();
+    for round in 0..40 {
+        let _ = tokio::time::timeout(Duration::from_micros(300), stream.next()).await;
+        h.mine(1).await;
+        tokio::time::timeout(Duration::from_secs(10), h.ledger().index().sync())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the index is blocked by a parked reader"))
+            .unwrap();
+    }
 }

@@ -48,7 +48,7 @@ async fn next<T>(
     rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
     mut pick: impl FnMut(&NodeEvent) -> Option<T>,
 ) -> T {
-    tokio::time::timeout(Duration::from_secs(30), async {
+    tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             match rx.recv().await {
                 Ok(e) => {
@@ -161,11 +161,21 @@ async fn two_nodes_run_channels_on_the_contract() {
     .await;
     let now = la.now().await.unwrap();
     h.advance(deadline.saturating_sub(now)).await;
-    next(&mut bob_events, |e| match e {
-        NodeEvent::ChannelClosed { channel_id, .. } if *channel_id == second => Some(()),
-        _ => None,
-    })
+    let closed = tokio::time::timeout(
+        Duration::from_secs(30),
+        next(&mut bob_events, |e| match e {
+            NodeEvent::ChannelClosed { channel_id, .. } if *channel_id == second => Some(()),
+            _ => None,
+        }),
+    )
     .await;
+    if closed.is_err() {
+        panic!(
+            "Bob's node did not report the close: now {:?}, deadline {deadline}, record {:?}",
+            la.now().await,
+            la.channel(second).await
+        );
+    }
     assert!(matches!(
         la.channel(second).await.unwrap().unwrap().status,
         ChannelStatus::Settled { .. }

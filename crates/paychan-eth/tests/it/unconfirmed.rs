@@ -11,7 +11,7 @@ use alloy::{
 use paychan_core::B256;
 use paychan_eth::{
     bindings::PaychanAdjudicator,
-    testkit::{EthHarness, set_eth_balance, test_key},
+    testkit::{EthHarness, test_key},
 };
 use paychan_ledger::{LedgerFunding, LedgerQuery, testkit::Harness};
 use serde_json::json;
@@ -47,11 +47,19 @@ async fn a_deposit_counts_once_confirmed_and_shows_unconfirmed_before() {
 
     // 50 more, sent straight to the contract and mined in one block: not confirmed yet (the
     // wallet pays the tip that alloy adds, so it gets ETH for gas first).
-    set_eth_balance(h.ledger().provider(), ka.address(), U256::from(10u128.pow(20))).await;
+    let _: serde_json::Value = h
+        .ledger()
+        .provider()
+        .raw_request(
+            "anvil_setBalance".into(),
+            (ka.address(), U256::from(10u128.pow(20))),
+        )
+        .await
+        .unwrap();
     let signer = PrivateKeySigner::from_bytes(&B256::from(ka.to_bytes())).unwrap();
     let wallet = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(h.anvil().url().parse().unwrap());
+        .connect_http(h.url().parse().unwrap());
     let receipt = PaychanAdjudicator::new(h.deployment().address, &wallet)
         .deposit(id.0, 0, U256::from(50))
         .value(U256::from(50))

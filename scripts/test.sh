@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
+# anvil, solc and OpenZeppelin from npm into contracts/node_modules; Python's websockets for the
+# example payment handler), then runs `cargo test --workspace` with any extra arguments.
+# Needs Node.js >= 20 with npm and python3 with pip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f contracts/node_modules/.package-lock.json ] \
+    || [ contracts/package-lock.json -nt contracts/node_modules/.package-lock.json ]; then
+    echo "== npm ci in contracts/ (anvil, solc, OpenZeppelin; pinned)"
+    (cd contracts && npm ci --no-audit --no-fund)
+fi
+if ! python3 -c "import websockets" 2>/dev/null; then
+    echo "== pip install -r examples/requirements.txt"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        -r examples/requirements.txt
+fi
+exec cargo test --workspace --locked "$@"

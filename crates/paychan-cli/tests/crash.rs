@@ -35,13 +35,13 @@
     missing_docs
 )]
 
+mod common;
+
 use std::{
-    fmt,
-    fs::{self, OpenOptions},
+    fmt, fs,
     io::{self, Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -50,6 +50,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{Process, READY_TIMEOUT, command, free_port, listening};
 use serde_json::{Value, json};
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -60,7 +61,6 @@ const DEPOSIT: u128 = 500_000;
 const DEFAULT_SEED: u64 = 0x7061_7963_6861_6e21;
 const DEFAULT_ROUNDS: u32 = 24;
 /// How long a process may take to start, a link to come back, the counters to agree.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long both sides may take to agree once the link is back and the driver paused.
 const AGREE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The longest a single API call may take before the test calls its outcome unknown.
@@ -98,27 +98,6 @@ impl Rng {
     fn range(&mut self, low: u64, high: u64) -> u64 {
         low + self.next() % (high - low + 1)
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn listening(port: u16) -> bool {
-    TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-fn command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_paychan"));
-    command
-        .env_remove("PAYCHAN_PASSPHRASE")
-        .env_remove("PAYCHAN_DATA_DIR")
-        .stdin(Stdio::null());
-    command
 }
 
 // ---- a minimal JSON-RPC client over HTTP/1.1, one connection per call ----
@@ -233,80 +212,6 @@ fn amount(value: &Value) -> u128 {
 }
 
 // ---- processes ----
-
-/// A child process killed (SIGKILL) when dropped; its output appended to a log file.
-struct Process {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn spawn(name: &str, mut command: Command, log: &Path) -> Process {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        writeln!(file, "===== {name} starts =====").unwrap();
-        let child = command
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
-        Process {
-            name: name.to_owned(),
-            child,
-            log: log.to_path_buf(),
-        }
-    }
-
-    /// The last lines of the log.
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Fails if the process has exited.
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!(
-                "{} exited by itself with {status}:\n{}",
-                self.name,
-                self.log_tail()
-            );
-        }
-    }
-
-    /// Waits until `ready` holds, failing if the process exits first.
-    fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !ready() {
-            self.assert_running();
-            assert!(
-                start.elapsed() < READY_TIMEOUT,
-                "{}: not {what} after {READY_TIMEOUT:?}:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, and reap.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A node's data directory, made by `paychan init`, and its ports.
 struct NodeDir {

@@ -13,30 +13,23 @@
     missing_docs
 )]
 
+mod common;
+
 use std::{
-    fs::{self, File},
+    fs,
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output, Stdio},
     thread::sleep,
     time::{Duration, Instant},
 };
 
+use common::{Process, READY_TIMEOUT, command, free_port, listening, port_after};
 use serde_json::{Value, json};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const PASSPHRASE: &str = "correct horse battery staple";
 const FUNDS: u64 = 1_000_000;
-
-fn command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_paychan"));
-    command
-        .env_remove("PAYCHAN_PASSPHRASE")
-        .env_remove("PAYCHAN_DATA_DIR")
-        .stdin(Stdio::null());
-    command
-}
 
 fn paychan(args: &[&str]) -> Output {
     command().args(args).output().expect("runs")
@@ -61,93 +54,6 @@ fn json(out: Output) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn listening(port: u16) -> bool {
-    TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-/// A child process killed when dropped, with its output in a file.
-struct Process {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn spawn(name: &str, mut command: Command, log: PathBuf) -> Process {
-        let file = File::create(&log).unwrap();
-        let child = command
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
-        Process {
-            name: name.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until `ready` holds, failing if the process exits first.
-    fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
-        let start = Instant::now();
-        loop {
-            if ready() {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "{} exited with {status} before {what}:\n{}",
-                    self.name,
-                    self.log()
-                );
-            }
-            assert!(
-                start.elapsed() < READY_TIMEOUT,
-                "{}: not {what} in time:\n{}",
-                self.name,
-                self.log()
-            );
-            sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for the process to exit by itself.
-    fn exit_status(&mut self) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < READY_TIMEOUT,
-                "{} did not exit:\n{}",
-                self.name,
-                self.log()
-            );
-            sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A served ledger with a manual clock and the faucet.
 struct Ledger {
     _process: Process,
@@ -169,17 +75,9 @@ impl Ledger {
             ])
             .arg("--data-dir")
             .arg(dir.join("ledger"));
-        let mut process = Process::spawn("ledger", command, dir.join("ledger.log"));
-        let mut port = 0;
-        process.wait_until("listening", || {
-            port = fs::read_to_string(dir.join("ledger.log"))
-                .unwrap_or_default()
-                .split("serving on http://127.0.0.1:")
-                .nth(1)
-                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|digits| digits.parse().ok())
-                .unwrap_or(0);
-            port != 0
+        let mut process = Process::spawn("ledger", command, &dir.join("ledger.log"));
+        let port = process.wait_for("listening", |log| {
+            port_after(log, "serving on http://127.0.0.1:")
         });
         Ledger {
             _process: process,
@@ -286,7 +184,7 @@ impl NodeDir {
             .arg(&self.passphrase)
             .env("RUST_LOG", "info");
         let log = self.dir.parent().unwrap().join(format!("{name}.log"));
-        let mut process = Process::spawn(name, command, log);
+        let mut process = Process::spawn(name, command, &log);
         let port = self.rpc_port;
         process.wait_until("serving its API", || listening(port));
         process
@@ -437,7 +335,7 @@ fn a_node_serves_its_api_and_refuses_bad_configs_and_tokens() {
         "--passphrase-file",
         node.passphrase.to_str().unwrap(),
     ]);
-    let mut bad = Process::spawn("bad node", command, root.path().join("bad.log"));
+    let mut bad = Process::spawn("bad node", command, &root.path().join("bad.log"));
     assert!(!bad.exit_status().success());
     assert!(bad.log().contains("challenge_period"), "{}", bad.log());
     assert!(!listening(node.rpc_port));
@@ -665,11 +563,10 @@ fn contacts_packages_and_the_python_example_handler_through_the_cli() {
     let mut handler = Process::spawn(
         "python handler",
         handler_command,
-        root.path().join("handler.log"),
+        &root.path().join("handler.log"),
     );
-    let log = root.path().join("handler.log");
-    handler.wait_until("subscribed", || {
-        fs::read_to_string(&log).is_ok_and(|l| l.contains("handling payments"))
+    handler.wait_for("subscribed", |log| {
+        log.contains("handling payments").then_some(())
     });
 
     // Alice saves bob as a contact and opens a channel to the alias.

@@ -13,16 +13,16 @@
     missing_docs
 )]
 
+mod common;
+
 use std::{
-    fs::{self, File},
-    net::{TcpListener, TcpStream},
+    fs,
+    net::TcpStream,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     sync::Arc,
-    thread::sleep,
-    time::{Duration, Instant},
 };
 
+use common::{Process, command, free_port};
 use paychan_core::{Address, SigningKey};
 use paychan_http::{Challenge, ClientConfig, PayingClient};
 use paychan_ledger::rpc::{RpcLedger, RpcReader};
@@ -30,83 +30,7 @@ use paychan_node::{Node, NodeConfig};
 use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::Value;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const PRICE: u128 = 10;
-
-fn command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_paychan"));
-    command
-        .env_remove("PAYCHAN_PASSPHRASE")
-        .env_remove("PAYCHAN_DATA_DIR")
-        .stdin(Stdio::null());
-    command
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when dropped, with its output in a file.
-struct Process {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn spawn(name: &str, mut command: Command, log: PathBuf) -> Process {
-        let file = File::create(&log).unwrap();
-        let child = command
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
-        Process {
-            name: name.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until `ready` answers something, failing if the process exits first.
-    fn wait_for<T>(&mut self, what: &str, mut ready: impl FnMut(&str) -> Option<T>) -> T {
-        let start = Instant::now();
-        loop {
-            if let Some(found) = ready(&self.log()) {
-                return found;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "{} exited with {status} before {what}:\n{}",
-                    self.name,
-                    self.log()
-                );
-            }
-            assert!(
-                start.elapsed() < READY_TIMEOUT,
-                "{}: not {what} in time:\n{}",
-                self.name,
-                self.log()
-            );
-            sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The `http://HOST:PORT` that follows `prefix` in a banner line of `log`.
 fn banner_url(log: &str, prefix: &str) -> Option<String> {
@@ -145,7 +69,7 @@ fn bob(root: &Path, ledger_url: &str) -> (Process, String, PathBuf) {
         .arg(&dir)
         .arg("--passphrase-file")
         .arg(&passphrase);
-    let mut process = Process::spawn("bob", node, root.join("bob.log"));
+    let mut process = Process::spawn("bob", node, &root.join("bob.log"));
     process.wait_for("serving its API", |_| {
         TcpStream::connect(("127.0.0.1", rpc_port)).ok()
     });
@@ -185,7 +109,7 @@ fn the_proxy_answers_402_lets_free_paths_through_and_forwards_paid_calls() {
     ledger_command
         .args(["ledger", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(root.path().join("ledger"));
-    let mut ledger = Process::spawn("ledger", ledger_command, root.path().join("ledger.log"));
+    let mut ledger = Process::spawn("ledger", ledger_command, &root.path().join("ledger.log"));
     let ledger_url = ledger.wait_for("its banner", |log| {
         banner_url(log, "paychan ledger serving on ")
     });
@@ -213,7 +137,7 @@ fn the_proxy_answers_402_lets_free_paths_through_and_forwards_paid_calls() {
         .args(["--upstream", &format!("http://{upstream}")])
         .args(["--price", &PRICE.to_string()])
         .args(["--listen", "127.0.0.1:0", "--free", "/health"]);
-    let mut proxy = Process::spawn("proxy", proxy_command, root.path().join("proxy.log"));
+    let mut proxy = Process::spawn("proxy", proxy_command, &root.path().join("proxy.log"));
     let proxy_url = proxy.wait_for("its banner", |log| banner_url(log, "paychan proxy on "));
 
     runtime.block_on(async {

@@ -1478,18 +1478,7 @@ impl Node {
                     message: reason,
                 });
             }
-            Message::Error { error, .. } => {
-                return Err(NodeError::PeerRefused {
-                    code: error.code,
-                    message: error.message,
-                });
-            }
-            other => {
-                return Err(NodeError::Protocol(format!(
-                    "unexpected answer {}",
-                    other.kind()
-                )));
-            }
+            other => return Err(not_the_answer(other)),
         }
         let receipt = self.inner.ledger.open(&params, deposit).await?;
         self.apply_receipt(&slot, &receipt).await?;
@@ -1637,7 +1626,7 @@ impl Node {
                 code: e.code,
                 message: e.message,
             },
-            Ok(other) => NodeError::Protocol(format!("unexpected answer {}", other.kind())),
+            Ok(other) => not_the_answer(other),
             // Not sent at all: take it back. Timed out or connection lost after sending: the
             // peer may have kept it; it stays counted (the counter sync on reconnect tells the
             // peer's view).
@@ -1719,10 +1708,7 @@ impl Node {
                 code: e.code,
                 message: e.message,
             }),
-            other => Err(NodeError::Protocol(format!(
-                "unexpected answer {}",
-                other.kind()
-            ))),
+            other => Err(not_the_answer(other)),
         }
     }
 
@@ -1762,18 +1748,7 @@ impl Node {
             .await?;
         let theirs = match answer {
             Message::WithdrawSignature { signature, .. } => signature,
-            Message::Error { error, .. } => {
-                return Err(NodeError::PeerRefused {
-                    code: error.code,
-                    message: error.message,
-                });
-            }
-            other => {
-                return Err(NodeError::Protocol(format!(
-                    "unexpected answer {}",
-                    other.kind()
-                )));
-            }
+            other => return Err(not_the_answer(other)),
         };
         let certificate = slot
             .entry
@@ -2145,6 +2120,18 @@ pub(crate) fn encode_message(message: &serde_json::Value) -> Result<Vec<u8>, Nod
         )));
     }
     Ok(body)
+}
+
+/// The error for an answer that is not the one awaited: the peer's own error, or a breach of
+/// the protocol.
+fn not_the_answer(answer: Message) -> NodeError {
+    match answer {
+        Message::Error { error, .. } => NodeError::PeerRefused {
+            code: error.code,
+            message: error.message,
+        },
+        other => NodeError::Protocol(format!("unexpected answer {}", other.kind())),
+    }
 }
 
 /// Cuts a text to what the wire accepts.

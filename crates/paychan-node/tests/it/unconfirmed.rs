@@ -173,6 +173,52 @@ async fn node(
         .unwrap()
 }
 
+/// A and B connected on one embedded ledger, each funded; B sees the ledger through
+/// [`Unconfirming`] and gives `credit`.
+struct Pair {
+    ledger: EmbeddedLedger,
+    a: Node,
+    b: Node,
+    hidden: Hidden,
+    _dir: tempfile::TempDir,
+}
+
+impl Pair {
+    async fn new(seed: u8, credit: UnconfirmedCredit) -> Pair {
+        let ledger = EmbeddedLedger::in_memory(Clock::manual(1_700_000_000));
+        let ka = SigningKey::from_entropy(&[seed; 32]).unwrap();
+        let kb = SigningKey::from_entropy(&[seed + 1; 32]).unwrap();
+        for k in [&ka, &kb] {
+            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let hidden: Hidden = Arc::default();
+        let b_view = Unconfirming {
+            inner: ledger.account(kb.clone()),
+            hidden: hidden.clone(),
+        };
+        let a_view = Arc::new(ledger.account(ka.clone()));
+        let a = node(
+            a_view,
+            &ka,
+            &dir.path().join("a.db"),
+            UnconfirmedCredit::default(),
+        )
+        .await;
+        let b = node(Arc::new(b_view), &kb, &dir.path().join("b.db"), credit).await;
+        let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
+        a.connect(to_b).await;
+        b.connect(to_a).await;
+        Pair {
+            ledger,
+            a,
+            b,
+            hidden,
+            _dir: dir,
+        }
+    }
+}
+
 /// A pays `amount`; answers whether B took it (a refusal must be B's over-balance one).
 async fn pays(a: &Node, id: ChannelId, amount: Amount) -> bool {
     match a
@@ -191,33 +237,20 @@ async fn pays(a: &Node, id: ChannelId, amount: Amount) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payments_run_ahead_of_unconfirmed_deposits_within_the_limits() {
-    let ledger = EmbeddedLedger::in_memory(Clock::manual(1_700_000_000));
-    let ka = SigningKey::from_entropy(&[71; 32]).unwrap();
-    let kb = SigningKey::from_entropy(&[72; 32]).unwrap();
-    for k in [&ka, &kb] {
-        ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let hidden: Hidden = Arc::default();
-    let b_view = Unconfirming {
-        inner: ledger.account(kb.clone()),
-        hidden: hidden.clone(),
-    };
-    let credit = UnconfirmedCredit {
-        per_channel: 300,
-        total: 400,
-    };
-    let a = node(
-        Arc::new(ledger.account(ka.clone())),
-        &ka,
-        &dir.path().join("a.db"),
-        UnconfirmedCredit::default(),
+    let Pair {
+        ledger,
+        a,
+        b,
+        hidden,
+        _dir,
+    } = Pair::new(
+        71,
+        UnconfirmedCredit {
+            per_channel: 300,
+            total: 400,
+        },
     )
     .await;
-    let b = node(Arc::new(b_view), &kb, &dir.path().join("b.db"), credit).await;
-    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
-    a.connect(to_b).await;
-    b.connect(to_a).await;
 
     // Channel 1: 1,000 confirmed, then 500 more that B sees unconfirmed.
     let one = a.create_channel(b.address(), 1_000).await.unwrap();
@@ -280,35 +313,7 @@ async fn payments_run_ahead_of_unconfirmed_deposits_within_the_limits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_credit_a_payee_waits_for_confirmation() {
-    let ledger = EmbeddedLedger::in_memory(Clock::manual(1_700_000_000));
-    let ka = SigningKey::from_entropy(&[73; 32]).unwrap();
-    let kb = SigningKey::from_entropy(&[74; 32]).unwrap();
-    for k in [&ka, &kb] {
-        ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let hidden: Hidden = Arc::default();
-    let b_view = Unconfirming {
-        inner: ledger.account(kb.clone()),
-        hidden: hidden.clone(),
-    };
-    let a = node(
-        Arc::new(ledger.account(ka.clone())),
-        &ka,
-        &dir.path().join("a.db"),
-        UnconfirmedCredit::default(),
-    )
-    .await;
-    let b = node(
-        Arc::new(b_view),
-        &kb,
-        &dir.path().join("b.db"),
-        UnconfirmedCredit::default(),
-    )
-    .await;
-    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
-    a.connect(to_b).await;
-    b.connect(to_a).await;
+    let Pair { a, b, hidden, .. } = Pair::new(73, UnconfirmedCredit::default()).await;
     let id = a.create_channel(b.address(), 100).await.unwrap();
     hidden.lock().unwrap().insert(id, (Role::A, 100));
     a.deposit(id, 100).await.unwrap();

@@ -20,10 +20,15 @@
 //!
 //! Reads of an in-memory database (which has a single connection) are served here too,
 //! between groups.
+//!
+//! The write connection sits behind a mutex: the only commit under way, finding the queue
+//! empty and the connection free, commits its one write itself ([`commit_one`], the same
+//! group transaction with one write), and the writer takes the connection for each of its
+//! groups.
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -94,8 +99,10 @@ pub(crate) struct Counters {
     pub(crate) writes: AtomicU64,
 }
 
-/// The writer thread's loop: runs until every sender is gone, then closes the connection.
-pub(crate) fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+/// The writer thread's loop: runs until every sender is gone. The connection is shared with
+/// a lone committer that writes inline while the writer has nothing queued (see
+/// `SqliteStore::commit_inline`); each group holds it for its transaction.
+pub(crate) fn run(conn: &Mutex<Connection>, mut jobs: mpsc::Receiver<Job>, counters: &Counters) {
     let mut writes = Vec::new();
     let mut reads = Vec::new();
     let mut waiter = Waiter { spin: false };
@@ -112,16 +119,51 @@ pub(crate) fn run(conn: Connection, mut jobs: mpsc::Receiver<Job>, counters: Arc
                 None
             };
         }
+        let conn = lock(conn);
         if !writes.is_empty() {
-            commit_group(&conn, &mut writes, &counters);
+            commit_group(&conn, &mut writes, counters);
         }
         for read in reads.drain(..) {
             read(&conn);
         }
     }
+}
+
+/// Locks the write connection. A panic while it was held cannot have left a transaction
+/// half done behind an `Ok` (replies go out after `COMMIT`), and the next group rolls back
+/// whatever is open: the poison is ignored.
+pub(crate) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Closes the write connection once the writer is gone (the last owner).
+pub(crate) fn close(conn: Arc<Mutex<Connection>>) {
+    let Ok(conn) = Arc::try_unwrap(conn) else {
+        warn!("the store's write connection is still shared at close; it closes when dropped");
+        return;
+    };
+    let conn = conn
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err((_, error)) = conn.close() {
         warn!(%error, "closing the store's write connection failed");
     }
+}
+
+/// Commits one batch on its own, on the caller's thread: the group transaction with one
+/// write in it.
+pub(crate) fn commit_one(
+    conn: &Connection,
+    batch: Batch,
+    counters: &Counters,
+) -> Result<(), StoreError> {
+    let (reply, mut outcome) = oneshot::channel();
+    let mut writes = vec![Job::Commit { batch, reply }];
+    commit_group(conn, &mut writes, counters);
+    outcome
+        .try_recv()
+        .unwrap_or_else(|_| Err(StoreError::internal("the commit lost its outcome")))
 }
 
 /// Waits for the next job, spinning briefly first while traffic is dense.

@@ -1,5 +1,6 @@
 //! CPU time and load from `/proc` (Linux): what the bench's own work costs, independently of
-//! what else runs on a shared machine, and how loaded the machine was.
+//! what else runs on a shared machine, how loaded the machine was, and how much of its CPU
+//! time the hypervisor gave to other guests (steal).
 
 use std::time::Duration;
 
@@ -43,4 +44,66 @@ pub(crate) fn load_average() -> Result<f64> {
         .next()
         .context("empty /proc/loadavg")?
         .parse()?)
+}
+
+/// The machine's CPU time so far, summed over its CPUs (from `/proc/stat`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MachineTime {
+    /// Ticks the hypervisor ran something else while a CPU of this guest wanted to run.
+    steal: u64,
+    /// All ticks (busy, idle and stolen).
+    total: u64,
+}
+
+impl MachineTime {
+    /// Reads `/proc/stat`; all zero where there is none (steal then reads as 0 %).
+    pub(crate) fn now() -> Self {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| Self::parse(&stat))
+            .unwrap_or_default()
+    }
+
+    fn parse(stat: &str) -> Option<Self> {
+        let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        Some(MachineTime {
+            steal: *fields.get(7)?,
+            total: fields.iter().sum(),
+        })
+    }
+
+    /// The share of the machine's CPU time stolen between `earlier` and `self`, in percent.
+    pub(crate) fn steal_percent_since(&self, earlier: &Self) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return 0.0;
+        }
+        self.steal.saturating_sub(earlier.steal) as f64 * 100.0 / total as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::MachineTime;
+
+    #[test]
+    fn steal_is_read_from_proc_stat() {
+        let before = MachineTime::parse("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3\n").unwrap();
+        let after = MachineTime::parse("cpu  150 0 60 900 10 0 5 75 0 0\n").unwrap();
+        assert_eq!(before.steal, 35);
+        assert_eq!(before.total, 1000);
+        // 40 of 200 ticks stolen.
+        assert!((after.steal_percent_since(&before) - 20.0).abs() < 1e-9);
+        assert!(MachineTime::parse("intr 1 2 3").is_none());
+    }
 }

@@ -80,6 +80,9 @@ pub(crate) struct Results {
     pub(crate) idle: Option<scale::Scale>,
     /// The machine's one-minute load average at the start and at the end of the run.
     pub(crate) load_average: (f64, f64),
+    /// The share of the machine's CPU time the hypervisor gave to other guests during the
+    /// whole run, percent (0 on bare metal).
+    pub(crate) steal_percent: f64,
 }
 
 async fn bench(args: &BenchArgs) -> Result<()> {
@@ -104,6 +107,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
     };
 
     let load_at_start = cpu::load_average()?;
+    let machine_at_start = cpu::MachineTime::now();
     say("paychan bench: limits (sign + recover, fsync, loopback round trip)");
     let limit_window = seconds(args.limit_seconds, "limit-seconds")?;
     let mut limits = limits::measure(base.path(), limit_window)?;
@@ -165,6 +169,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         latency,
         idle,
         load_average: (load_at_start, cpu::load_average()?),
+        steal_percent: cpu::MachineTime::now().steal_percent_since(&machine_at_start),
     };
     if args.json {
         println!("{}", report::json(&results)?);

@@ -111,6 +111,9 @@ pub(crate) struct Throughput {
     /// CPU time of this process (both nodes, user + system) per payment, microseconds: what
     /// a payment costs whatever else runs on the machine.
     pub(crate) cpu_us_per_payment: f64,
+    /// The share of the machine's CPU time the hypervisor gave to other guests during the
+    /// window, percent.
+    pub(crate) steal_percent: f64,
 }
 
 /// Runs closed-loop payers on every channel of `setup` (one payment in flight per channel):
@@ -136,17 +139,19 @@ pub(crate) async fn closed_loop(
         }));
     }
     tokio::time::sleep(warmup).await;
-    let (count0, stats0, cpu0, start) = (
+    let (count0, stats0, cpu0, machine0, start) = (
         done.load(Ordering::Relaxed),
         setup.payee.store.stats(),
         cpu::process()?,
+        cpu::MachineTime::now(),
         Instant::now(),
     );
     tokio::time::sleep(duration).await;
-    let (count1, stats1, cpu1, seconds) = (
+    let (count1, stats1, cpu1, machine1, seconds) = (
         done.load(Ordering::Relaxed),
         setup.payee.store.stats(),
         cpu::process()?,
+        cpu::MachineTime::now(),
         start.elapsed().as_secs_f64(),
     );
     stop.store(true, Ordering::Relaxed);
@@ -163,6 +168,7 @@ pub(crate) async fn closed_loop(
         payee_writes_per_commit: writes as f64 / (groups.max(1) as f64),
         cpu_us_per_payment: cpu1.saturating_sub(cpu0).as_secs_f64() * 1e6
             / (payments.max(1) as f64),
+        steal_percent: machine1.steal_percent_since(&machine0),
     })
 }
 
@@ -184,6 +190,9 @@ pub(crate) struct Latency {
     /// The latest the scheduler started a payment after its planned time, microseconds
     /// (included in the latencies above).
     pub(crate) max_schedule_lag_us: u64,
+    /// The share of the machine's CPU time the hypervisor gave to other guests during the
+    /// run, percent.
+    pub(crate) steal_percent: f64,
 }
 
 /// Sends payments at `rate` per second for `duration`, round-robin over the channels, on a
@@ -200,6 +209,7 @@ pub(crate) async fn open_loop(setup: &Setup, rate: f64, duration: Duration) -> R
     let runtime = tokio::runtime::Handle::current();
     let (node, channels) = (setup.payer.node.clone(), setup.channels.clone());
     // A plain thread keeps the schedule: tokio's timer has a 1 ms resolution.
+    let machine0 = cpu::MachineTime::now();
     let scheduler = std::thread::spawn(move || {
         let start = Instant::now();
         let mut tasks = Vec::new();
@@ -244,5 +254,6 @@ pub(crate) async fn open_loop(setup: &Setup, rate: f64, duration: Duration) -> R
         p999_us: histogram.value_at_quantile(0.999),
         max_us: histogram.max(),
         max_schedule_lag_us: u64::try_from(max_lag.as_micros()).unwrap_or(u64::MAX),
+        steal_percent: cpu::MachineTime::now().steal_percent_since(&machine0),
     })
 }

@@ -98,8 +98,9 @@ pub(crate) fn table(r: &Results) -> String {
     let l = &r.limits;
     let _ = writeln!(
         out,
-        "\nlimits measured in this run ({} cores; load average {:.2} at the start, {:.2} at the end)",
-        l.cores, r.load_average.0, r.load_average.1
+        "\nlimits measured in this run ({} cores; load average {:.2} at the start, {:.2} at the end; \
+         {:.0}% of the CPU time stolen by the hypervisor)",
+        l.cores, r.load_average.0, r.load_average.1, r.steal_percent
     );
     let _ = writeln!(
         out,
@@ -162,6 +163,14 @@ pub(crate) fn table(r: &Results) -> String {
         r.sequential_full.cpu_us_per_payment,
         r.aggregate.cpu_us_per_payment,
         l.sign_recover_cpu_us
+    );
+    let _ = writeln!(
+        out,
+        "CPU time stolen by the hypervisor: sequential normal {:.0}%, full {:.0}%, pipelined {:.0}%, latency run {:.0}%",
+        r.sequential_normal.steal_percent,
+        r.sequential_full.steal_percent,
+        r.aggregate.steal_percent,
+        r.latency.steal_percent
     );
     if let Some(idle) = &r.idle {
         let _ = writeln!(

@@ -257,12 +257,18 @@ async fn open_channel_dials_a_peer_url_or_a_known_peer() {
     assert_eq!(opened["status"], "open");
     assert_eq!(net.dialer_a.dials.lock().unwrap().len(), 1);
     // The `peer` param takes a URL as well.
-    ok(
+    let second = ok(
         &client,
         method::OPEN_CHANNEL,
         json!({ "peer": format!("{b}@memory"), "deposit": "1" }),
     )
     .await;
+    // The call returns once A has the channel open; B follows when the last
+    // message of the opening reaches it. Wait for that before the snapshot.
+    let client_b = paychan_rpc::client::http(&net.rpc_b.url(), crate::harness::TOKEN).unwrap();
+    for channel in [&opened, &second] {
+        wait_status(&client_b, &channel["channel_id"], "open").await;
+    }
     // A peer that cannot be reached: a peer error, nothing opened.
     let before = net.snapshot().await;
     let (code, data) = err(

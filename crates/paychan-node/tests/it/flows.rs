@@ -520,3 +520,20 @@ async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
     );
     net.conserved();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_can_be_withdrawn_at_once() {
+    // The co-signer checks a withdrawal against the deposits it knows: one its watcher has
+    // not seen yet must not make it refuse.
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
+    for round in 1..=10u128 {
+        net.b.deposit(id, 50).await.unwrap();
+        net.b
+            .withdraw(id, 50)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    assert_eq!(net.balance(&net.kb), FUNDS);
+    net.conserved();
+}

@@ -513,8 +513,19 @@ fn node_processes_pay_each_other_over_tcp_websocket_and_configured_links() {
     assert_eq!(ledger.balance(&bob.address), FUNDS + paid - 4 + 3);
     assert_eq!(ledger.balance(&carol.address), FUNDS - 3 + 7);
     assert_eq!(json(bob.channel(&["list"])).as_array().unwrap().len(), 2);
-    let on_carol = json(carol.channel(&["list", "--peer", &alice.address]));
-    assert_eq!(on_carol[0]["status"], "closed");
+    // Alice's close returned once Alice saw the settlement; Carol's watcher sees it on its own.
+    let start = Instant::now();
+    let on_carol = loop {
+        let on_carol = json(carol.channel(&["list", "--peer", &alice.address]));
+        if on_carol[0]["status"] == "closed" {
+            break on_carol;
+        }
+        assert!(
+            start.elapsed() < READY_TIMEOUT,
+            "carol does not see the channel closed: {on_carol}"
+        );
+        sleep(Duration::from_millis(100));
+    };
     assert_eq!(on_carol[0]["role"], "B");
 }
 

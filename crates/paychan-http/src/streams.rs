@@ -130,19 +130,13 @@ impl Inner {
     }
 
     fn end(&self, id: &str, slot: &Slot) {
+        // Under the tally's lock: a payment credited while the stream ends is counted once,
+        // here or by `pay` (which credits under the same lock).
+        let mut ended = lock(&self.ended);
         slot.dropped.store(true, Ordering::SeqCst);
-        let mut slots = match self.slots.lock() {
-            Ok(slots) => slots,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if slots.remove(id).is_none() {
+        if lock(&self.slots).remove(id).is_none() {
             return;
         }
-        drop(slots);
-        let mut ended = match self.ended.lock() {
-            Ok(ended) => ended,
-            Err(poisoned) => poisoned.into_inner(),
-        };
         let paid = *slot.paid.borrow();
         ended.0 = ended.0.saturating_add(1);
         ended.1 = ended.1.saturating_add(paid);
@@ -188,14 +182,12 @@ impl PaidStreams {
 
     /// Counters over all streams.
     pub fn stats(&self) -> StreamStats {
-        let (opened, mut paid, mut served) = match self.inner.ended.lock() {
-            Ok(ended) => *ended,
-            Err(poisoned) => *poisoned.into_inner(),
-        };
-        let slots: Vec<Arc<Slot>> = match self.inner.slots.lock() {
-            Ok(slots) => slots.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
-        };
+        // The tally and the open streams read together: a stream that ends moves from one
+        // to the other under the tally's lock.
+        let ended = lock(&self.inner.ended);
+        let (opened, mut paid, mut served) = *ended;
+        let slots: Vec<Arc<Slot>> = lock(&self.inner.slots).values().cloned().collect();
+        drop(ended);
         let now = Instant::now();
         for slot in &slots {
             paid = paid.saturating_add(*slot.paid.borrow());
@@ -350,11 +342,26 @@ async fn pay(
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    slot.paid.send_modify(|p| *p = p.saturating_add(1));
+    {
+        let mut ended = lock(&inner.ended);
+        slot.paid.send_modify(|p| *p = p.saturating_add(1));
+        if slot.dropped.load(Ordering::SeqCst) {
+            // The body went away while the payment was verified, and its stream was tallied
+            // without it: the payment is recorded, so it counts.
+            ended.1 = ended.1.saturating_add(1);
+        }
+    }
     let paid = *slot.paid.borrow();
     drop(closed);
     let body = serde_json::json!({ "stream": id, "paid_intervals": paid });
     let mut response = Json(body).into_response();
     attach_receipt(&mut response, receipt.as_ref());
     response
+}
+
+/// Locks `mutex`, taking over its data if a thread panicked while holding it.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

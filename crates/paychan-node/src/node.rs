@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use paychan_core::{
     Address, Amount, ChannelId, ChannelParams, Domain, Pair, Role, SignedVoucher, SigningKey,
     adjudicator::LedgerEvent,
-    channel::{Balances, Channel, Phase, VoucherRejection},
+    channel::{Balances, CertificateRejection, Channel, Phase, VoucherRejection},
     eip712::memo_of,
     keccak256,
     wire::{self, ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
@@ -1306,6 +1306,24 @@ impl Node {
             }
         };
         let key = &self.inner.key;
+        // Before refusing a withdrawal as over the peer's funds, read the ledger's confirmed
+        // deposits: the peer may withdraw from a deposit our watcher has not seen yet (as
+        // `probe_voucher` does for a payment).
+        let over_balance = {
+            let entry = slot.entry.lock().await;
+            matches!(
+                entry.state.channel.clone().handle_withdrawal_request(
+                    key,
+                    &withdrawal,
+                    &signature,
+                    now
+                ),
+                Err(CertificateRejection::OverBalance { .. })
+            )
+        };
+        if over_balance {
+            self.refresh_deposits(&slot).await;
+        }
         self.co_sign(
             peer,
             &slot,
@@ -1350,12 +1368,7 @@ impl Node {
         peer: Address,
         slot: &Slot,
         id: ChannelId,
-        check: impl FnOnce(
-            &mut Channel,
-        ) -> Result<
-            paychan_core::Signature,
-            paychan_core::channel::CertificateRejection,
-        >,
+        check: impl FnOnce(&mut Channel) -> Result<paychan_core::Signature, CertificateRejection>,
         answer: impl FnOnce(paychan_core::Signature) -> Message,
     ) {
         let mut entry = slot.entry.lock().await;

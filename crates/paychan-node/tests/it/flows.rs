@@ -2,10 +2,11 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use paychan_core::{Address, Amount, SigningKey};
+use futures::StreamExt;
+use paychan_core::{Address, Amount, SigningKey, adjudicator::LedgerEvent};
 use paychan_ledger::{Clock, EmbeddedLedger};
 use paychan_node::{Incoming, Node, NodeConfig, NodeError, NodeEvent, PeerConnection};
-use paychan_store::{Durability, sqlite::SqliteStore};
+use paychan_store::{Durability, Store, sqlite::SqliteStore};
 use serde_json::json;
 
 const FUNDS: Amount = 1_000_000;
@@ -15,6 +16,8 @@ struct Net {
     ledger: EmbeddedLedger,
     a: Node,
     b: Node,
+    /// A's store, to see how far A's watcher got.
+    a_store: Arc<SqliteStore>,
     ka: SigningKey,
     kb: SigningKey,
     dir: tempfile::TempDir,
@@ -30,15 +33,24 @@ fn config() -> NodeConfig {
 }
 
 async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path) -> Node {
-    let store = SqliteStore::open(db, Durability::Normal).unwrap();
-    Node::builder()
+    node_and_store(ledger, key, db).await.0
+}
+
+async fn node_and_store(
+    ledger: &EmbeddedLedger,
+    key: &SigningKey,
+    db: &Path,
+) -> (Node, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::open(db, Durability::Normal).unwrap());
+    let node = Node::builder()
         .key(key.clone())
         .ledger(Arc::new(ledger.account(key.clone())))
-        .store(Arc::new(store))
+        .store(store.clone())
         .config(config())
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    (node, store)
 }
 
 async fn connect(a: &Node, b: &Node) {
@@ -56,7 +68,7 @@ impl Net {
             ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
-        let a = node(&ledger, &ka, &dir.path().join("a.db")).await;
+        let (a, a_store) = node_and_store(&ledger, &ka, &dir.path().join("a.db")).await;
         let b = node(&ledger, &kb, &dir.path().join("b.db")).await;
         connect(&a, &b).await;
         b.set_payment_handler(|incoming: Incoming| async move {
@@ -70,6 +82,7 @@ impl Net {
             ledger,
             a,
             b,
+            a_store,
             ka,
             kb,
             dir,
@@ -95,6 +108,34 @@ impl Net {
             self.ledger.total(Address::ZERO).unwrap(),
             self.ledger.supply(Address::ZERO).unwrap()
         );
+    }
+
+    /// Waits until A's watcher has applied the settlement of `id` (and so every ledger event
+    /// before it): A's stored ledger cursor is past it.
+    async fn a_watcher_past_the_settlement(&self, id: paychan_core::ChannelId) {
+        let mut events = self.ledger.event_stream(0);
+        let settled = loop {
+            let record = tokio::time::timeout(Duration::from_secs(5), events.next())
+                .await
+                .expect("the ledger has the settlement")
+                .expect("the event stream goes on")
+                .unwrap();
+            if matches!(record.event, LedgerEvent::Settled { channel_id, .. } if channel_id == id) {
+                break record.cursor;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let cursor = self.a_store.ledger_cursor().await.unwrap();
+            if cursor > settled {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "A's watcher is at ledger event {cursor}, not past the settlement ({settled})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -378,8 +419,8 @@ async fn each_ledger_event_is_reported_once() {
     net.b.deposit(id, 20).await.unwrap();
     net.a.send_message_and_pay(id, &json!(1), 5).await.unwrap();
     assert!(net.a.close(id).await.unwrap());
-    // Let the watcher see every event too.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let the watcher see every event too (B's deposit reaches A only through it).
+    net.a_watcher_past_the_settlement(id).await;
     let mut seen = vec![];
     while let Ok(e) = a_events.try_recv() {
         seen.push(e);
@@ -429,13 +470,21 @@ async fn a_lost_connection_fails_waiting_payments_at_once_and_keeps_them_counted
     let net = Net::new().await;
     let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
     // B's handler never answers; A's payment waits.
-    net.b.set_payment_handler(|_: Incoming| async {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        Ok(json!(null))
+    let (reached, mut handler_reached) = tokio::sync::mpsc::channel::<()>(1);
+    net.b.set_payment_handler(move |_: Incoming| {
+        let reached = reached.clone();
+        async move {
+            let _ = reached.send(()).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(json!(null))
+        }
     });
     let a = net.a.clone();
     let paying = tokio::spawn(async move { a.send_message_and_pay(id, &json!("slow"), 9).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The payment has reached B (so it was sent) before the connection goes away.
+    tokio::time::timeout(Duration::from_secs(10), handler_reached.recv())
+        .await
+        .expect("the payment reaches B's handler");
     let started = std::time::Instant::now();
     net.b.shutdown(); // the connection goes away
     match paying.await.unwrap() {
@@ -518,5 +567,22 @@ async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
             amount_received: "140".into()
         }
     );
+    net.conserved();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_can_be_withdrawn_at_once() {
+    // The co-signer checks a withdrawal against the deposits it knows: one its watcher has
+    // not seen yet must not make it refuse.
+    let net = Net::new().await;
+    let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
+    for round in 1..=10u128 {
+        net.b.deposit(id, 50).await.unwrap();
+        net.b
+            .withdraw(id, 50)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    assert_eq!(net.balance(&net.kb), FUNDS);
     net.conserved();
 }

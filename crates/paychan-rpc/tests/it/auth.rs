@@ -11,7 +11,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::harness::{ALLOWED_ORIGIN, Net, TOKEN, ok};
+use crate::harness::{ALLOWED_ORIGIN, Net, TOKEN, ok, wait_status};
 
 /// One raw HTTP/1.1 exchange: the status code, the headers (lower-case names) and the body.
 async fn raw(
@@ -57,6 +57,10 @@ async fn http_requests_need_the_token() {
     )
     .await;
     let id = opened["channel_id"].as_str().unwrap().to_owned();
+    // The call returns once A has the channel open; B follows when the last message of the
+    // opening reaches it. Wait for that before the snapshot.
+    let client_b = client::http(&net.rpc_b.url(), TOKEN).unwrap();
+    wait_status(&client_b, &opened["channel_id"], "open").await;
     let before = net.snapshot().await;
     let addr = net.rpc_a.local_addr();
     let deposit = json!({ "jsonrpc": "2.0", "id": 1, "method": "deposit", "params": { "channel_id": id, "amount": 5 } }).to_string();
@@ -245,12 +249,28 @@ async fn limits_on_bodies_batches_and_connections() {
     );
 
     // Connections: two WebSocket sessions hold both slots; a third is turned away.
+    // (The server frees a slot once it has seen its connection go, which may take a moment
+    // after the client saw it end: the HTTP connections above, the sessions dropped below.)
     let url = server.ws_url();
-    let first = client::ws(&url, TOKEN).await.unwrap();
-    let second = client::ws(&url, TOKEN).await.unwrap();
+    let first = ws_once_a_slot_is_free(&url).await;
+    let second = ws_once_a_slot_is_free(&url).await;
     assert!(client::ws(&url, TOKEN).await.is_err());
     drop(first);
     drop(second);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(client::ws(&url, TOKEN).await.is_ok());
+    ws_once_a_slot_is_free(&url).await;
+}
+
+/// A WebSocket session with `url`, retried until the server has a connection slot free.
+async fn ws_once_a_slot_is_free(url: &str) -> jsonrpsee::ws_client::WsClient {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match client::ws(url, TOKEN).await {
+            Ok(ws) => return ws,
+            Err(e) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "no connection slot came free: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

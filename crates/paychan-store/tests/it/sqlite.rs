@@ -315,9 +315,10 @@ async fn files_use_the_write_ahead_log() {
 }
 
 /// Under steady commits the write-ahead log is checkpointed off the commit path and started
-/// over, so it stays short: 6,000 commits of a page each would make a 24 MB log if it never
-/// restarted (the writer's own backstop checkpoint comes only at 64 MB). Everything is
-/// there after a reopen.
+/// over, so it stays short: 3,000 commits of eleven pages each make a log of 128 MiB if it
+/// never restarts (the writer's own backstop checkpoint comes only then); the checkpointer
+/// starts it over at 32 MiB, later if it is kept off the CPU for a while on a busy machine.
+/// Everything is there after a reopen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_ahead_log_is_checkpointed_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,10 +326,10 @@ async fn the_write_ahead_log_is_checkpointed_and_restarts() {
     let wal = dir.path().join("wal.sqlite-wal");
     let store = SqliteStore::open(&path, Durability::Normal).unwrap();
     let mut largest = 0;
-    for n in 0..6_000u32 {
+    for n in 0..3_000u32 {
         let mut row = row(n % 100, u64::from(n / 100) + 1);
-        // Over a page: each commit writes at least one page of its own.
-        row.state = vec![u8::try_from(n % 251).unwrap(); 4_500];
+        // Ten pages of its own in each commit, and one of the payments table.
+        row.state = vec![u8::try_from(n % 251).unwrap(); 40_000];
         store
             .commit(batch(vec![row], vec![payment(n % 100, u64::from(n))]))
             .await
@@ -336,7 +337,7 @@ async fn the_write_ahead_log_is_checkpointed_and_restarts() {
         largest = largest.max(std::fs::metadata(&wal).unwrap().len());
     }
     assert!(
-        largest < 12 << 20,
+        largest < 80 << 20,
         "the log grew to {largest} bytes: it was not started over"
     );
     drop(store);
@@ -344,7 +345,7 @@ async fn the_write_ahead_log_is_checkpointed_and_restarts() {
     let rows = store.channels().await.unwrap();
     assert_eq!(rows.len(), 100);
     assert!(
-        rows.iter().all(|row| row.version == 60),
+        rows.iter().all(|row| row.version == 30),
         "every last version is kept"
     );
     for n in [0, 42, 99] {
@@ -352,7 +353,7 @@ async fn the_write_ahead_log_is_checkpointed_and_restarts() {
             .payments(id(n), Direction::Incoming, 100, None)
             .await
             .unwrap();
-        assert_eq!(payments.len(), 60, "channel {n}");
+        assert_eq!(payments.len(), 30, "channel {n}");
     }
 }
 

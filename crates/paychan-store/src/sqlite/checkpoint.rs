@@ -207,3 +207,20 @@ fn run(conn: &Connection, write: &Weak<Mutex<Connection>>, state: &WalState) {
 fn passive(conn: &Connection) -> rusqlite::Result<c_int> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_is_due_after_checkpoint_pages_more_or_of_a_log_started_over() {
+        let state = WalState::default();
+        assert_eq!(state.grown_since_checkpoint(999), 999, "none yet");
+        state.checkpointed_at.store(5_000, Ordering::Release);
+        assert_eq!(state.grown_since_checkpoint(5_500), 500);
+        assert_eq!(state.grown_since_checkpoint(6_000), CHECKPOINT_PAGES);
+        // Started over since: the log's whole size is new.
+        assert_eq!(state.grown_since_checkpoint(300), 300);
+        assert_eq!(state.grown_since_checkpoint(1_200), 1_200);
+    }
+}

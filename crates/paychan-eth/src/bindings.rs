@@ -51,3 +51,13 @@ alloy::sol!(
     ReentrantERC20,
     "../../contracts/out/ReentrantERC20.json"
 );
+
+#[cfg(feature = "testkit")]
+alloy::sol!(
+    /// Test-only ERC-20 whose transfers to a blocked address revert, to make payouts fail
+    /// (`contracts/test/BlockingERC20.sol`).
+    #[sol(rpc)]
+    #[derive(Debug)]
+    BlockingERC20,
+    "../../contracts/out/BlockingERC20.json"
+);

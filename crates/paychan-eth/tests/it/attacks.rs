@@ -1,12 +1,13 @@
 //! Attacks specific to the contract: a token that re-enters, a token that takes a fee on
-//! transfer, signatures with a high `s`, objects signed for another deployment, and the exact
-//! time boundaries of deadlines and expiries.
+//! transfer, a token that blocks a recipient (its settlement payout is deferred and later
+//! claimed with `claim`, exactly once), signatures with a high `s`, objects signed for another
+//! deployment, and the exact time boundaries of deadlines and expiries.
 
 use alloy::{
     primitives::{Bytes, U256 as AU256},
     providers::Provider,
-    rpc::types::TransactionRequest,
-    sol_types::{SolCall, SolError},
+    rpc::types::{Filter, TransactionRequest},
+    sol_types::{SolCall, SolError, SolEventInterface},
 };
 use paychan_core::{
     Address, Amount, B256, ChannelParams, Domain, Pair, Role, Settlement, Signature, SignedVoucher,
@@ -15,7 +16,7 @@ use paychan_core::{
 };
 use paychan_eth::{
     EthAccount,
-    bindings::{FeeOnTransferERC20, MockERC20, PaychanAdjudicator, ReentrantERC20},
+    bindings::{BlockingERC20, FeeOnTransferERC20, MockERC20, PaychanAdjudicator, ReentrantERC20},
     testkit::{EthHarness, test_key},
 };
 use paychan_ledger::{
@@ -521,5 +522,218 @@ async fn deadlines_and_expiries_hold_to_the_second() {
         ChannelStatus::Settled {
             payouts: Pair::new(460, 30)
         }
+    );
+}
+
+/// The deferred payouts (`PayoutDeferred`) and claims (`Claimed`) the adjudicator has logged
+/// so far, as (event, token, recipient, amount).
+async fn deferred_and_claimed(h: &EthHarness) -> Vec<(&'static str, Address, Address, AU256)> {
+    use PaychanAdjudicator::PaychanAdjudicatorEvents as E;
+    let filter = Filter::new()
+        .address(h.deployment().address)
+        .from_block(0u64);
+    let logs = h.ledger().provider().get_logs(&filter).await.unwrap();
+    logs.iter()
+        .filter_map(|log| match E::decode_log(&log.inner).unwrap().data {
+            E::PayoutDeferred(e) => Some(("PayoutDeferred", e.token, e.to, e.amount)),
+            E::Claimed(e) => Some(("Claimed", e.token, e.to, e.amount)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The revert data of `call` to `to` sent by `from`, simulated on the latest block.
+async fn revert_data<C: SolCall>(h: &EthHarness, from: Address, to: Address, call: C) -> Vec<u8> {
+    let tx = TransactionRequest::default()
+        .from(from)
+        .to(to)
+        .input(Bytes::from(call.abi_encode()).into());
+    match h.ledger().provider().call(tx).await {
+        Ok(out) => panic!("expected a revert, the call returned {out}"),
+        Err(e) => e
+            .as_error_resp()
+            .and_then(|p| p.as_revert_data())
+            .map(|data| data.to_vec())
+            .unwrap_or_else(|| panic!("a revert without data: {e}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_payout_is_deferred_and_claimable() {
+    let s = setup("blocked-payout").await;
+    let (ka, a) = &s.a;
+    let (kb, b) = &s.b;
+    let token = s.h.deploy(BlockingERC20::BYTECODE.clone()).await;
+    let adjudicator = s.h.deployment().address;
+    let blk = BlockingERC20::new(token, s.h.ledger().provider().clone());
+    for (to, amount) in [(ka.address(), 1_000), (kb.address(), 300)] {
+        s.h.call_as_deployer(
+            token,
+            BlockingERC20::mintCall {
+                to,
+                amount: AU256::from(amount),
+            },
+        )
+        .await;
+    }
+    const MINTED: u64 = 1_300;
+    let balances = async || {
+        (
+            token_balance(&s.h, token, ka.address()).await,
+            token_balance(&s.h, token, kb.address()).await,
+            token_balance(&s.h, token, adjudicator).await,
+        )
+    };
+    let unclaimed = async |who: Address| {
+        PaychanAdjudicator::new(adjudicator, s.h.ledger().provider().clone())
+            .unclaimed(token, who)
+            .call()
+            .await
+            .unwrap()
+    };
+    let claim = PaychanAdjudicator::claimCall { token };
+    let nothing_to_claim = PaychanAdjudicator::NothingToClaim {}.abi_encode();
+
+    // Deposits A 600, B 200: total 800.
+    let p = params(ka, kb, token, 1);
+    let id = p.id(&s.domain);
+    a.open(&p, 600).await.unwrap();
+    b.deposit(id, Role::B, 200).await.unwrap();
+    assert_eq!(
+        balances().await,
+        (AU256::from(400), AU256::from(100), AU256::from(800))
+    );
+    assert_eq!(
+        revert_data(&s.h, kb.address(), adjudicator, claim.clone()).await,
+        nothing_to_claim.as_slice(),
+        "B is owed nothing yet"
+    );
+
+    // B's address is blocked by the token when the channel settles: A = 600 - 250 = 350 is
+    // paid, B = 200 + 250 = 450 is deferred.
+    s.h.call_as_deployer(
+        token,
+        BlockingERC20::setBlockedCall {
+            who: kb.address(),
+            blocked_: true,
+        },
+    )
+    .await;
+    assert!(blk.blocked(kb.address()).call().await.unwrap());
+    let st = cosign(
+        &s.domain,
+        Settlement {
+            channel_id: id,
+            paid_by_a: 250,
+            paid_by_b: 0,
+        },
+        ka,
+        kb,
+    );
+    a.close_cooperative(&st).await.unwrap();
+    let rec = a.channel(id).await.unwrap().unwrap();
+    assert_eq!(
+        rec.status,
+        ChannelStatus::Settled {
+            payouts: Pair::new(350, 450)
+        }
+    );
+    let (bal_a, bal_b, bal_c) = balances().await;
+    assert_eq!(bal_a, AU256::from(400 + 350), "A got its payout");
+    assert_eq!(bal_b, AU256::from(100), "B got nothing yet");
+    assert_eq!(unclaimed(kb.address()).await, AU256::from(450));
+    assert_eq!(unclaimed(ka.address()).await, AU256::ZERO);
+    assert_eq!(
+        bal_c,
+        AU256::from(450),
+        "the contract holds exactly what it owes"
+    );
+    assert_eq!(
+        bal_a + bal_b + bal_c,
+        AU256::from(MINTED),
+        "no token created or lost"
+    );
+    assert_eq!(
+        deferred_and_claimed(&s.h).await,
+        vec![("PayoutDeferred", token, kb.address(), AU256::from(450))]
+    );
+
+    // Nothing owed: A, and B for another token.
+    assert_eq!(
+        revert_data(&s.h, ka.address(), adjudicator, claim.clone()).await,
+        nothing_to_claim.as_slice()
+    );
+    assert_eq!(
+        revert_data(
+            &s.h,
+            kb.address(),
+            adjudicator,
+            PaychanAdjudicator::claimCall { token: s.h.asset() }
+        )
+        .await,
+        nothing_to_claim.as_slice()
+    );
+    rejected(
+        "a claim by A, who is owed nothing",
+        a.transact(adjudicator, claim.abi_encode(), U256::ZERO)
+            .await
+            .map(|_| paychan_ledger::Receipt { events: vec![] }),
+    );
+
+    // B cannot claim while blocked: the token's refusal, and the claim stays.
+    assert_eq!(
+        revert_data(&s.h, kb.address(), adjudicator, claim.clone()).await,
+        BlockingERC20::Blocked { to: kb.address() }
+            .abi_encode()
+            .as_slice()
+    );
+    rejected(
+        "a claim by B while blocked",
+        b.transact(adjudicator, claim.abi_encode(), U256::ZERO)
+            .await
+            .map(|_| paychan_ledger::Receipt { events: vec![] }),
+    );
+    assert_eq!(unclaimed(kb.address()).await, AU256::from(450));
+    assert_eq!(balances().await, (bal_a, bal_b, bal_c));
+
+    // Unblocked, B claims exactly what it is owed, once.
+    s.h.call_as_deployer(
+        token,
+        BlockingERC20::setBlockedCall {
+            who: kb.address(),
+            blocked_: false,
+        },
+    )
+    .await;
+    b.transact(adjudicator, claim.abi_encode(), U256::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        balances().await,
+        (bal_a, bal_b + AU256::from(450), AU256::ZERO),
+        "B got its 450, the contract owes nothing"
+    );
+    assert_eq!(unclaimed(kb.address()).await, AU256::ZERO);
+    assert_eq!(
+        deferred_and_claimed(&s.h).await,
+        vec![
+            ("PayoutDeferred", token, kb.address(), AU256::from(450)),
+            ("Claimed", token, kb.address(), AU256::from(450)),
+        ]
+    );
+    assert_eq!(
+        revert_data(&s.h, kb.address(), adjudicator, claim.clone()).await,
+        nothing_to_claim.as_slice(),
+        "a second claim"
+    );
+    rejected(
+        "a second claim by B",
+        b.transact(adjudicator, claim.abi_encode(), U256::ZERO)
+            .await
+            .map(|_| paychan_ledger::Receipt { events: vec![] }),
+    );
+    assert_eq!(
+        balances().await,
+        (bal_a, bal_b + AU256::from(450), AU256::ZERO)
     );
 }

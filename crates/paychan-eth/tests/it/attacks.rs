@@ -592,6 +592,12 @@ async fn blocked_payout_is_deferred_and_claimable() {
             .unwrap()
     };
     let claim = PaychanAdjudicator::claimCall { token };
+    // A claim sent as a transaction by `who`.
+    let claim_by = async |who: &EthAccount| {
+        who.transact(adjudicator, claim.abi_encode(), U256::ZERO)
+            .await
+            .map(|_| paychan_ledger::Receipt { events: vec![] })
+    };
     let nothing_to_claim = PaychanAdjudicator::NothingToClaim {}.abi_encode();
 
     // Deposits A 600, B 200: total 800.
@@ -673,12 +679,7 @@ async fn blocked_payout_is_deferred_and_claimable() {
         .await,
         nothing_to_claim.as_slice()
     );
-    rejected(
-        "a claim by A, who is owed nothing",
-        a.transact(adjudicator, claim.abi_encode(), U256::ZERO)
-            .await
-            .map(|_| paychan_ledger::Receipt { events: vec![] }),
-    );
+    rejected("a claim by A, who is owed nothing", claim_by(a).await);
 
     // B cannot claim while blocked: the token's refusal, and the claim stays.
     assert_eq!(
@@ -687,12 +688,7 @@ async fn blocked_payout_is_deferred_and_claimable() {
             .abi_encode()
             .as_slice()
     );
-    rejected(
-        "a claim by B while blocked",
-        b.transact(adjudicator, claim.abi_encode(), U256::ZERO)
-            .await
-            .map(|_| paychan_ledger::Receipt { events: vec![] }),
-    );
+    rejected("a claim by B while blocked", claim_by(b).await);
     assert_eq!(unclaimed(kb.address()).await, AU256::from(450));
     assert_eq!(balances().await, (bal_a, bal_b, bal_c));
 
@@ -705,9 +701,7 @@ async fn blocked_payout_is_deferred_and_claimable() {
         },
     )
     .await;
-    b.transact(adjudicator, claim.abi_encode(), U256::ZERO)
-        .await
-        .unwrap();
+    claim_by(b).await.unwrap();
     assert_eq!(
         balances().await,
         (bal_a, bal_b + AU256::from(450), AU256::ZERO),
@@ -726,12 +720,7 @@ async fn blocked_payout_is_deferred_and_claimable() {
         nothing_to_claim.as_slice(),
         "a second claim"
     );
-    rejected(
-        "a second claim by B",
-        b.transact(adjudicator, claim.abi_encode(), U256::ZERO)
-            .await
-            .map(|_| paychan_ledger::Receipt { events: vec![] }),
-    );
+    rejected("a second claim by B", claim_by(b).await);
     assert_eq!(
         balances().await,
         (bal_a, bal_b + AU256::from(450), AU256::ZERO)

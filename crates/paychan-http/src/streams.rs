@@ -122,11 +122,7 @@ struct Inner {
 
 impl Inner {
     fn slot(&self, id: &str) -> Option<Arc<Slot>> {
-        let slots = match self.slots.lock() {
-            Ok(slots) => slots,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        slots.get(id).cloned()
+        lock(&self.slots).get(id).cloned()
     }
 
     fn end(&self, id: &str, slot: &Slot) {
@@ -220,10 +216,7 @@ impl PaidStreams {
             gate: Mutex::new(false),
             dropped: AtomicBool::new(false),
         });
-        match inner.slots.lock() {
-            Ok(mut slots) => slots.insert(id.clone(), slot.clone()),
-            Err(poisoned) => poisoned.into_inner().insert(id.clone(), slot.clone()),
-        };
+        lock(&inner.slots).insert(id.clone(), slot.clone());
         tracing::debug!(%id, channel = %first.channel_id, "paid stream opened");
         let terms = StreamTerms {
             id: id.clone(),

@@ -1185,7 +1185,7 @@ impl Node {
 
     /// Brings a channel's deposits up to the ledger's confirmed record (the watcher may lag
     /// behind the ledger). Deposit events carry totals, so this is idempotent.
-    async fn refresh_deposits(&self, slot: &Arc<Slot>) {
+    async fn refresh_deposits(&self, slot: &Slot) {
         let id = slot.entry.lock().await.state.channel.id();
         let record = match self.inner.ledger.channel(id).await {
             Ok(Some(record)) => record,
@@ -1306,24 +1306,6 @@ impl Node {
             }
         };
         let key = &self.inner.key;
-        // Before refusing a withdrawal as over the peer's funds, read the ledger's confirmed
-        // deposits: the peer may withdraw from a deposit our watcher has not seen yet (as
-        // `probe_voucher` does for a payment).
-        let over_balance = {
-            let entry = slot.entry.lock().await;
-            matches!(
-                entry.state.channel.clone().handle_withdrawal_request(
-                    key,
-                    &withdrawal,
-                    &signature,
-                    now
-                ),
-                Err(CertificateRejection::OverBalance { .. })
-            )
-        };
-        if over_balance {
-            self.refresh_deposits(&slot).await;
-        }
         self.co_sign(
             peer,
             &slot,
@@ -1363,17 +1345,29 @@ impl Node {
 
     /// Checks and co-signs the peer's certificate on a copy of the channel, commits the new
     /// state, then answers with our signature — or with the reason we refuse.
+    ///
+    /// Before refusing a certificate as over the peer's funds, reads the ledger's confirmed
+    /// deposits and checks again: the peer may withdraw from a deposit our watcher has not
+    /// seen yet (as [`probe_voucher`](Self::probe_voucher) does for a payment).
     async fn co_sign(
         &self,
         peer: Address,
         slot: &Slot,
         id: ChannelId,
-        check: impl FnOnce(&mut Channel) -> Result<paychan_core::Signature, CertificateRejection>,
+        check: impl Fn(&mut Channel) -> Result<paychan_core::Signature, CertificateRejection>,
         answer: impl FnOnce(paychan_core::Signature) -> Message,
     ) {
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
-        let outcome = match check(&mut next.channel) {
+        let mut checked = check(&mut next.channel);
+        if let Err(CertificateRejection::OverBalance { .. }) = checked {
+            drop(entry);
+            self.refresh_deposits(slot).await;
+            entry = slot.entry.lock().await;
+            next = entry.state.clone();
+            checked = check(&mut next.channel);
+        }
+        let outcome = match checked {
             Ok(ours) => self
                 .save(&mut entry, next, vec![], None)
                 .await

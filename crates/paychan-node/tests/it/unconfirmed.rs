@@ -321,3 +321,45 @@ async fn without_credit_a_payee_waits_for_confirmation() {
     hidden.lock().unwrap().remove(&id);
     assert!(pays(&a, id, 101).await);
 }
+
+/// A withdrawal from a deposit the co-signer's watcher never reported: B reads the ledger's
+/// confirmed deposits before refusing it as over A's funds, and co-signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_from_a_deposit_the_watcher_missed_is_co_signed() {
+    let Pair {
+        ledger,
+        a,
+        b,
+        hidden,
+        _dir,
+    } = Pair::new(75, UnconfirmedCredit::default()).await;
+    let id = a.create_channel(b.address(), 100).await.unwrap();
+    let marker = a.create_channel(b.address(), 1).await.unwrap();
+    // A deposits 50 more while B's view holds it back: B's watcher drops its event.
+    hidden.lock().unwrap().insert(id, (Role::A, 100));
+    a.deposit(id, 50).await.unwrap();
+    // A later event that B does see: once B has it, the hidden one was dropped before it.
+    a.deposit(marker, 1).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while b.channel_info(marker).await.unwrap().balances.peer_deposit != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B's watcher never saw the deposit into the marker channel"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The deposit confirms, but no event will tell B.
+    hidden.lock().unwrap().remove(&id);
+    assert_eq!(b.channel_info(id).await.unwrap().balances.peer_deposit, 100);
+
+    a.withdraw(id, 150).await.unwrap();
+    assert_eq!(b.channel_info(id).await.unwrap().balances.peer_deposit, 150);
+    assert_eq!(
+        ledger.balance_of(a.address(), Address::ZERO).unwrap(),
+        FUNDS - 100 - 1 - 50 - 1 + 150
+    );
+    assert_eq!(
+        ledger.balance_of(b.address(), Address::ZERO).unwrap(),
+        FUNDS
+    );
+}

@@ -441,6 +441,7 @@ impl Node {
                 channels: vec![row],
                 payments,
                 ledger_cursor: cursor,
+                removals: vec![],
             })
             .await?;
         let exposure = next.channel.exposure();

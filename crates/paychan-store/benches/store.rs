@@ -80,6 +80,7 @@ fn one_payment(n: usize, version: u64) -> Batch {
             time: version,
         }],
         ledger_cursor: None,
+        removals: vec![],
     }
 }
 

@@ -47,6 +47,7 @@ pub use crate::{
     error::{Remedy, StoreError},
     sqlite::SqliteStore,
     store::{
-        Batch, ChannelRow, Contact, Direction, Durability, ParseDurabilityError, PaymentRow, Store,
+        Batch, ChannelRow, Contact, Direction, Durability, ParseDurabilityError, PaymentRow,
+        Removal, Store,
     },
 };

@@ -85,12 +85,27 @@ pub struct Batch {
     pub payments: Vec<PaymentRow>,
     /// Raise the ledger cursor to this value (a lower value leaves it unchanged).
     pub ledger_cursor: Option<u64>,
+    /// Channel rows to delete, each only at the version the caller last read (a channel
+    /// that never opened, say: it has no payments, and its id is never used again).
+    pub removals: Vec<Removal>,
+}
+
+/// The deletion of one channel row, conditional on its stored version.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Removal {
+    /// The channel.
+    pub id: ChannelId,
+    /// The version the caller read; another stored version fails the batch.
+    pub version: u64,
 }
 
 impl Batch {
     /// Whether the batch writes nothing.
     pub fn is_empty(&self) -> bool {
-        self.channels.is_empty() && self.payments.is_empty() && self.ledger_cursor.is_none()
+        self.channels.is_empty()
+            && self.payments.is_empty()
+            && self.ledger_cursor.is_none()
+            && self.removals.is_empty()
     }
 }
 
@@ -163,6 +178,9 @@ pub trait Store: Send + Sync + 'static {
     ///    already stored (or appears twice in the batch) fails the whole batch with
     ///    [`StoreError::DuplicatePayment`].
     /// 3. The ledger cursor is raised to `batch.ledger_cursor`, never lowered.
+    /// 4. Every removal deletes its channel's row only if the stored version is the
+    ///    removal's version; otherwise (another version, or no row) the whole batch fails
+    ///    with [`StoreError::Conflict`]. The channel's payments, if any, stay.
     ///
     /// Returns once the batch is durable per the configured [`Durability`]. An empty batch
     /// succeeds and writes nothing.

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db_error;
 use crate::{
-    ChannelRow, Contact, Direction, PaymentRow, StoreError,
+    ChannelRow, Contact, Direction, PaymentRow, Removal, StoreError,
     encoding::{
         address_from_sql, amount_from_sql, amount_to_sql, b256_from_sql, channel_id_from_sql,
         direction_from_sql, direction_to_sql, u64_from_sql, u64_to_sql,
@@ -33,6 +33,7 @@ const UPDATE_CHANNEL: &str = "UPDATE channels SET peer = ?, phase = ?, version =
 const UPDATE_CHANNEL_SAME_PEER: &str = "UPDATE channels SET phase = ?, version = ?, state = ?, \
      updated_at = ? WHERE id = ? AND version = ? AND peer = ?";
 const SELECT_VERSION: &str = "SELECT version FROM channels WHERE id = ?";
+const DELETE_CHANNEL: &str = "DELETE FROM channels WHERE id = ? AND version = ?";
 const INSERT_PAYMENT: &str = "INSERT INTO payments \
      (channel_id, direction, sequence, amount, cumulative, memo, time) VALUES (?, ?, ?, ?, ?, ?, ?)";
 const SELECT_PAYMENTS: &str = "SELECT channel_id, direction, sequence, amount, cumulative, memo, \
@@ -121,6 +122,26 @@ pub(crate) fn write_channel(conn: &Connection, row: &ChannelRow) -> Result<(), S
             }
         }
     }
+}
+
+/// Deletes the row of `removal.id` if its stored version is `removal.version`; otherwise
+/// [`StoreError::Conflict`].
+pub(crate) fn remove_channel(conn: &Connection, removal: &Removal) -> Result<(), StoreError> {
+    let deleted = conn
+        .prepare_cached(DELETE_CHANNEL)
+        .map_err(db_error)?
+        .execute(params![
+            removal.id.0.as_slice(),
+            u64_to_sql(removal.version)
+        ])
+        .map_err(db_error)?;
+    if deleted == 1 {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        channel_id: removal.id,
+        stored_version: stored_version(conn, removal.id)?,
+    })
 }
 
 /// The stored version of channel `id` (0 if there is no row).

@@ -298,6 +298,9 @@ fn apply(conn: &Connection, job: &Job) -> Result<(), StoreError> {
             if let Some(cursor) = batch.ledger_cursor {
                 queries::raise_cursor(conn, cursor)?;
             }
+            for removal in &batch.removals {
+                queries::remove_channel(conn, removal)?;
+            }
             Ok(())
         }
         Job::SetMeta { key, value, .. } => queries::set_meta(conn, key, value),

@@ -6,7 +6,9 @@ use paychan_core::{Address, B256, ChannelId, keccak256};
 use tokio::sync::Barrier;
 
 use super::Harness;
-use crate::{Batch, ChannelRow, Contact, Direction, PaymentRow, Remedy, Store, StoreError};
+use crate::{
+    Batch, ChannelRow, Contact, Direction, PaymentRow, Remedy, Removal, Store, StoreError,
+};
 
 // ----- fixtures -------------------------------------------------------------------------------
 
@@ -54,6 +56,7 @@ fn batch(channels: Vec<ChannelRow>, payments: Vec<PaymentRow>, cursor: Option<u6
         channels,
         payments,
         ledger_cursor: cursor,
+        removals: vec![],
     }
 }
 
@@ -1249,4 +1252,92 @@ pub async fn conflicting_batches_in_a_group_fail_alone(h: &Harness) {
         store.channels().await.unwrap().len(),
         1 + 5 * (TASKS as usize - 2)
     );
+}
+
+/// A removal deletes a channel's row only at the version the caller read, atomically with
+/// the rest of its batch; a stale version or a missing row fails the whole batch; a removed
+/// channel stays gone after a reopen and can be written again from version 1.
+pub async fn removal_deletes_only_the_version_read(h: &Harness) {
+    let store = h.store().await;
+    commit_ok(
+        &*store,
+        batch(vec![row(1, 1, 1), row(2, 1, 1)], vec![], None),
+        "setup",
+    )
+    .await;
+    commit_ok(
+        &*store,
+        batch(vec![row(1, 1, 2)], vec![], None),
+        "channel 1 at v2",
+    )
+    .await;
+
+    let stale = Batch {
+        removals: vec![Removal {
+            id: id(1),
+            version: 1,
+        }],
+        ..batch(vec![row(2, 1, 2)], vec![], None)
+    };
+    assert_conflict(store.commit(stale).await, id(1), 2, "a stale removal");
+    assert_eq!(
+        channel_of(&*store, id(2)).await.map(|r| r.version),
+        Some(1),
+        "the refused batch wrote nothing of its rows"
+    );
+
+    let missing = Batch {
+        removals: vec![Removal {
+            id: id(3),
+            version: 1,
+        }],
+        ..batch(vec![], vec![], Some(5))
+    };
+    assert_conflict(
+        store.commit(missing).await,
+        id(3),
+        0,
+        "removing a missing row",
+    );
+    assert_eq!(
+        cursor_of(&*store).await,
+        0,
+        "the refused batch left the cursor"
+    );
+
+    let removal = Batch {
+        removals: vec![Removal {
+            id: id(1),
+            version: 2,
+        }],
+        ..batch(vec![], vec![], None)
+    };
+    assert!(!removal.is_empty(), "a batch with a removal is not empty");
+    commit_ok(&*store, removal, "removal at the stored version").await;
+    assert_eq!(channel_of(&*store, id(1)).await, None, "channel 1 is gone");
+    assert_eq!(
+        sorted_by_id(store.channels().await.unwrap()),
+        vec![row(2, 1, 1)],
+        "only channel 2 is listed"
+    );
+    assert_eq!(
+        store.channels_for_peer(peer(1)).await.unwrap(),
+        vec![row(2, 1, 1)],
+        "the peer's listing lost channel 1"
+    );
+
+    drop(store);
+    let store = h.reopen().await;
+    assert_eq!(
+        channel_of(&*store, id(1)).await,
+        None,
+        "still gone after a reopen"
+    );
+    commit_ok(
+        &*store,
+        batch(vec![row(1, 1, 1)], vec![], None),
+        "written again from v1",
+    )
+    .await;
+    assert_eq!(channel_of(&*store, id(1)).await, Some(row(1, 1, 1)));
 }

@@ -124,6 +124,7 @@ macro_rules! store_conformance_suite {
             concurrent_writers_of_one_channel_one_wins_per_version,
             racing_writers_that_reload_and_retry_lose_nothing,
             conflicting_batches_in_a_group_fail_alone,
+            removal_deletes_only_the_version_read,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

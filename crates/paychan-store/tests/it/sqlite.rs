@@ -50,6 +50,7 @@ fn batch(channels: Vec<ChannelRow>, payments: Vec<PaymentRow>) -> Batch {
         channels,
         payments,
         ledger_cursor: None,
+        removals: vec![],
     }
 }
 
@@ -501,6 +502,7 @@ fn kill_child() {
                     channels: vec![row(1, version)],
                     payments: vec![payment(1, version)],
                     ledger_cursor: Some(version),
+                    removals: vec![],
                 })
                 .await
                 .unwrap();

@@ -8,6 +8,7 @@
 //! - [`crypto`]: secp256k1 keys, Ethereum-compatible 65-byte signatures, recovery.
 //! - [`eip712`]: the typed structs of the protocol and their EIP-712 hashes.
 //! - [`channel`]: the state machine of one party in one channel.
+//! - [`manager`]: what decides across channels: the channel policy and every deadline.
 //! - [`adjudicator`]: the ledger rules, as a pure state machine the ledgers wrap.
 //! - [`bank`]: the adjudicator with account balances, in memory (demo, tests).
 //! - [`wire`]: the peer protocol's messages and their versioned binary codec.
@@ -17,6 +18,7 @@ pub mod bank;
 pub mod channel;
 pub mod crypto;
 pub mod eip712;
+pub mod manager;
 pub mod types;
 pub mod wire;
 

@@ -18,12 +18,16 @@
 //! # Phases
 //!
 //! ```text
+//! Proposed ──any ledger event of the channel (it is open on the ledger)──▶ Open
 //! Open ──propose/co-sign settlement──▶ Settling ──Settled event──▶ Closed
 //!  │  └────────start_close──────────▶ CloseRequested ─┐
 //!  │                     (also from Settling)          │ CloseStarted event
 //!  └──────────CloseStarted event (peer)────────────────┴──▶ Closing ──Settled event──▶ Closed
 //! ```
-//! Only `Open` pays and accepts payments. A `Settled` event closes the channel from any phase.
+//! Only `Open` pays. `Open` accepts payments, and so does `Proposed` (the ledger may have
+//! opened it before our watcher saw it; the voucher is checked against what we know of the
+//! deposits). A `Settled` event closes the channel from any phase. A `Proposed` channel the
+//! ledger never opens is the node's to expire (see `docs/ARCHITECTURE.md`).
 
 mod error;
 
@@ -65,6 +69,12 @@ pub enum Phase {
         /// What each party received at settlement.
         payouts: Pair<Amount>,
     },
+    /// Proposed by us or accepted from the peer, not yet seen open on the ledger. Last of the
+    /// variants so that channels stored before it existed keep their encoding.
+    Proposed {
+        /// When the proposal was made or accepted (the node's clock, in seconds).
+        since: u64,
+    },
 }
 
 impl Phase {
@@ -76,6 +86,7 @@ impl Phase {
             Phase::CloseRequested => "close requested",
             Phase::Closing { .. } => "closing",
             Phase::Closed { .. } => "closed",
+            Phase::Proposed { .. } => "proposed",
         }
     }
 }
@@ -196,6 +207,20 @@ impl Channel {
             submit_requested: 0,
             phase: Phase::Open,
         })
+    }
+
+    /// A channel we proposed or accepted at `since` (the node's clock, in seconds), not yet
+    /// open on the ledger: [`Phase::Proposed`] until a ledger event of the channel arrives.
+    /// `None` if `me` is not a party.
+    pub fn proposed(
+        params: ChannelParams,
+        domain: Domain,
+        me: Address,
+        since: u64,
+    ) -> Option<Self> {
+        let mut channel = Channel::new(params, domain, me)?;
+        channel.phase = Phase::Proposed { since };
+        Some(channel)
     }
 
     /// The channel id.
@@ -444,7 +469,7 @@ impl Channel {
         memo: Option<B256>,
         credit: Amount,
     ) -> Result<Amount, VoucherRejection> {
-        if self.phase != Phase::Open {
+        if !matches!(self.phase, Phase::Open | Phase::Proposed { .. }) {
             return Err(VoucherRejection::NotOpen(self.phase.name()));
         }
         let v = &signed.voucher;
@@ -762,6 +787,37 @@ impl Channel {
         matches!(self.phase, Phase::Closing { deadline, .. } if now >= deadline)
     }
 
+    /// The withdrawal certificates reserved per party (co-signed or proposed by us, neither
+    /// executed nor expired as far as we know).
+    pub fn reservations(&self) -> Pair<Option<Withdrawal>> {
+        self.reserved
+    }
+
+    /// The earliest expiry (ledger time) of a withdrawal certificate still reserved, if any:
+    /// when [`handle_time`](Self::handle_time) has something to release.
+    pub fn reservation_expiry(&self) -> Option<u64> {
+        [self.reserved.a, self.reserved.b]
+            .into_iter()
+            .flatten()
+            .map(|w| w.expiry)
+            .min()
+    }
+
+    /// Drops our withdrawal proposal `withdrawal` after the peer refused to co-sign it: what
+    /// it reserved can be spent again at once. Safe even if the peer kept our signature:
+    /// executing the certificate could only pay us, and the ledger's `Withdrawn` event would
+    /// count it. Anything but our pending proposal is refused and changes nothing.
+    pub fn cancel_withdrawal(&mut self, withdrawal: &Withdrawal) -> Result<(), CommandError> {
+        match self.my_withdrawal.as_deref() {
+            Some((pending, _)) if pending == withdrawal => {
+                self.my_withdrawal = None;
+                *self.reserved.get_mut(self.role) = None;
+                Ok(())
+            }
+            _ => Err(CommandError::NothingPending),
+        }
+    }
+
     /// Releases reservations of withdrawal certificates that expired unexecuted, at ledger
     /// time `now`. Call it only with a time the ledger has confirmed, since a certificate
     /// executed just before its expiry must not be released.
@@ -783,6 +839,10 @@ impl Channel {
     pub fn handle_ledger_event(&mut self, event: &LedgerEvent) -> Option<LedgerAction> {
         if event.channel_id() != self.id {
             return None;
+        }
+        if let Phase::Proposed { .. } = self.phase {
+            // Any event of the channel means the ledger has it open.
+            self.phase = Phase::Open;
         }
         match *event {
             LedgerEvent::Opened { deposit, .. } => {

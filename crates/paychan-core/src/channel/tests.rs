@@ -754,3 +754,111 @@ fn a_refused_payment_is_taken_back_and_not_paid_by_the_next_voucher() {
     );
     assert_eq!(fx.a.balances().paid_by_me, 13);
 }
+
+#[test]
+fn a_proposed_channel_opens_with_its_first_ledger_event() {
+    let fx = Fx::new(0, 0);
+    let mut a = Channel::proposed(fx.params, fx.domain, fx.ka.address(), 77).unwrap();
+    assert_eq!(a.phase(), &Phase::Proposed { since: 77 });
+    assert_eq!(a.phase().name(), "proposed");
+    assert_eq!(
+        a.pay(&fx.ka, 1, B256::ZERO),
+        Err(CommandError::NotOpen("proposed"))
+    );
+    assert!(a.start_close().is_err(), "nothing to close on the ledger");
+    let other = LedgerEvent::Deposited {
+        channel_id: ChannelId(B256::repeat_byte(9)),
+        party: Role::B,
+        amount: 1,
+        total: 1,
+    };
+    assert_eq!(a.handle_ledger_event(&other), None);
+    assert_eq!(
+        a.phase(),
+        &Phase::Proposed { since: 77 },
+        "another channel's event"
+    );
+    let opened = LedgerEvent::Deposited {
+        channel_id: a.id(),
+        party: Role::A,
+        amount: 5,
+        total: 5,
+    };
+    a.handle_ledger_event(&opened);
+    assert_eq!(a.phase(), &Phase::Open);
+    assert_eq!(a.available(Role::A), 5);
+}
+
+#[test]
+fn phases_keep_their_stored_encoding() {
+    // Channels are stored with postcard, which writes a variant's index: the variants that
+    // existed before `Proposed` keep theirs.
+    let index = |phase: Phase| postcard::to_stdvec(&phase).unwrap()[0];
+    assert_eq!(index(Phase::Open), 0);
+    assert_eq!(index(Phase::CloseRequested), 2);
+    assert_eq!(
+        index(Phase::Closed {
+            payouts: Pair::new(1, 2)
+        }),
+        4
+    );
+    assert_eq!(index(Phase::Proposed { since: 3 }), 5);
+    let fx = Fx::new(10, 0);
+    let bytes = postcard::to_stdvec(&fx.a).unwrap();
+    assert_eq!(postcard::from_bytes::<Channel>(&bytes).unwrap(), fx.a);
+}
+
+#[test]
+fn a_refused_withdrawal_is_released_at_once_and_another_can_follow() {
+    let mut fx = Fx::new(100, 0);
+    let (w, _) = fx.a.propose_withdrawal(&fx.ka, 40, NOW + 60, NOW).unwrap();
+    assert_eq!(fx.a.available(Role::A), 60);
+    assert_eq!(fx.a.reservation_expiry(), Some(NOW + 60));
+    assert_eq!(
+        fx.a.propose_withdrawal(&fx.ka, 10, NOW + 60, NOW),
+        Err(CommandError::WithdrawalPending)
+    );
+    let mut other = w;
+    other.total_withdrawn = 41;
+    assert_eq!(
+        fx.a.cancel_withdrawal(&other),
+        Err(CommandError::NothingPending)
+    );
+    assert_eq!(
+        fx.a.available(Role::A),
+        60,
+        "a foreign cancel changes nothing"
+    );
+    fx.a.cancel_withdrawal(&w).unwrap();
+    assert_eq!(fx.a.available(Role::A), 100);
+    assert_eq!(fx.a.reservation_expiry(), None);
+    assert_eq!(
+        fx.a.cancel_withdrawal(&w),
+        Err(CommandError::NothingPending)
+    );
+    let (again, _) = fx.a.propose_withdrawal(&fx.ka, 10, NOW + 30, NOW).unwrap();
+    assert_eq!(again.total_withdrawn, 10);
+}
+
+#[test]
+fn reservations_expire_on_both_sides() {
+    let mut fx = Fx::new(100, 0);
+    let (w, sig_a) = fx.a.propose_withdrawal(&fx.ka, 40, NOW + 60, NOW).unwrap();
+    fx.b.handle_withdrawal_request(&fx.kb, &w, &sig_a, NOW)
+        .unwrap();
+    assert_eq!(fx.b.reservation_expiry(), Some(NOW + 60));
+    assert_eq!(fx.b.available(Role::A), 60);
+    fx.a.handle_time(NOW + 59);
+    fx.b.handle_time(NOW + 59);
+    assert_eq!((fx.a.available(Role::A), fx.b.available(Role::A)), (60, 60));
+    fx.a.handle_time(NOW + 60);
+    fx.b.handle_time(NOW + 60);
+    assert_eq!(
+        (fx.a.available(Role::A), fx.b.available(Role::A)),
+        (100, 100)
+    );
+    assert_eq!(
+        (fx.a.reservation_expiry(), fx.b.reservation_expiry()),
+        (None, None)
+    );
+}

@@ -3,35 +3,9 @@
 
 use std::time::Duration;
 
-use paychan_core::{Address, Amount};
+use paychan_core::Amount;
+pub use paychan_core::manager::ChannelPolicy;
 use serde::{Deserialize, Serialize};
-
-/// The policy for channels other nodes propose to us.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ChannelPolicy {
-    /// Accept proposals only from these addresses (empty: from anyone).
-    pub allowed_peers: Vec<Address>,
-    /// The shortest challenge period we accept, in seconds (too short: no time to answer a
-    /// close while we are offline).
-    pub min_challenge_period: u64,
-    /// The longest challenge period we accept, in seconds (too long: our funds are stuck
-    /// that long if the peer disappears).
-    pub max_challenge_period: u64,
-    /// The smallest initial deposit of the proposer we accept.
-    pub min_deposit: Amount,
-}
-
-impl Default for ChannelPolicy {
-    fn default() -> Self {
-        ChannelPolicy {
-            allowed_peers: vec![],
-            min_challenge_period: 60,
-            max_challenge_period: 30 * 24 * 3600,
-            min_deposit: 0,
-        }
-    }
-}
 
 /// How much a payee accepts ahead of a peer's deposits that the ledger shows but has not yet
 /// confirmed (its confirmation depth is the ledger backend's setting). Zero, the default,
@@ -66,8 +40,12 @@ pub struct NodeConfig {
     pub handler_timeout: Duration,
     /// How often the watcher checks whether a closing channel can be settled.
     pub settle_check_interval: Duration,
-    /// Validity of the withdrawal certificates we propose, in seconds of ledger time.
+    /// Validity of the withdrawal certificates we propose, in seconds of ledger time. A
+    /// certificate the peer never co-signed stays reserved until then.
     pub withdrawal_validity: u64,
+    /// How long a channel may stay proposed (ours, or a peer's we accepted) without the
+    /// ledger opening it; then it is forgotten, unless the ledger shows it after all.
+    pub proposal_expiry: Duration,
     /// The response sent for incoming payments when no handler is registered.
     pub default_response: serde_json::Value,
     /// Payments accepted ahead of unconfirmed deposits.
@@ -83,6 +61,7 @@ impl Default for NodeConfig {
             handler_timeout: Duration::from_secs(20),
             settle_check_interval: Duration::from_secs(1),
             withdrawal_validity: 600,
+            proposal_expiry: Duration::from_secs(3600),
             default_response: serde_json::Value::Null,
             unconfirmed_credit: UnconfirmedCredit::default(),
         }

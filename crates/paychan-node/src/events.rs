@@ -84,6 +84,14 @@ pub enum NodeEvent {
         /// What we received at settlement.
         amount_received: String,
     },
+    /// A channel proposed by us, or by the peer and accepted, was not opened on the ledger
+    /// in time (`NodeConfig::proposal_expiry`) and is forgotten.
+    ProposalExpired {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: Address,
+    },
     /// Something failed in the background (watcher, peer link).
     Error {
         /// The channel concerned, if any.

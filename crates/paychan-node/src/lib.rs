@@ -5,6 +5,7 @@
 //! - [`contacts`]: aliases for peers, persisted.
 //! - [`error`]: errors with stable codes and categories.
 //! - [`events`]: what the node reports to its user.
+//! - `lifecycle`: the deadlines: proposals that expire, withdrawals released, settles.
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
 //! - [`package`]: payment packages, payments carried outside the peer connection.
 //! - [`peer`]: a connection to a peer as the node sees it: authenticated frames.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod contacts;
 pub mod error;
 pub mod events;
+mod lifecycle;
 pub mod net;
 pub mod node;
 pub mod package;

@@ -28,13 +28,14 @@ use paychan_core::{
     channel::{Balances, CertificateRejection, Channel, Phase, VoucherRejection},
     eip712::memo_of,
     keccak256,
+    manager::{Offer, PolicyRejection, Timers, timers::Deadlines},
     wire::{self, ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
 };
 use paychan_ledger::{Ledger, Receipt};
-use paychan_store::{Batch, ChannelRow, Direction, PaymentRow, Store};
+use paychan_store::{Batch, ChannelRow, Direction, PaymentRow, Removal, Store};
 use serde::{Deserialize, Serialize};
 use tokio::{
-    sync::{Mutex, broadcast, oneshot, watch},
+    sync::{Mutex, Notify, broadcast, oneshot, watch},
     task::JoinHandle,
 };
 
@@ -123,17 +124,57 @@ pub struct ChannelInfo {
 
 /// What the node persists per channel, beside the core state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Persisted {
-    channel: Channel,
-    /// Whether the ledger has reported the channel open.
+pub(crate) struct Persisted {
+    pub(crate) channel: Channel,
+    /// Whether the ledger has reported the channel open: written as "not
+    /// [`Phase::Proposed`]", read only to upgrade channels stored before that phase existed
+    /// (see [`Persisted::upgrade`]).
     opened: bool,
     auto_refill: Option<(Amount, Amount)>,
 }
 
-struct Entry {
-    state: Persisted,
-    version: u64,
+impl Persisted {
+    fn new(channel: Channel) -> Self {
+        let opened = !is_proposed(&channel);
+        Persisted {
+            channel,
+            opened,
+            auto_refill: None,
+        }
+    }
+
+    /// A channel stored before [`Phase::Proposed`] existed kept "proposed" as `opened ==
+    /// false` with the phase `Open`: it becomes `Proposed` since `now`.
+    fn upgrade(mut self, now: u64) -> Self {
+        if !self.opened && self.channel.phase() == &Phase::Open {
+            self.channel.mark_proposed(now);
+        }
+        self
+    }
+}
+
+/// Whether the ledger has not opened the channel yet (as far as we know).
+pub(crate) fn is_proposed(channel: &Channel) -> bool {
+    matches!(channel.phase(), Phase::Proposed { .. })
+}
+
+pub(crate) struct Entry {
+    pub(crate) state: Persisted,
+    pub(crate) version: u64,
     refilling: bool,
+    /// The deadlines last given to the node's [`Timers`].
+    deadlines: Deadlines,
+}
+
+impl Entry {
+    fn new(state: Persisted, version: u64) -> Self {
+        Entry {
+            state,
+            version,
+            refilling: false,
+            deadlines: [None; 3],
+        }
+    }
 }
 
 /// A voucher checked by [`Node::probe_voucher`] and not yet kept.
@@ -149,16 +190,9 @@ pub(crate) struct Probe {
 }
 
 pub(crate) struct Slot {
-    entry: Mutex<Entry>,
+    pub(crate) entry: Mutex<Entry>,
     /// Held for a whole payment round trip: one payment of ours in flight per channel.
     pub(crate) paying: Mutex<()>,
-}
-
-impl Slot {
-    /// Whether the channel is closing and its deadline has passed at ledger time `now`.
-    pub(crate) async fn settle_due(&self, now: u64) -> bool {
-        self.entry.lock().await.state.channel.settle_due(now)
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -194,6 +228,10 @@ pub(crate) struct Inner {
     exposures: StdMutex<HashMap<ChannelId, Amount>>,
     /// Serializes the decisions that give credit, so the total limit holds.
     credit: Mutex<()>,
+    /// Every channel's deadlines (see [`crate::lifecycle`]).
+    pub(crate) timers: StdMutex<Timers>,
+    /// Woken when the earliest deadline on the node's clock may have moved.
+    pub(crate) timers_changed: Notify,
 }
 
 /// A paychan node. Cheap to clone: clones share the node.
@@ -249,10 +287,14 @@ impl NodeBuilder {
         let domain = ledger.domain().await?;
         let mut channels = HashMap::new();
         let mut exposures = HashMap::new();
+        let mut timers = Timers::new();
+        let now = unix_now();
+        let proposal_age = self.config.proposal_expiry.as_secs();
         for row in store.channels().await? {
             let state: Persisted = postcard::from_bytes(&row.state).map_err(|e| {
                 NodeError::Protocol(format!("stored channel {} does not decode: {e}", row.id))
             })?;
+            let state = state.upgrade(now);
             if state.channel.me() != key.address() || *state.channel.domain() != domain {
                 return Err(NodeError::InvalidMessage(format!(
                     "stored channel {} belongs to another key or ledger",
@@ -263,11 +305,9 @@ impl NodeBuilder {
             if exposure > 0 {
                 exposures.insert(row.id, exposure);
             }
-            let entry = Entry {
-                state,
-                version: row.version,
-                refilling: false,
-            };
+            let mut entry = Entry::new(state, row.version);
+            entry.deadlines = Timers::deadlines(&entry.state.channel, proposal_age);
+            timers.update(row.id, entry.deadlines);
             channels.insert(
                 row.id,
                 Arc::new(Slot {
@@ -297,21 +337,24 @@ impl NodeBuilder {
                 tasks: StdMutex::new(vec![]),
                 exposures: StdMutex::new(exposures),
                 credit: Mutex::new(()),
+                timers: StdMutex::new(timers),
+                timers_changed: Notify::new(),
             }),
         };
         let watcher = tokio::spawn(crate::watcher::run(node.clone()));
         node.track(watcher);
+        node.track(tokio::spawn(crate::lifecycle::run(node.clone())));
         Ok(node)
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these short locks cannot leave their maps inconsistent
     // (single inserts and removes), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -418,13 +461,14 @@ impl Node {
 
     /// Commits `next` as the channel's new state (with payments and a ledger cursor), then
     /// installs it. If the store fails, the old state stays: nothing happened.
-    async fn save(
+    pub(crate) async fn save(
         &self,
         entry: &mut Entry,
-        next: Persisted,
+        mut next: Persisted,
         payments: Vec<PaymentRow>,
         cursor: Option<u64>,
     ) -> Result<(), NodeError> {
+        next.opened = !is_proposed(&next.channel);
         let version = entry.version.saturating_add(1);
         let row = ChannelRow {
             id: next.channel.id(),
@@ -448,6 +492,7 @@ impl Node {
         let id = next.channel.id();
         entry.state = next;
         entry.version = version;
+        self.rearm(id, entry);
         let mut exposures = lock(&self.inner.exposures);
         if exposure > 0 {
             exposures.insert(id, exposure);
@@ -455,6 +500,43 @@ impl Node {
             exposures.remove(&id);
         }
         Ok(())
+    }
+
+    /// Gives the node's [`Timers`] the deadlines of the channel's new state, if they moved.
+    fn rearm(&self, id: ChannelId, entry: &mut Entry) {
+        let deadlines = Timers::deadlines(
+            &entry.state.channel,
+            self.inner.config.proposal_expiry.as_secs(),
+        );
+        if deadlines != entry.deadlines {
+            entry.deadlines = deadlines;
+            lock(&self.inner.timers).update(id, deadlines);
+            self.inner.timers_changed.notify_one();
+        }
+    }
+
+    /// Deletes a channel that never opened from the store and from the node, if it is still
+    /// [`Phase::Proposed`] in `entry` (answers whether it did). Its id is never used again.
+    pub(crate) async fn forget_proposed(&self, entry: &mut Entry) -> Result<bool, NodeError> {
+        if !is_proposed(&entry.state.channel) {
+            return Ok(false);
+        }
+        let id = entry.state.channel.id();
+        self.inner
+            .store
+            .commit(Batch {
+                removals: vec![Removal {
+                    id,
+                    version: entry.version,
+                }],
+                ..Batch::default()
+            })
+            .await?;
+        lock(&self.inner.channels).remove(&id);
+        lock(&self.inner.timers).remove(id);
+        lock(&self.inner.exposures).remove(&id);
+        entry.deadlines = [None; 3];
+        Ok(true)
     }
 
     fn insert_slot(&self, id: ChannelId, entry: Entry) -> Result<Arc<Slot>, NodeError> {
@@ -797,23 +879,13 @@ impl Node {
                 .await;
             return;
         }
-        let Some(channel) = Channel::new(p.params, p.domain, self.address()) else {
+        let Some(channel) = Channel::proposed(p.params, p.domain, self.address(), unix_now())
+        else {
             return;
         };
-        let state = Persisted {
-            channel,
-            opened: false,
-            auto_refill: None,
-        };
+        let state = Persisted::new(channel);
         let result = async {
-            let slot = self.insert_slot(
-                id,
-                Entry {
-                    state: state.clone(),
-                    version: 0,
-                    refilling: false,
-                },
-            )?;
+            let slot = self.insert_slot(id, Entry::new(state.clone(), 0))?;
             let mut entry = slot.entry.lock().await;
             self.save(&mut entry, state, vec![], None).await
         }
@@ -839,35 +911,28 @@ impl Node {
         }
     }
 
+    /// The channel policy's verdict on a proposal, and no channel of that id yet.
     fn check_proposal(&self, peer: Address, p: &ProposeChannel) -> Result<(), String> {
-        let policy = &self.inner.config.policy;
-        if p.domain != self.inner.domain {
-            return Err("the channel is on another ledger".into());
-        }
-        if p.params.party_b != self.address() || p.params.party_a != peer {
-            return Err("the proposal's parties are not you and me".into());
-        }
-        if !policy.allowed_peers.is_empty() && !policy.allowed_peers.contains(&peer) {
-            return Err("not accepting channels from you".into());
-        }
-        if p.params.challenge_period < policy.min_challenge_period
-            || p.params.challenge_period > policy.max_challenge_period
-        {
-            return Err(format!(
-                "challenge period must be between {} and {} seconds",
-                policy.min_challenge_period, policy.max_challenge_period
-            ));
-        }
-        if p.deposit < policy.min_deposit {
-            return Err(format!(
-                "the initial deposit must be at least {}",
-                policy.min_deposit
-            ));
-        }
+        self.check_offer(&Offer {
+            peer,
+            params: &p.params,
+            domain: &p.domain,
+            deposit: p.deposit,
+        })
+        .map_err(|e| e.to_string())?;
         if lock(&self.inner.channels).contains_key(&p.params.id(&p.domain)) {
             return Err("this channel already exists".into());
         }
         Ok(())
+    }
+
+    /// The channel policy's verdict on a channel offered to us (the one rule set for
+    /// proposals and for channels learned from the ledger).
+    pub(crate) fn check_offer(&self, offer: &Offer<'_>) -> Result<(), PolicyRejection> {
+        self.inner
+            .config
+            .policy
+            .check(self.address(), &self.inner.domain, offer)
     }
 
     async fn on_pay(&self, peer: Address, request_id: u64, voucher: SignedVoucher, body: Vec<u8>) {
@@ -1111,61 +1176,32 @@ impl Node {
             return Ok(slot);
         }
         let refuse = |why: String| NodeError::PackageRefused(why);
-        let peer = match (
-            params.party_a == self.address(),
-            params.party_b == self.address(),
-        ) {
-            (false, true) => params.party_a,
-            (true, false) => params.party_b,
-            _ => {
-                return Err(refuse(
-                    "the channel is not between the payer and this node".into(),
-                ));
-            }
-        };
-        let policy = &self.inner.config.policy;
-        if !policy.allowed_peers.is_empty() && !policy.allowed_peers.contains(&peer) {
-            return Err(refuse(format!("not accepting channels from {peer}")));
-        }
-        if params.challenge_period < policy.min_challenge_period
-            || params.challenge_period > policy.max_challenge_period
-        {
-            return Err(refuse(format!(
-                "the channel's challenge period must be between {} and {} seconds",
-                policy.min_challenge_period, policy.max_challenge_period
-            )));
-        }
-        if params.token != Address::ZERO {
-            return Err(refuse(
-                "only channels in the native asset are accepted".into(),
-            ));
-        }
-        match self.inner.ledger.channel(id).await? {
+        let record = match self.inner.ledger.channel(id).await? {
             Some(record)
                 if record.params == params
-                    && record.status == paychan_core::adjudicator::ChannelStatus::Open => {}
+                    && record.status == paychan_core::adjudicator::ChannelStatus::Open =>
+            {
+                record
+            }
             Some(_) => return Err(refuse(format!("channel {id} is not open on the ledger"))),
             None => {
                 return Err(refuse(format!(
                     "channel {id} is not on the ledger (not opened yet?)"
                 )));
             }
-        }
-        let channel = Channel::new(params, domain, self.address())
-            .ok_or_else(|| refuse("the channel is not between the payer and this node".into()))?;
-        let state = Persisted {
-            channel,
-            opened: false,
-            auto_refill: None,
         };
-        let slot = match self.insert_slot(
-            id,
-            Entry {
-                state: state.clone(),
-                version: 0,
-                refilling: false,
-            },
-        ) {
+        self.check_offer(&Offer {
+            peer: params.party_a,
+            params: &params,
+            domain: &domain,
+            deposit: record.deposited.a,
+        })
+        .map_err(|e| refuse(e.to_string()))?;
+        let peer = params.party_a;
+        let channel = Channel::proposed(params, domain, self.address(), unix_now())
+            .ok_or_else(|| refuse("the channel is not between the payer and this node".into()))?;
+        let state = Persisted::new(channel);
+        let slot = match self.insert_slot(id, Entry::new(state.clone(), 0)) {
             Ok(slot) => slot,
             // Learned concurrently by another package.
             Err(_) => return self.slot(&id),
@@ -1186,7 +1222,7 @@ impl Node {
 
     /// Brings a channel's deposits up to the ledger's confirmed record (the watcher may lag
     /// behind the ledger). Deposit events carry totals, so this is idempotent.
-    async fn refresh_deposits(&self, slot: &Slot) {
+    pub(crate) async fn refresh_deposits(&self, slot: &Slot) {
         let id = slot.entry.lock().await.state.channel.id();
         let record = match self.inner.ledger.channel(id).await {
             Ok(Some(record)) => record,
@@ -1209,10 +1245,10 @@ impl Node {
         let before = entry.state.clone();
         let mut next = entry.state.clone();
         for event in &events {
+            // Opens a proposed channel too: the ledger has it.
             let _ = next.channel.handle_ledger_event(event);
         }
-        next.opened = true;
-        if next.channel.ledger() == before.channel.ledger() && before.opened {
+        if next.channel == before.channel {
             return;
         }
         if let Err(e) = self.save(&mut entry, next, vec![], None).await {
@@ -1392,7 +1428,7 @@ impl Node {
             // proposed is unknown to the peer).
             let relevant = {
                 let entry = slot.entry.lock().await;
-                entry.state.opened
+                !is_proposed(&entry.state.channel)
                     && entry.state.channel.peer() == peer
                     && !matches!(entry.state.channel.phase(), Phase::Closed { .. })
             };
@@ -1478,18 +1514,22 @@ impl Node {
             domain,
             deposit,
         });
-        match self.exchange(peer, id, Wait::Proposal, &proposal).await? {
-            Message::AcceptChannel { .. } => {}
-            Message::RejectChannel { reason, .. } => {
-                return Err(NodeError::PeerRefused {
-                    code: ErrorBody::REFUSED,
-                    message: reason,
-                });
-            }
-            other => return Err(not_the_answer(other)),
+        let refused = match self.exchange(peer, id, Wait::Proposal, &proposal).await {
+            Ok(Message::AcceptChannel { .. }) => None,
+            Ok(Message::RejectChannel { reason, .. }) => Some(NodeError::PeerRefused {
+                code: ErrorBody::REFUSED,
+                message: reason,
+            }),
+            Ok(other) => Some(not_the_answer(other)),
+            // Unanswered: the peer may have accepted, but we will not open it (its side
+            // expires on its own, see `NodeConfig::proposal_expiry`).
+            Err(e) => Some(e),
+        };
+        if let Some(refused) = refused {
+            self.withdraw_proposal(&slot).await;
+            return Err(refused);
         }
-        let receipt = self.inner.ledger.open(&params, deposit).await?;
-        self.apply_receipt(&slot, &receipt).await?;
+        self.open_proposed(&slot, &params, deposit).await?;
         Ok(id)
     }
 
@@ -1503,9 +1543,42 @@ impl Node {
         deposit: Amount,
     ) -> Result<ChannelId, NodeError> {
         let (id, params, slot) = self.new_channel(peer, deposit).await?;
-        let receipt = self.inner.ledger.open(&params, deposit).await?;
-        self.apply_receipt(&slot, &receipt).await?;
+        self.open_proposed(&slot, &params, deposit).await?;
         Ok(id)
+    }
+
+    /// Opens our proposed channel of `slot` on the ledger. If the ledger refuses, the channel
+    /// never opened and is forgotten at once; if the outcome is unknown (the ledger is
+    /// unreachable), it stays proposed until it expires or the ledger shows it open.
+    async fn open_proposed(
+        &self,
+        slot: &Arc<Slot>,
+        params: &ChannelParams,
+        deposit: Amount,
+    ) -> Result<(), NodeError> {
+        match self.inner.ledger.open(params, deposit).await {
+            Ok(receipt) => self.apply_receipt(slot, &receipt).await,
+            Err(e) => {
+                if e.is_final() {
+                    self.withdraw_proposal(slot).await;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Forgets our proposal of `slot`, which will never be opened; a store failure leaves it
+    /// to expire by time.
+    async fn withdraw_proposal(&self, slot: &Slot) {
+        let mut entry = slot.entry.lock().await;
+        let id = entry.state.channel.id();
+        match self.forget_proposed(&mut entry).await {
+            Ok(true) => tracing::info!(channel = %id, "proposal withdrawn"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(channel = %id, error = %e, "cannot forget a proposal; it expires later")
+            }
+        }
     }
 
     /// A new channel of ours with `peer`, persisted as proposed, once the ledger balance
@@ -1555,27 +1628,17 @@ impl Node {
         };
         let domain = self.inner.domain;
         let id = params.id(&domain);
-        let channel = Channel::new(params, domain, self.address()).ok_or_else(|| {
-            NodeError::InvalidMessage("cannot open a channel with ourselves".into())
-        })?;
+        let channel =
+            Channel::proposed(params, domain, self.address(), unix_now()).ok_or_else(|| {
+                NodeError::InvalidMessage("cannot open a channel with ourselves".into())
+            })?;
         if peer == self.address() {
             return Err(NodeError::InvalidMessage(
                 "cannot open a channel with ourselves".into(),
             ));
         }
-        let state = Persisted {
-            channel,
-            opened: false,
-            auto_refill: None,
-        };
-        let slot = self.insert_slot(
-            id,
-            Entry {
-                state: state.clone(),
-                version: 0,
-                refilling: false,
-            },
-        )?;
+        let state = Persisted::new(channel);
+        let slot = self.insert_slot(id, Entry::new(state.clone(), 0))?;
         {
             let mut entry = slot.entry.lock().await;
             if let Err(e) = self.save(&mut entry, state, vec![], None).await {
@@ -1753,10 +1816,20 @@ impl Node {
                     signature,
                 },
             )
-            .await?;
+            .await;
         let theirs = match answer {
-            Message::WithdrawSignature { signature, .. } => signature,
-            other => return Err(not_the_answer(other)),
+            Ok(Message::WithdrawSignature { signature, .. }) => signature,
+            // Refused, or never sent: the peer did not sign, so nothing stays reserved.
+            // Unanswered, it may have: reserved until the certificate expires.
+            Ok(other) => {
+                return Err(self
+                    .drop_withdrawal(&slot, &withdrawal, not_the_answer(other))
+                    .await);
+            }
+            Err(e @ NodeError::PeerOffline(_)) => {
+                return Err(self.drop_withdrawal(&slot, &withdrawal, e).await);
+            }
+            Err(e) => return Err(e),
         };
         let certificate = slot
             .entry
@@ -1768,6 +1841,25 @@ impl Node {
             .handle_withdrawal_signature(&theirs)?;
         let receipt = self.inner.ledger.withdraw(&certificate).await?;
         self.apply_receipt(&slot, &receipt).await
+    }
+
+    /// Releases our withdrawal proposal after the peer refused it (if the store fails, it
+    /// stays reserved until it expires); answers `why`.
+    async fn drop_withdrawal(
+        &self,
+        slot: &Slot,
+        withdrawal: &paychan_core::Withdrawal,
+        why: NodeError,
+    ) -> NodeError {
+        let mut entry = slot.entry.lock().await;
+        let mut next = entry.state.clone();
+        if next.channel.cancel_withdrawal(withdrawal).is_err() {
+            return why;
+        }
+        if let Err(e) = self.save(&mut entry, next, vec![], None).await {
+            tracing::warn!(error = %e, "cannot release a refused withdrawal; it expires by time");
+        }
+        why
     }
 
     /// Closes cooperatively if the peer co-signs; if it does not answer (offline, timeout),
@@ -1932,9 +2024,6 @@ impl Node {
         for record in &receipt.events {
             if record.event.channel_id() == next.channel.id() {
                 let _ = next.channel.handle_ledger_event(&record.event);
-                if matches!(record.event, LedgerEvent::Opened { .. }) {
-                    next.opened = true;
-                }
                 applied.push(record.event);
             }
         }
@@ -1959,9 +2048,6 @@ impl Node {
         let before = entry.state.clone();
         let mut next = entry.state.clone();
         let action = next.channel.handle_ledger_event(&record.event);
-        if matches!(record.event, LedgerEvent::Opened { .. }) {
-            next.opened = true;
-        }
         let cursor = Some(record.cursor.saturating_add(1));
         if let Err(e) = self.save(&mut entry, next, vec![], cursor).await {
             self.emit(NodeEvent::Error {
@@ -2004,7 +2090,7 @@ fn user_events(
     let id = now.id();
     let (me, peer) = (now.role(), now.peer());
     let mut out = vec![];
-    if !before.opened && after.opened {
+    if is_proposed(was) && !is_proposed(now) {
         out.push(match me {
             Role::A => NodeEvent::ChannelOpened {
                 channel_id: id,
@@ -2078,11 +2164,7 @@ fn user_events(
 /// events applied). Committed to a node's store before the node is built, it is restored
 /// like any channel the node opened itself, and can be paid on.
 pub fn import_row(channel: Channel) -> Result<ChannelRow, NodeError> {
-    let state = Persisted {
-        channel,
-        opened: true,
-        auto_refill: None,
-    };
+    let state = Persisted::new(channel);
     Ok(ChannelRow {
         id: state.channel.id(),
         peer: state.channel.peer(),
@@ -2095,11 +2177,7 @@ pub fn import_row(channel: Channel) -> Result<ChannelRow, NodeError> {
 }
 
 fn status_of(state: &Persisted) -> &'static str {
-    if !state.opened && matches!(state.channel.phase(), Phase::Open) {
-        "proposed"
-    } else {
-        state.channel.phase().name()
-    }
+    state.channel.phase().name()
 }
 
 fn info_of(state: &Persisted) -> ChannelInfo {

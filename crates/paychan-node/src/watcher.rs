@@ -1,6 +1,7 @@
 //! The watcher: follows the ledger's events from the cursor the store remembers, applies
 //! them to our channels, submits the peer's latest voucher when a close counts less than it,
-//! and settles closing channels once their deadline has passed.
+//! and reads the ledger's time on every tick for what is due then (settles, expired
+//! withdrawal certificates: see `lifecycle`).
 
 use futures::StreamExt;
 use paychan_core::channel::LedgerAction;
@@ -88,17 +89,9 @@ async fn submit(node: Node, voucher: paychan_core::SignedVoucher) {
     }
 }
 
-/// Settles every closing channel whose deadline has passed (anyone may; we do it for us).
+/// Runs what is due at the ledger's time (settles, expired withdrawals).
 async fn settle_due(node: &Node) {
-    let Ok(now) = node.inner.ledger.now().await else {
-        return;
-    };
-    for (id, slot) in node.slots() {
-        if slot.settle_due(now).await {
-            match node.inner.ledger.settle(id).await {
-                Ok(_) => tracing::info!(channel = %id, "settled after the challenge period"),
-                Err(e) => tracing::debug!(channel = %id, error = %e, "settle not done (yet)"),
-            }
-        }
+    if let Ok(now) = node.inner.ledger.now().await {
+        node.on_ledger_time(now).await;
     }
 }

@@ -223,6 +223,14 @@ impl Channel {
         Some(channel)
     }
 
+    /// Marks an `Open` channel as [`Phase::Proposed`] since `since`: for a node upgrading a
+    /// channel it stored as "not yet opened" before that phase existed. Other phases stay.
+    pub fn mark_proposed(&mut self, since: u64) {
+        if self.phase == Phase::Open {
+            self.phase = Phase::Proposed { since };
+        }
+    }
+
     /// The channel id.
     pub fn id(&self) -> ChannelId {
         self.id

@@ -399,7 +399,9 @@ async fn proposals_outside_the_policy_are_refused() {
         .unwrap();
     connect(&a, &b).await;
     match a.create_channel(b.address(), 10).await {
-        Err(NodeError::PeerRefused { message, .. }) => assert!(message.contains("at least 1000")),
+        Err(NodeError::PeerRefused { message, .. }) => {
+            assert!(message.contains("below the minimum of 1000"), "{message}")
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(

@@ -12,6 +12,7 @@
 )]
 
 mod flows;
+mod lifecycle;
 mod malicious;
 mod network;
 mod packages;

@@ -1,11 +1,11 @@
-//! `paychan package create|verify`: payment packages through a running node's API — a
+//! `paychan package create|verify|cancel`: payment packages through a running node's API — a
 //! payment carried outside the peer connection (an HTTP header, a file, a message queue).
 
 use anyhow::Result;
 use paychan_core::{Amount, ChannelId};
 use paychan_rpc::{
     method,
-    types::{CreatedPackage, VerifiedPaymentView},
+    types::{ChannelView, CreatedPackage, VerifiedPaymentView},
 };
 use serde_json::json;
 
@@ -39,6 +39,12 @@ enum PackageCommand {
     /// Verifies PACKAGE (compact form or JSON) paid to this node and records it.
     Verify {
         /// The package.
+        package: String,
+    },
+    /// Takes back PACKAGE, our latest on its channel, after the payee refused it: the next
+    /// package does not pay for it too.
+    Cancel {
+        /// The package (compact form or JSON).
         package: String,
     },
 }
@@ -88,6 +94,21 @@ pub(crate) fn run(args: &PackageArgs) -> Result<()> {
                 if let Some(message) = &verified.message {
                     println!("message: {message}");
                 }
+            }
+            PackageCommand::Cancel { package } => {
+                let channel: ChannelView = api
+                    .call(
+                        method::CANCEL_PAYMENT_PACKAGE,
+                        json!({ "package": package.trim() }),
+                    )
+                    .await?;
+                if api.json {
+                    return print_json(&channel);
+                }
+                println!(
+                    "taken back: channel {} has {} paid to the peer, {} left to spend",
+                    channel.channel_id, channel.balances.paid_by_me, channel.balances.my_available
+                );
             }
         }
         Ok::<(), Failure>(())

@@ -62,9 +62,13 @@ impl PaymentError {
     /// Whether the package was recorded is unknown.
     pub const VERIFICATION_UNKNOWN: &'static str = "verification_unknown";
 
-    /// Whether the payer may take its package back: the payee says it recorded nothing.
+    /// Whether the payer may take its package back: the payee says it recorded nothing
+    /// (it refused the package, its node failed first, or it never saw one: a front between
+    /// the payer and the paywall dropped the header).
     pub fn nothing_recorded(&self) -> bool {
-        self.error == Self::PACKAGE_REFUSED || self.error == Self::VERIFICATION_FAILED
+        self.error == Self::PACKAGE_REFUSED
+            || self.error == Self::VERIFICATION_FAILED
+            || self.error == Self::PAYMENT_REQUIRED
     }
 }
 

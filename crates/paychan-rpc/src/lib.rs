@@ -111,6 +111,9 @@ pub mod method {
     pub const CREATE_PAYMENT_PACKAGE: &str = "create_payment_package";
     /// `verify_payment_package`.
     pub const VERIFY_PAYMENT_PACKAGE: &str = "verify_payment_package";
+    /// `cancel_payment_package`: the payer takes back its latest package, which the payee
+    /// refused.
+    pub const CANCEL_PAYMENT_PACKAGE: &str = "cancel_payment_package";
     /// `add_contact`.
     pub const ADD_CONTACT: &str = "add_contact";
     /// `get_contact`.
@@ -160,6 +163,7 @@ pub mod method {
         SET_AUTO_REFILL,
         CREATE_PAYMENT_PACKAGE,
         VERIFY_PAYMENT_PACKAGE,
+        CANCEL_PAYMENT_PACKAGE,
         ADD_CONTACT,
         GET_CONTACT,
         LIST_CONTACTS,

@@ -139,3 +139,31 @@ async fn the_paying_client_takes_back_a_refused_package() {
     assert_eq!(net.a_paid().await, 22);
     assert_eq!(net.b_received().await, 22);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_the_paywall_never_saw_is_taken_back() {
+    // A front that strips `Authorization` (a misconfigured reverse proxy): the paywall answers
+    // 402 `payment_required` to the paid retry too. It recorded nothing, so the client takes
+    // its package back instead of counting it as paid with an unknown outcome.
+    let net = Net::new().await;
+    let router = axum::Router::new()
+        .route("/x", axum::routing::get(|| async { "x" }))
+        .layer(net.paywall())
+        .layer(axum::middleware::map_request(
+            |mut request: axum::extract::Request| async move {
+                request.headers_mut().remove(http::header::AUTHORIZATION);
+                request
+            },
+        ));
+    let addr = serve(router).await;
+    let client = net.client(paychan_http::ClientConfig::default());
+    match client.get(&format!("http://{addr}/x")).await {
+        Err(paychan_http::HttpPayError::Refused { code, .. }) => {
+            assert_eq!(code, PaymentError::PAYMENT_REQUIRED)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(net.a_paid().await, 0, "the payer counts nothing paid");
+    assert_eq!(net.b_received().await, 0);
+    assert_eq!(client.spent(&format!("http://{addr}")).await, 0);
+}

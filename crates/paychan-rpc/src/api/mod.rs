@@ -182,6 +182,11 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
     )?;
     register(
         &mut module,
+        method::CANCEL_PAYMENT_PACKAGE,
+        packages::cancel,
+    )?;
+    register(
+        &mut module,
         method::aa::CREATE_PAYMENT_PACKAGE,
         packages::aa_create,
     )?;

@@ -3,8 +3,11 @@
 //! `{package, compact}`; `verify_payment_package {package, min_amount?}` (the JSON object,
 //! its text, or the compact base64url form) checks and records one paid to this node and
 //! answers what it paid; one paying less than `min_amount` (the price of what it pays for) is
-//! refused and not recorded. The aa-channels names take positional params: `createPaymentPackage
-//! [aa_address, amount, message?]` and `verifyPaymentPackage [package]`.
+//! refused and not recorded. `cancel_payment_package {package}` is the payer's side of a
+//! refusal: it takes back its latest package on the channel, which the payee refused without
+//! recording it, so that the next package does not pay for it too; it answers the channel. The
+//! aa-channels names take positional params: `createPaymentPackage [aa_address, amount,
+//! message?]` and `verifyPaymentPackage [package]`.
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use super::Context;
 use crate::{
     error::RpcError,
     params::{AmountParam, at_most, element, parse, positional},
-    types::{CreatedPackage, VerifiedPaymentView},
+    types::{ChannelView, CreatedPackage, VerifiedPaymentView},
 };
 
 #[derive(Deserialize)]
@@ -27,6 +30,12 @@ struct Create {
     amount: AmountParam,
     #[serde(default)]
     message: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cancel {
+    package: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +105,18 @@ pub(crate) async fn verify(
 ) -> Result<VerifiedPaymentView, RpcError> {
     let p: Verify = parse(&params)?;
     verify_package(&ctx, p.package, p.min_amount).await
+}
+
+pub(crate) async fn cancel(
+    ctx: Arc<Context>,
+    params: Params<'static>,
+) -> Result<ChannelView, RpcError> {
+    let p: Cancel = parse(&params)?;
+    let package = package_of(p.package)?;
+    ctx.node.cancel_payment_package(&package).await?;
+    let id = package.voucher.channel_id;
+    tracing::info!(channel = %id, sequence = package.voucher.sequence, "payment package taken back");
+    ctx.view(id).await
 }
 
 pub(crate) async fn aa_create(

@@ -166,6 +166,80 @@ async fn packages_flow<A: ClientT + Sync, B: ClientT + Sync>(net: &Net, a: &A, b
     net.conserved();
 }
 
+/// Packages B refuses are taken back by A over the API, so the next one pays only its own
+/// amount (the refused ones stayed counted before `cancel_payment_package` existed: three
+/// refused packages of 5, 10 and 10 made the next call of 10 cost 35).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_packages_are_taken_back_over_the_api() {
+    let net = Net::new(false).await;
+    let (a, b) = (net.http_a(), net.ws_b().await);
+    let opened = ok(
+        &a,
+        method::OPEN_CHANNEL,
+        json!({ "peer": net.b.address(), "deposit": 1000, "propose": false }),
+    )
+    .await;
+    let id = opened["channel_id"].clone();
+    for amount in [5, 10, 10] {
+        let created = ok(
+            &a,
+            method::CREATE_PAYMENT_PACKAGE,
+            json!({ "channel_id": id, "amount": amount }),
+        )
+        .await;
+        // B's price is 20: refused, not recorded.
+        let (_, data) = err(
+            &b,
+            method::VERIFY_PAYMENT_PACKAGE,
+            json!({ "package": created["compact"], "min_amount": "20" }),
+        )
+        .await;
+        assert_eq!(data.code, 1009, "{}", data.message);
+        let channel = ok(
+            &a,
+            method::CANCEL_PAYMENT_PACKAGE,
+            json!({ "package": created["compact"] }),
+        )
+        .await;
+        assert_eq!(channel["balances"]["paid_by_me"], "0");
+        assert_eq!(channel["balances"]["my_available"], "1000");
+        // Taken back once: a second cancel of it is refused and changes nothing.
+        let (_, data) = err(
+            &a,
+            method::CANCEL_PAYMENT_PACKAGE,
+            json!({ "package": created["package"] }),
+        )
+        .await;
+        assert_eq!(data.code, 1003, "{}", data.message);
+    }
+    let paid = ok(
+        &a,
+        method::CREATE_PAYMENT_PACKAGE,
+        json!({ "channel_id": id, "amount": 20 }),
+    )
+    .await;
+    let verified = ok(
+        &b,
+        method::VERIFY_PAYMENT_PACKAGE,
+        json!({ "package": paid["compact"], "min_amount": "20" }),
+    )
+    .await;
+    assert_eq!(verified["amount"], "20", "nothing refused was charged");
+    assert_eq!(verified["cumulative"], "20");
+    // Bad params are refused and change nothing.
+    let before = net.snapshot().await;
+    for (params, code) in [
+        (json!({ "package": "bm90IGEgcGFja2FnZQ" }), 1009),
+        (json!({ "package": 5 }), 1000),
+        (json!({}), 1000),
+    ] {
+        let (_, data) = err(&a, method::CANCEL_PAYMENT_PACKAGE, params.clone()).await;
+        assert_eq!(data.code, code, "{params}: {}", data.message);
+    }
+    assert_eq!(net.snapshot().await, before);
+    net.conserved();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packages_over_http() {
     let net = Net::new(false).await;

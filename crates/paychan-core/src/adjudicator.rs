@@ -1,4 +1,4 @@
-//! The ledger rules of DESIGN section 1, as a pure state machine.
+//! The ledger rules of `docs/PROTOCOL.md` (section 6), as a pure state machine.
 //!
 //! An [`Adjudicator`] holds every channel of one ledger and applies the seven operations of
 //! the rules table, refusing what the rules refuse with a typed [`LedgerError`] and changing

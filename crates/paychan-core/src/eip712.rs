@@ -1,6 +1,6 @@
 //! The protocol's typed structs and their EIP-712 hashes.
 //!
-//! The encoding follows EIP-712 exactly for the four structs of DESIGN section 1 (field order is
+//! The encoding follows EIP-712 exactly for the four structs of `docs/PROTOCOL.md` (field order is
 //! normative), so the embedded ledger and the Solidity contract accept the same signatures.
 //! It is written out by hand rather than through a generic encoder because every payment
 //! hashes a voucher twice (sign, verify): the type hashes and the domain separator are
@@ -349,7 +349,7 @@ impl Eip712 for Settlement {
     }
 }
 
-/// What each party gets at settlement (DESIGN section 1):
+/// What each party gets at settlement (`docs/PROTOCOL.md`, section 4):
 /// `total = depA + depB - wA - wB`; `payoutA = clamp(depA - wA - paidByA + paidByB, 0, total)`;
 /// `payoutB = total - payoutA`. Computed in 256 bits, so no input can overflow it; returns
 /// `None` if withdrawals exceed deposits (a ledger never lets that happen).

@@ -12,7 +12,7 @@
 //! - [`net`]: real transports (`paychan-net`): listen, dial with reconnect.
 //! - [`watcher`]: follows the ledger, defends our channels during closes, settles.
 //!
-//! Durability (DESIGN section 7): every state change of a channel is committed to the store
+//! Durability (`docs/PROTOCOL.md`, section 2): every state change of a channel is committed to the store
 //! before the message that depends on it is sent or answered.
 
 pub mod config;

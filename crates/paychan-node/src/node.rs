@@ -3,7 +3,7 @@
 //! The node owns one [`Channel`] state machine per channel, behind a per-channel lock, and
 //! drives it: commands from the user (open, pay, message, deposit, withdraw, close),
 //! messages from peers, events from the ledger. Every change is committed to the store before
-//! anything that depends on it leaves the node (DESIGN section 7): the payer commits its new
+//! anything that depends on it leaves the node (`docs/PROTOCOL.md`, section 2): the payer commits its new
 //! counter before sending the voucher, the payee commits the voucher before answering.
 //!
 //! A channel carries at most one of our payments at a time: the payer waits for the answer

@@ -1,4 +1,4 @@
-//! `paychan bench`: the performance targets of DESIGN section 5, measured on loopback against
+//! `paychan bench`: the performance targets of `docs/PERFORMANCE.md`, measured on loopback against
 //! the physical limits of the machine, in one run.
 //!
 //! - [`limits`]: sign + recover per second, `fsync`s per second, loopback round trip;

@@ -354,7 +354,8 @@ impl Channel {
 
     /// Pays the peer `amount` for the message whose memo is `memo`: signs the next voucher.
     ///
-    /// The caller must persist the channel before sending the voucher (DESIGN section 7).
+    /// The caller must persist the channel before sending the voucher (`docs/PROTOCOL.md`,
+    /// durability).
     /// Refused beyond what we may still spend.
     pub fn pay(
         &mut self,

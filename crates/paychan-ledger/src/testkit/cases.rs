@@ -1,8 +1,8 @@
 //! The cases of the conformance suite: the happy paths of every operation, then a malicious
 //! party trying each way the ledger rules forbid to take money.
 //!
-//! Amounts are worked out by hand in each case with the settlement formula of DESIGN
-//! section 1: `total = depA + depB - wA - wB`,
+//! Amounts are worked out by hand in each case with the settlement formula of `docs/PROTOCOL.md`
+//! (section 4): `total = depA + depB - wA - wB`,
 //! `payoutA = clamp(depA - wA - paidByA + paidByB, 0, total)`, `payoutB = total - payoutA`.
 
 use paychan_core::{

@@ -2,8 +2,9 @@
 //! protocol, internal) that says whose fault it is and what to do, and a human message.
 
 use paychan_core::{
-    ChannelId,
-    channel::{CertificateRejection, CommandError, VoucherRejection},
+    Amount, ChannelId,
+    channel::{CertificateRejection, CommandError, Reason, VoucherRejection},
+    manager::PolicyRejection,
     wire::CodecError,
 };
 use paychan_ledger::LedgerError;
@@ -49,7 +50,7 @@ pub enum NodeError {
     /// A payment package was refused (malformed, forged, replayed, for another payee,
     /// channel or ledger, or over the payer's balance); nothing was recorded.
     #[error("payment package refused: {0}")]
-    PackageRefused(String),
+    PackageRefused(PackageRejection),
     /// The peer is not connected.
     #[error("peer {0} is not connected")]
     PeerOffline(paychan_core::Address),
@@ -74,6 +75,15 @@ pub enum NodeError {
     /// The peer sent something that breaks the protocol.
     #[error("protocol violation by the peer: {0}")]
     Protocol(String),
+    /// A voucher was refused by the channel's rules.
+    #[error("voucher refused: {0}")]
+    Voucher(#[from] VoucherRejection),
+    /// A withdrawal or settlement certificate was refused by the channel's rules.
+    #[error("certificate refused: {0}")]
+    Certificate(#[from] CertificateRejection),
+    /// A frame does not decode, or a message does not encode.
+    #[error("wire codec: {0}")]
+    Codec(#[from] CodecError),
     /// The ledger refused or failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -100,12 +110,27 @@ impl NodeError {
             | NodeError::Timeout(_)
             | NodeError::ConnectionLost(_)
             | NodeError::PeerRefused { .. } => Category::Peer,
-            NodeError::Protocol(_) => Category::Protocol,
+            NodeError::Protocol(_)
+            | NodeError::Voucher(_)
+            | NodeError::Certificate(_)
+            | NodeError::Codec(_) => Category::Protocol,
             NodeError::Ledger(LedgerError::InsufficientFunds { .. }) => Category::Client,
             NodeError::Ledger(e) if e.is_final() => Category::Protocol,
             NodeError::Ledger(_) | NodeError::Store(_) | NodeError::ShuttingDown => {
                 Category::Internal
             }
+        }
+    }
+
+    /// The typed reason of a refusal, if the error is one: a stable name such as
+    /// `"voucher.not_monotonic"` or `"package.underpaid"` (documented in the RPC API).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            NodeError::Command(e) => Some(e.reason()),
+            NodeError::PackageRefused(e) => Some(e.reason()),
+            NodeError::Voucher(e) => Some(e.reason()),
+            NodeError::Certificate(e) => Some(e.reason()),
+            _ => None,
         }
     }
 
@@ -124,7 +149,9 @@ impl NodeError {
             NodeError::Timeout(_) => 2002,
             NodeError::PeerRefused { .. } => 2003,
             NodeError::ConnectionLost(_) => 2004,
-            NodeError::Protocol(_) => 3001,
+            NodeError::Protocol(_) | NodeError::Codec(_) => 3001,
+            NodeError::Voucher(_) => 3003,
+            NodeError::Certificate(_) => 3004,
             NodeError::Ledger(LedgerError::InsufficientFunds { .. }) => 1005,
             NodeError::Ledger(e) if e.is_final() => 3002,
             NodeError::Ledger(_) => 4001,
@@ -134,20 +161,78 @@ impl NodeError {
     }
 }
 
-impl From<VoucherRejection> for NodeError {
-    fn from(e: VoucherRejection) -> Self {
-        NodeError::Protocol(e.to_string())
-    }
+/// Why a payment package was refused. Nothing was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackageRejection {
+    /// Not a package: too large, neither JSON nor base64url, a field missing or malformed.
+    #[error("{0}")]
+    Malformed(String),
+    /// A format version this node does not read.
+    #[error("version {got} is not supported (this node reads version {supported})")]
+    Version {
+        /// The package's version.
+        got: u32,
+        /// The version this node reads.
+        supported: u32,
+    },
+    /// For another ledger.
+    #[error("the package is for another ledger")]
+    OtherLedger,
+    /// The channel id is not the digest of the channel parameters.
+    #[error("the channel id is not the digest of the channel parameters")]
+    ChannelId,
+    /// The payer is not a party of the channel.
+    #[error("the payer is not a party of the channel")]
+    NotAParty,
+    /// It pays another node.
+    #[error("the package pays another node")]
+    OtherPayee,
+    /// The signature is not the payer's.
+    #[error("the signature is not the payer's")]
+    Signature,
+    /// The message is not the one the voucher pays for.
+    #[error("the message is not the one the voucher pays for")]
+    Message,
+    /// The channel is not open on the ledger, or not there at all.
+    #[error("channel {id} is {}", if *.known { "not open on the ledger" } else { "not on the ledger (not opened yet?)" })]
+    NotOnLedger {
+        /// The channel.
+        id: ChannelId,
+        /// Whether the ledger knows it (closed) or not at all.
+        known: bool,
+    },
+    /// Our channel policy refuses the channel.
+    #[error(transparent)]
+    Policy(PolicyRejection),
+    /// The channel's rules refuse the voucher (replayed, older, over the payer's balance).
+    #[error(transparent)]
+    Voucher(VoucherRejection),
+    /// It pays less than the price of what it pays for.
+    #[error("underpaid: the package pays {amount}, at least {min} is due")]
+    Underpaid {
+        /// What it pays.
+        amount: Amount,
+        /// What is due.
+        min: Amount,
+    },
 }
 
-impl From<CertificateRejection> for NodeError {
-    fn from(e: CertificateRejection) -> Self {
-        NodeError::Protocol(e.to_string())
-    }
-}
-
-impl From<CodecError> for NodeError {
-    fn from(e: CodecError) -> Self {
-        NodeError::Protocol(e.to_string())
+impl Reason for PackageRejection {
+    fn reason(&self) -> &'static str {
+        match self {
+            PackageRejection::Malformed(_) => "package.malformed",
+            PackageRejection::Version { .. } => "package.version",
+            PackageRejection::OtherLedger => "package.other_ledger",
+            PackageRejection::ChannelId => "package.channel_id",
+            PackageRejection::NotAParty => "package.not_a_party",
+            PackageRejection::OtherPayee => "package.other_payee",
+            PackageRejection::Signature => "package.signature",
+            PackageRejection::Message => "package.message",
+            PackageRejection::NotOnLedger { .. } => "package.not_on_ledger",
+            PackageRejection::Policy(e) => e.reason(),
+            PackageRejection::Voucher(e) => e.reason(),
+            PackageRejection::Underpaid { .. } => "package.underpaid",
+        }
     }
 }

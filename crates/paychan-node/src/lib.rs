@@ -29,7 +29,7 @@ mod watcher;
 pub use crate::{
     config::{ChannelPolicy, NodeConfig, UnconfirmedCredit},
     contacts::Contact,
-    error::{Category, NodeError},
+    error::{Category, NodeError, PackageRejection},
     events::NodeEvent,
     node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler, import_row},
     package::{PaymentPackage, VerifiedPayment},

@@ -39,7 +39,12 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{config::NodeConfig, error::NodeError, events::NodeEvent, peer::PeerConnection};
+use crate::{
+    config::NodeConfig,
+    error::{NodeError, PackageRejection},
+    events::NodeEvent,
+    peer::PeerConnection,
+};
 
 /// An incoming payment (or plain message, with amount zero) for the handler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1005,7 +1010,9 @@ impl Node {
         self.keep_voucher(&slot, voucher, memo, for_event, probe, 0)
             .await
             .map_err(|e| match e {
-                NodeError::Protocol(m) => ErrorBody::new(ErrorBody::VOUCHER_REJECTED, m),
+                NodeError::Voucher(why) => {
+                    ErrorBody::new(ErrorBody::VOUCHER_REJECTED, why.to_string())
+                }
                 other => ErrorBody::new(ErrorBody::INTERNAL, other.to_string()),
             })?;
         Ok(response)
@@ -1131,7 +1138,10 @@ impl Node {
             (next, amount)
         };
         if amount < min_amount {
-            return Err(NodeError::PackageRefused(underpaid(amount, min_amount)));
+            return Err(NodeError::PackageRefused(PackageRejection::Underpaid {
+                amount,
+                min: min_amount,
+            }));
         }
         if credit > 0 {
             tracing::info!(
@@ -1175,7 +1185,7 @@ impl Node {
         if let Ok(slot) = self.slot(&id) {
             return Ok(slot);
         }
-        let refuse = |why: String| NodeError::PackageRefused(why);
+        let refuse = NodeError::PackageRefused;
         let record = match self.inner.ledger.channel(id).await? {
             Some(record)
                 if record.params == params
@@ -1183,11 +1193,11 @@ impl Node {
             {
                 record
             }
-            Some(_) => return Err(refuse(format!("channel {id} is not open on the ledger"))),
-            None => {
-                return Err(refuse(format!(
-                    "channel {id} is not on the ledger (not opened yet?)"
-                )));
+            found => {
+                return Err(refuse(PackageRejection::NotOnLedger {
+                    id,
+                    known: found.is_some(),
+                }));
             }
         };
         self.check_offer(&Offer {
@@ -1196,10 +1206,10 @@ impl Node {
             domain: &domain,
             deposit: record.deposited.a,
         })
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|e| refuse(PackageRejection::Policy(e)))?;
         let peer = params.party_a;
         let channel = Channel::proposed(params, domain, self.address(), unix_now())
-            .ok_or_else(|| refuse("the channel is not between the payer and this node".into()))?;
+            .ok_or(refuse(PackageRejection::NotAParty))?;
         let state = Persisted::new(channel);
         let slot = match self.insert_slot(id, Entry::new(state.clone(), 0)) {
             Ok(slot) => slot,
@@ -2243,8 +2253,3 @@ impl std::fmt::Debug for Node {
 
 /// How long the watcher waits before it retries the ledger.
 pub(crate) const LEDGER_RETRY: Duration = Duration::from_secs(1);
-
-/// Why a voucher paying `amount` is refused where `min_amount` is due.
-pub(crate) fn underpaid(amount: Amount, min_amount: Amount) -> String {
-    format!("underpaid: the package pays {amount}, at least {min_amount} is due")
-}

@@ -38,10 +38,11 @@ use paychan_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Node, NodeError,
-    node::{encode_message, underpaid},
-};
+use crate::{Node, NodeError, error::PackageRejection, node::encode_message};
+
+fn malformed(why: String) -> NodeError {
+    NodeError::PackageRefused(PackageRejection::Malformed(why))
+}
 
 /// The version of the package format this node writes and reads.
 pub const PACKAGE_VERSION: u32 = 1;
@@ -171,7 +172,7 @@ impl PaymentPackage {
     pub fn parse(text: &str) -> Result<Self, NodeError> {
         let text = text.trim();
         if text.len() > MAX_COMPACT_LEN {
-            return Err(NodeError::PackageRefused(format!(
+            return Err(malformed(format!(
                 "the package is larger than {MAX_PACKAGE_LEN} bytes"
             )));
         }
@@ -180,18 +181,18 @@ impl PaymentPackage {
         }
         let json = URL_SAFE_NO_PAD
             .decode(text.trim_end_matches('='))
-            .map_err(|e| NodeError::PackageRefused(format!("neither JSON nor base64url: {e}")))?;
+            .map_err(|e| malformed(format!("neither JSON nor base64url: {e}")))?;
         Self::from_json(&json)
     }
 
     fn from_json(json: &[u8]) -> Result<Self, NodeError> {
         if json.len() > MAX_PACKAGE_LEN {
-            return Err(NodeError::PackageRefused(format!(
+            return Err(malformed(format!(
                 "the package is larger than {MAX_PACKAGE_LEN} bytes"
             )));
         }
         let package: PaymentPackage = serde_json::from_slice(json)
-            .map_err(|e| NodeError::PackageRefused(format!("malformed package: {e}")))?;
+            .map_err(|e| malformed(format!("malformed package: {e}")))?;
         Ok(package)
     }
 
@@ -227,14 +228,14 @@ impl PaymentPackage {
     pub fn signed_voucher(&self) -> Result<SignedVoucher, NodeError> {
         let v = &self.voucher;
         let cumulative = v.cumulative.parse::<Amount>().map_err(|_| {
-            NodeError::PackageRefused(format!(
+            malformed(format!(
                 "voucher.cumulative {:?} is not a whole number up to {}",
                 v.cumulative,
                 Amount::MAX
             ))
         })?;
         if cumulative.to_string() != v.cumulative {
-            return Err(NodeError::PackageRefused(format!(
+            return Err(malformed(format!(
                 "voucher.cumulative {:?} is not in canonical decimal form",
                 v.cumulative
             )));
@@ -309,23 +310,21 @@ impl Node {
         package: &PaymentPackage,
         min_amount: Amount,
     ) -> Result<VerifiedPayment, NodeError> {
-        let refuse = |why: &str| NodeError::PackageRefused(why.to_owned());
+        let refuse = NodeError::PackageRefused;
         if package.version != PACKAGE_VERSION {
-            return Err(NodeError::PackageRefused(format!(
-                "version {} is not supported (this node reads version {PACKAGE_VERSION})",
-                package.version
-            )));
+            return Err(refuse(PackageRejection::Version {
+                got: package.version,
+                supported: PACKAGE_VERSION,
+            }));
         }
         if package.domain() != self.domain() {
-            return Err(refuse("the package is for another ledger"));
+            return Err(refuse(PackageRejection::OtherLedger));
         }
         let params = package.params();
         let voucher = package.signed_voucher()?;
         let v = &voucher.voucher;
         if params.id(&self.domain()) != v.channel_id {
-            return Err(refuse(
-                "the channel id is not the digest of the channel parameters",
-            ));
+            return Err(refuse(PackageRejection::ChannelId));
         }
         let me = self.address();
         let payee = if v.payer == params.party_a {
@@ -333,29 +332,29 @@ impl Node {
         } else if v.payer == params.party_b {
             params.party_a
         } else {
-            return Err(refuse("the payer is not a party of the channel"));
+            return Err(refuse(PackageRejection::NotAParty));
         };
         if payee != me {
-            return Err(refuse("the package pays another node"));
+            return Err(refuse(PackageRejection::OtherPayee));
         }
         if !voucher.is_signed_by_payer(&self.domain()) {
-            return Err(refuse("the signature is not the payer's"));
+            return Err(refuse(PackageRejection::Signature));
         }
         if let Some(message) = &package.message
             && memo_of(&encode_message(message)?) != v.memo
         {
-            return Err(refuse("the message is not the one the voucher pays for"));
+            return Err(refuse(PackageRejection::Message));
         }
         let slot = self.learn_channel(params).await?;
         let probe = self
             .probe_voucher(&slot, &voucher, v.memo)
             .await
-            .map_err(|e| NodeError::PackageRefused(e.to_string()))?;
+            .map_err(|e| refuse(PackageRejection::Voucher(e)))?;
         if probe.amount < min_amount {
-            return Err(NodeError::PackageRefused(underpaid(
-                probe.amount,
-                min_amount,
-            )));
+            return Err(refuse(PackageRejection::Underpaid {
+                amount: probe.amount,
+                min: min_amount,
+            }));
         }
         // Reported with the payment only if someone listens.
         let message = self
@@ -365,7 +364,7 @@ impl Node {
             .keep_voucher(&slot, &voucher, v.memo, message, probe, min_amount)
             .await
             .map_err(|e| match e {
-                NodeError::Protocol(why) => NodeError::PackageRefused(why),
+                NodeError::Voucher(why) => refuse(PackageRejection::Voucher(why)),
                 other => other,
             })?;
         Ok(VerifiedPayment {

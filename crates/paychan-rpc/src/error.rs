@@ -23,6 +23,7 @@
 //! | 1006 | client | unknown contact (alias) |
 //! | 1007 | client | invalid contact (alias or peer malformed) |
 //! | 1008 | client | the contact's alias is taken (use `replace`) |
+//! | 1009 | client | the payment package was refused; nothing was recorded |
 //! | 1901 | client | peer networking is not enabled on this node |
 //! | 1902 | client | malformed peer address (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`) |
 //! | 1903 | client | the amount exceeds this node's balance on the ledger |
@@ -32,12 +33,19 @@
 //! | 2001 | peer | the peer is not connected |
 //! | 2002 | peer | the peer did not answer in time |
 //! | 2003 | peer | the peer refused (its handler failed, it rejected the proposal) |
+//! | 2004 | peer | the connection was lost before the peer answered (a payment's outcome is unknown) |
 //! | 2901 | peer | the peer could not be reached (dial or handshake failed) |
 //! | 3001 | protocol | the peer broke the protocol |
 //! | 3002 | protocol | the ledger refused the operation |
+//! | 3003 | protocol | a voucher was refused by the channel's rules |
+//! | 3004 | protocol | a withdrawal or settlement certificate was refused by the channel's rules |
 //! | 4001 | internal | the ledger is unreachable |
 //! | 4002 | internal | the store failed |
 //! | 4003 | internal | the node is shutting down |
+//!
+//! A refusal by the protocol's rules also carries `error.data.reason`, a stable name of the
+//! rule (`"voucher.not_monotonic"`, `"package.underpaid"`, `"policy.challenge_period"`,
+//! `"command.withdrawal_pending"`, ...): match on it, never on the message.
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, error::ErrorCode};
 use paychan_node::{Category, NodeError};
@@ -72,6 +80,10 @@ pub struct ErrorData {
     pub code: u16,
     /// A human message (the same as `error.message`).
     pub message: String,
+    /// The rule a refusal applied, e.g. `"voucher.not_monotonic"` (see the [module
+    /// docs](self)); absent for other errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An API error before it becomes a JSON-RPC error object.
@@ -133,10 +145,15 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::InvalidParams(_) => ErrorCode::InvalidParams.code(),
             _ => rpc_code_of(code),
         };
+        let reason = match &error {
+            RpcError::Node(e) => e.reason().map(str::to_owned),
+            _ => None,
+        };
         let data = ErrorData {
             category,
             code,
             message: message.clone(),
+            reason,
         };
         ErrorObject::owned(rpc_code, message, Some(data))
     }
@@ -161,6 +178,7 @@ pub fn error_data(error: &ErrorObject<'_>) -> Option<ErrorData> {
             category: Category::Client,
             code: INVALID_PARAMS,
             message: error.message().to_owned(),
+            reason: None,
         });
     }
     None

@@ -186,3 +186,66 @@ pub enum SyncRejection {
     #[error("our signature does not verify on the peer's copy")]
     BadSignature,
 }
+
+/// A stable, machine-readable name for each refusal: what APIs report beside the human
+/// message (`error.data.reason` over JSON-RPC), so that clients match on it, never on text.
+pub trait Reason {
+    /// `"<domain>.<variant>"` in snake case, e.g. `"voucher.not_monotonic"`.
+    fn reason(&self) -> &'static str;
+}
+
+impl Reason for CommandError {
+    fn reason(&self) -> &'static str {
+        match self {
+            CommandError::ZeroAmount => "command.zero_amount",
+            CommandError::InsufficientBalance { .. } => "command.insufficient_balance",
+            CommandError::NotOpen(_) => "command.not_open",
+            CommandError::WrongKey { .. } => "command.wrong_key",
+            CommandError::Overflow => "command.overflow",
+            CommandError::WithdrawalPending => "command.withdrawal_pending",
+            CommandError::NothingPending => "command.nothing_pending",
+            CommandError::BadPeerSignature => "command.bad_peer_signature",
+            CommandError::Expired { .. } => "command.expired",
+        }
+    }
+}
+
+impl Reason for VoucherRejection {
+    fn reason(&self) -> &'static str {
+        match self {
+            VoucherRejection::WrongChannel { .. } => "voucher.wrong_channel",
+            VoucherRejection::WrongPayer { .. } => "voucher.wrong_payer",
+            VoucherRejection::BadSignature(_) => "voucher.bad_signature",
+            VoucherRejection::ForeignSigner(_) => "voucher.foreign_signer",
+            VoucherRejection::NotMonotonic { .. } => "voucher.not_monotonic",
+            VoucherRejection::MemoMismatch { .. } => "voucher.memo_mismatch",
+            VoucherRejection::OverBalance { .. } => "voucher.over_balance",
+            VoucherRejection::NotOpen(_) => "voucher.not_open",
+        }
+    }
+}
+
+impl Reason for CertificateRejection {
+    fn reason(&self) -> &'static str {
+        match self {
+            CertificateRejection::WrongChannel(_) => "certificate.wrong_channel",
+            CertificateRejection::WrongParty(_) => "certificate.wrong_party",
+            CertificateRejection::BadSignature => "certificate.bad_signature",
+            CertificateRejection::PeerCounterTooLow { .. } => "certificate.peer_counter_too_low",
+            CertificateRejection::OurCounterTooHigh { .. } => "certificate.our_counter_too_high",
+            CertificateRejection::OverBalance { .. } => "certificate.over_balance",
+            CertificateRejection::NotIncreasing(_) => "certificate.not_increasing",
+            CertificateRejection::Expired { .. } => "certificate.expired",
+            CertificateRejection::NotOpen(_) => "certificate.not_open",
+        }
+    }
+}
+
+impl Reason for SyncRejection {
+    fn reason(&self) -> &'static str {
+        match self {
+            SyncRejection::NotOurs => "sync.not_ours",
+            SyncRejection::BadSignature => "sync.bad_signature",
+        }
+    }
+}

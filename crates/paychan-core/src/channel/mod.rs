@@ -34,7 +34,9 @@ mod error;
 use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
-pub use self::error::{CertificateRejection, CommandError, SyncRejection, VoucherRejection};
+pub use self::error::{
+    CertificateRejection, CommandError, Reason, SyncRejection, VoucherRejection,
+};
 use crate::{
     adjudicator::LedgerEvent,
     crypto::{Signature, SigningKey},

@@ -96,6 +96,19 @@ pub enum PolicyRejection {
     },
 }
 
+impl crate::channel::Reason for PolicyRejection {
+    fn reason(&self) -> &'static str {
+        match self {
+            PolicyRejection::OtherLedger { .. } => "policy.other_ledger",
+            PolicyRejection::NotOurParties { .. } => "policy.not_our_parties",
+            PolicyRejection::PeerNotAllowed(_) => "policy.peer_not_allowed",
+            PolicyRejection::ChallengePeriod { .. } => "policy.challenge_period",
+            PolicyRejection::Token(_) => "policy.token",
+            PolicyRejection::Deposit { .. } => "policy.deposit",
+        }
+    }
+}
+
 impl ChannelPolicy {
     /// Checks a channel offered to `me` on the ledger `ours`.
     pub fn check(

@@ -84,15 +84,17 @@ impl Net {
     }
 }
 
-fn refused(result: Result<paychan_node::VerifiedPayment, NodeError>, why: &str) {
+/// Asserts a refusal by the rule named `reason` (`NodeError::reason`).
+fn refused(result: Result<paychan_node::VerifiedPayment, NodeError>, reason: &str) {
     match result {
-        Err(NodeError::PackageRefused(message)) => {
-            assert!(
-                message.contains(why),
-                "refused for {message:?}, expected {why:?}"
+        Err(e @ NodeError::PackageRefused(_)) => {
+            assert_eq!(
+                e.reason(),
+                Some(reason),
+                "refused for {e}, expected {reason}"
             );
         }
-        other => panic!("expected a refusal ({why}), got {other:?}"),
+        other => panic!("expected a refusal ({reason}), got {other:?}"),
     }
 }
 
@@ -216,17 +218,26 @@ async fn bad_packages_are_refused_and_change_nothing() {
     let before = net.b_state().await;
 
     // Replayed, and older than the latest.
-    refused(net.b.verify_payment_package(&second).await, "not monotonic");
-    refused(net.b.verify_payment_package(&first).await, "not monotonic");
+    refused(
+        net.b.verify_payment_package(&second).await,
+        "voucher.not_monotonic",
+    );
+    refused(
+        net.b.verify_payment_package(&first).await,
+        "voucher.not_monotonic",
+    );
     // Tampered amount or message without a new signature.
     let mut more = second.clone();
     more.voucher.cumulative = "900".into();
-    refused(net.b.verify_payment_package(&more).await, "signature");
+    refused(
+        net.b.verify_payment_package(&more).await,
+        "package.signature",
+    );
     let mut other_message = second.clone();
     other_message.message = Some(json!("something else"));
     refused(
         net.b.verify_payment_package(&other_message).await,
-        "message",
+        "package.message",
     );
     // Properly signed, but over the payer's deposit.
     let over = resigned(&net, &second, |v| {
@@ -235,35 +246,50 @@ async fn bad_packages_are_refused_and_change_nothing() {
     });
     refused(
         net.b.verify_payment_package(&over).await,
-        "exceeds the payer's limit",
+        "voucher.over_balance",
     );
     // Another ledger, another channel, another payee, another payer.
     let mut foreign = second.clone();
     foreign.ledger.chain_id += 1;
     refused(
         net.b.verify_payment_package(&foreign).await,
-        "another ledger",
+        "package.other_ledger",
     );
     let mut renamed = second.clone();
     renamed.channel.nonce = B256::repeat_byte(9);
-    refused(net.b.verify_payment_package(&renamed).await, "digest");
+    refused(
+        net.b.verify_payment_package(&renamed).await,
+        "package.channel_id",
+    );
     let third = net
         .a
         .create_payment_package(id, 1, Some(&json!("for b")))
         .await
         .unwrap();
-    refused(net.c.verify_payment_package(&third).await, "another node");
+    refused(
+        net.c.verify_payment_package(&third).await,
+        "package.other_payee",
+    );
     let mut stranger = second.clone();
     stranger.voucher.payer = Address::repeat_byte(7);
-    refused(net.b.verify_payment_package(&stranger).await, "not a party");
+    refused(
+        net.b.verify_payment_package(&stranger).await,
+        "package.not_a_party",
+    );
     // Forged signature bytes, unknown version, a channel the ledger does not have.
     let mut forged = second.clone();
     forged.signature =
         serde_json::from_value::<Signature>(json!(format!("0x{}", "01".repeat(65)))).unwrap();
-    refused(net.b.verify_payment_package(&forged).await, "signature");
+    refused(
+        net.b.verify_payment_package(&forged).await,
+        "package.signature",
+    );
     let mut newer = second.clone();
     newer.version = 2;
-    refused(net.b.verify_payment_package(&newer).await, "version");
+    refused(
+        net.b.verify_payment_package(&newer).await,
+        "package.version",
+    );
     let ghost_params = paychan_core::ChannelParams {
         nonce: B256::repeat_byte(0x77),
         ..second.params()
@@ -288,7 +314,7 @@ async fn bad_packages_are_refused_and_change_nothing() {
     };
     refused(
         net.b.verify_payment_package(&ghost).await,
-        "not on the ledger",
+        "package.not_on_ledger",
     );
     // Malformed text.
     for text in [
@@ -308,8 +334,8 @@ async fn bad_packages_are_refused_and_change_nothing() {
     ] {
         let parsed = PaymentPackage::parse(text).and_then(|p| p.signed_voucher().map(|_| p));
         assert!(
-            matches!(parsed, Err(NodeError::PackageRefused(_))),
-            "{text:?} parsed"
+            matches!(&parsed, Err(e) if e.reason() == Some("package.malformed")),
+            "{text:?}: {parsed:?}"
         );
     }
 
@@ -369,7 +395,7 @@ async fn a_payee_refuses_channels_its_policy_refuses() {
     let package = net.a.create_payment_package(id, 1, None).await.unwrap();
     refused(
         net.b.verify_payment_package(&package).await,
-        "challenge period",
+        "policy.challenge_period",
     );
     assert!(net.b.channels(None).await.is_empty());
 }
@@ -390,7 +416,7 @@ async fn an_underpaid_package_is_refused_and_can_be_taken_back() {
         .unwrap();
     refused(
         net.b.verify_payment_package_min(&cheap, 10).await,
-        "underpaid: the package pays 9, at least 10 is due",
+        "package.underpaid",
     );
     assert_eq!(net.b_state().await, before, "the refusal changed nothing");
     // The payer takes it back: its counter returns, and the next package does not pay for it.
@@ -415,7 +441,10 @@ async fn an_underpaid_package_is_refused_and_can_be_taken_back() {
     let verified = net.b.verify_payment_package_min(&next, 10).await.unwrap();
     assert_eq!((verified.amount, verified.cumulative), (10, 20));
     // The refused package stays refused: it is older than the one kept.
-    refused(net.b.verify_payment_package(&cheap).await, "");
+    refused(
+        net.b.verify_payment_package(&cheap).await,
+        "voucher.not_monotonic",
+    );
     assert_eq!(
         net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
         20

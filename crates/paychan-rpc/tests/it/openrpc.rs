@@ -124,3 +124,24 @@ async fn the_openrpc_document_lists_every_method_with_the_params_the_server_acce
         assert_eq!(error["code"], expected, "{key}");
     }
 }
+
+/// The code table in `paychan_rpc::error`'s docs and `components.errors` list the same codes.
+#[test]
+fn the_error_code_tables_agree() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/error.rs");
+    let source = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let in_source: BTreeSet<String> = source
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | "))
+        .filter_map(|row| row.split(' ').next())
+        .filter(|code| code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()))
+        .map(|code| format!("E{code}"))
+        .collect();
+    let in_document: BTreeSet<String> = document()["components"]["errors"]
+        .as_object()
+        .expect("components.errors")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(in_source, in_document);
+}

@@ -195,6 +195,7 @@ async fn refused_packages_are_taken_back_over_the_api() {
         )
         .await;
         assert_eq!(data.code, 1009, "{}", data.message);
+        assert_eq!(data.reason.as_deref(), Some("package.underpaid"));
         let channel = ok(
             &a,
             method::CANCEL_PAYMENT_PACKAGE,
@@ -211,6 +212,7 @@ async fn refused_packages_are_taken_back_over_the_api() {
         )
         .await;
         assert_eq!(data.code, 1003, "{}", data.message);
+        assert_eq!(data.reason.as_deref(), Some("command.nothing_pending"));
     }
     let paid = ok(
         &a,

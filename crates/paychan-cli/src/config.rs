@@ -83,6 +83,8 @@ pub(crate) struct NodeSection {
     pub(crate) handler_timeout: u64,
     /// Validity of withdrawal certificates, seconds of ledger time.
     pub(crate) withdrawal_validity: u64,
+    /// Seconds a channel may stay proposed without the ledger opening it.
+    pub(crate) proposal_expiry: u64,
     /// The answer to incoming payments when no handler is registered.
     pub(crate) default_response: Option<serde_json::Value>,
 }
@@ -99,6 +101,7 @@ impl Default for NodeSection {
             request_timeout: node.request_timeout.as_secs(),
             handler_timeout: node.handler_timeout.as_secs(),
             withdrawal_validity: node.withdrawal_validity,
+            proposal_expiry: node.proposal_expiry.as_secs(),
             default_response: None,
         }
     }
@@ -302,6 +305,7 @@ impl Config {
             ("node.request_timeout", n.request_timeout),
             ("node.handler_timeout", n.handler_timeout),
             ("node.withdrawal_validity", n.withdrawal_validity),
+            ("node.proposal_expiry", n.proposal_expiry),
         ] {
             if value == 0 {
                 bail!("{field} must be positive");
@@ -371,6 +375,7 @@ impl Config {
             request_timeout: Duration::from_secs(n.request_timeout),
             handler_timeout: Duration::from_secs(n.handler_timeout),
             withdrawal_validity: n.withdrawal_validity,
+            proposal_expiry: Duration::from_secs(n.proposal_expiry),
             default_response: n
                 .default_response
                 .clone()
@@ -456,8 +461,12 @@ challenge_period = {challenge_period}
 request_timeout = {request_timeout}
 # Seconds the payment handler may take before the payer gets a timeout.
 handler_timeout = {handler_timeout}
-# Validity of the withdrawal certificates this node proposes, in seconds of ledger time.
+# Validity of the withdrawal certificates this node proposes, in seconds of ledger time; one
+# the peer never answers stays reserved until then.
 withdrawal_validity = {withdrawal_validity}
+# Seconds a channel may stay proposed (by this node, or by a peer and accepted) without the
+# ledger opening it; then it is forgotten.
+proposal_expiry = {proposal_expiry}
 # The answer to incoming payments (any TOML value); absent: null.
 # default_response = "thanks"
 
@@ -516,6 +525,7 @@ unconfirmed_total = "0"
             request_timeout = node.request_timeout.as_secs(),
             handler_timeout = node.handler_timeout.as_secs(),
             withdrawal_validity = node.withdrawal_validity,
+            proposal_expiry = node.proposal_expiry.as_secs(),
             rpc_listen = self.rpc_listen,
             token_file = toml_string(TOKEN_FILE),
             max_body = rpc.max_request_body_size,

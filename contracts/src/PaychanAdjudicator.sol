@@ -12,6 +12,9 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 /// `paychan_core::adjudicator::Adjudicator`) exactly: open, deposit, co-signed withdrawal with
 /// floors, cooperative close, unilateral close with a challenge period during which anyone may
 /// submit vouchers, settle. Signatures are EIP-712 under ("paychan", "1", chainid, this).
+/// Beyond the shared rules, a deployment refuses challenge periods shorter than its
+/// {minChallengePeriod} (at least {CHALLENGE_PERIOD_FLOOR}): a party must have time to see a
+/// close under its confirmation depth and answer it (docs/ETHEREUM.md, "Challenge periods").
 /// @dev Amounts are uint256 in the ABI but bounded to 2^128 - 1 like the Rust ledger: every
 /// deposit total, counter and sum of deposits fits in 128 bits, so no 256-bit sum overflows.
 /// Funds are conserved per channel: withdrawn + paid out <= deposited, whatever the parties sign.
@@ -61,7 +64,7 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
         Settled
     }
 
-    /// The stored record of a channel (7 slots; the last one holds the counted vouchers while
+    /// The stored record of a channel (8 slots; the last one holds the counted vouchers while
     /// closing and the payouts once settled).
     struct Record {
         address partyA;
@@ -114,6 +117,13 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
     uint8 private constant PARTY_A = 0;
     uint8 private constant PARTY_B = 1;
 
+    /// The lowest {minChallengePeriod} a deployment may choose: one hour, several times what a
+    /// watcher needs on mainnet to see a close under 12 confirmations and get an answer in.
+    uint64 public constant CHALLENGE_PERIOD_FLOOR = 1 hours;
+
+    /// The shortest challenge period this deployment opens channels with (set at deployment).
+    uint64 public immutable minChallengePeriod;
+
     mapping(bytes32 => Record) private _channels;
 
     /// Payouts that could not be transferred (a recipient that refuses ETH, a token that
@@ -141,15 +151,20 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
     event CloseStarted(bytes32 indexed channelId, uint8 by, uint64 deadline);
     event VoucherSubmitted(bytes32 indexed channelId, uint8 payer, uint256 cumulative, uint256 counted);
     event Settled(bytes32 indexed channelId, uint256 payoutA, uint256 payoutB);
-    /// A payout the recipient could not receive now; it stays claimable.
-    event PayoutDeferred(address indexed token, address indexed to, uint256 amount);
-    /// A deferred payout was claimed.
-    event Claimed(address indexed token, address indexed to, uint256 amount);
+    /// A payout of channel `channelId` that `to` could not receive now (or the part of it the
+    /// token did not move); it stays claimable by `to` with {claim}.
+    event PayoutDeferred(bytes32 indexed channelId, address indexed token, address indexed to, uint256 amount);
+    /// `owner` claimed its deferred payouts of `token`, paid to `to`.
+    event Claimed(address indexed token, address indexed owner, address to, uint256 amount);
 
     error UnknownChannel(bytes32 channelId);
     error ChannelExists(bytes32 channelId);
-    /// 1: same parties, 2: a zero party, 3: zero challenge period, 4: bad party index.
+    /// 1: same parties, 2: a zero party, 3: zero challenge period, 4: bad party index,
+    /// 5: claim to the zero address.
     error InvalidParams(uint8 reason);
+    /// The challenge period is shorter than the deployment's minimum (or, at deployment, the
+    /// minimum is below the floor).
+    error ChallengePeriodTooShort(uint64 challengePeriod, uint64 minimum);
     error NotOpen();
     error NotClosing();
     error NotAParty(address account);
@@ -169,8 +184,17 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
     error UnsupportedToken(address token, uint256 received, uint256 amount);
     error NothingToClaim();
     error NativeTransferFailed(address to);
+    /// A claim's token transfer did not move the amount claimed (the claim stays).
+    error TokenTransferFailed(address token, address to, uint256 moved, uint256 amount);
 
-    constructor() EIP712("paychan", "1") {}
+    /// `minChallengePeriod_`: the shortest challenge period channels may have, at least
+    /// {CHALLENGE_PERIOD_FLOOR}.
+    constructor(uint64 minChallengePeriod_) EIP712("paychan", "1") {
+        if (minChallengePeriod_ < CHALLENGE_PERIOD_FLOOR) {
+            revert ChallengePeriodTooShort(minChallengePeriod_, CHALLENGE_PERIOD_FLOOR);
+        }
+        minChallengePeriod = minChallengePeriod_;
+    }
 
     // ------------------------------------------------------------------ views
 
@@ -205,11 +229,16 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ funding
 
     /// Opens a channel with `amount` deposited for A, paid by the caller (msg.value for ETH,
-    /// an allowance for tokens). Refused if the id was ever used.
+    /// an allowance for tokens). Refused if the id was ever used, or if the challenge period
+    /// is shorter than {minChallengePeriod}. Anyone may open a channel for A and B, so a third
+    /// party can open the same parameters first (with any amount): the opener's transaction
+    /// is then refused (`ChannelExists`), nothing moved, and it deposits instead (the node
+    /// does, docs/ETHEREUM.md).
     function open(Channel calldata c, uint256 amount) external payable nonReentrant returns (bytes32 id) {
         if (c.partyA == c.partyB) revert InvalidParams(1);
         if (c.partyA == address(0) || c.partyB == address(0)) revert InvalidParams(2);
         if (c.challengePeriod == 0) revert InvalidParams(3);
+        if (c.challengePeriod < minChallengePeriod) revert ChallengePeriodTooShort(c.challengePeriod, minChallengePeriod);
         id = channelId(c);
         Record storage r = _channels[id];
         if (r.status != Status.None) revert ChannelExists(id);
@@ -277,7 +306,7 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
         r.floorA = uint128(floorA);
         r.floorB = uint128(floorB);
         emit Withdrawn(w.channelId, party, amount, w.totalWithdrawn, floorA, floorB);
-        _push(r.token, w.party, amount);
+        _push(w.channelId, r.token, w.party, amount);
     }
 
     // ------------------------------------------------------------------ closing
@@ -332,17 +361,22 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
         _payOut(id, r, r.lastA, r.lastB);
     }
 
-    /// Pays the caller what could not be paid out to it before (see {PayoutDeferred}).
-    function claim(address token) external nonReentrant {
+    /// Pays what could not be paid out to the caller before (see {PayoutDeferred}) to `to`:
+    /// the caller itself, or another address when the caller cannot receive (a contract
+    /// wallet that refuses ETH, an address the token blocks). All of it or nothing: if the
+    /// transfer fails, the claim stays.
+    function claim(address token, address to) external nonReentrant {
+        if (to == address(0)) revert InvalidParams(5);
         uint256 amount = unclaimed[token][msg.sender];
         if (amount == 0) revert NothingToClaim();
         unclaimed[token][msg.sender] = 0;
-        emit Claimed(token, msg.sender, amount);
+        emit Claimed(token, msg.sender, to, amount);
         if (token == address(0)) {
-            (bool ok,) = payable(msg.sender).call{value: amount}("");
-            if (!ok) revert NativeTransferFailed(msg.sender);
+            // All remaining gas (the claimant chose the recipient), no return data copied.
+            if (!_call(to, amount, gasleft(), "")) revert NativeTransferFailed(to);
         } else {
-            IERC20(token).safeTransfer(msg.sender, amount);
+            uint256 moved = _transferOut(token, to, amount);
+            if (moved != amount) revert TokenTransferFailed(token, to, moved, amount);
         }
     }
 
@@ -427,8 +461,8 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
         r.lastA = uint128(payoutA);
         r.lastB = uint128(payoutB);
         emit Settled(id, payoutA, payoutB);
-        _push(r.token, r.partyA, payoutA);
-        _push(r.token, r.partyB, payoutB);
+        _push(id, r.token, r.partyA, payoutA);
+        _push(id, r.token, r.partyB, payoutB);
     }
 
     /// Takes `amount` from the caller into the contract. A token must move exactly `amount`
@@ -448,19 +482,40 @@ contract PaychanAdjudicator is EIP712, ReentrancyGuardTransient {
         }
     }
 
-    /// Pays `amount` to `to`; if the transfer fails the amount stays claimable by `to`, so one
-    /// recipient can never block the other's payout.
-    function _push(address token, address to, uint256 amount) private {
+    /// Pays `amount` of channel `id` to `to`; what is not delivered stays claimable by `to`,
+    /// so one recipient can never block the other's payout. A token payout counts as
+    /// delivered by how much the contract's balance fell, not by the token's return value: a
+    /// token that moves the funds and then returns `false` (or reverts after moving part)
+    /// is credited only with what did not move, never paid twice.
+    function _push(bytes32 id, address token, address to, uint256 amount) private {
         if (amount == 0) return;
-        bool ok;
+        uint256 missing;
         if (token == address(0)) {
-            (ok,) = payable(to).call{value: amount, gas: NATIVE_PAYOUT_GAS}("");
+            if (!_call(to, amount, NATIVE_PAYOUT_GAS, "")) missing = amount;
         } else {
-            ok = IERC20(token).trySafeTransfer(to, amount);
+            uint256 moved = _transferOut(token, to, amount);
+            missing = moved >= amount ? 0 : amount - moved;
         }
-        if (!ok) {
-            unclaimed[token][to] += amount;
-            emit PayoutDeferred(token, to, amount);
+        if (missing != 0) {
+            unclaimed[token][to] += missing;
+            emit PayoutDeferred(id, token, to, missing);
+        }
+    }
+
+    /// Asks `token` to transfer `amount` to `to` and returns how much the contract's balance
+    /// fell: the token's return value and revert are ignored, only the balance counts.
+    function _transferOut(address token, address to, uint256 amount) private returns (uint256 moved) {
+        uint256 before = IERC20(token).balanceOf(address(this));
+        _call(token, 0, gasleft(), abi.encodeCall(IERC20.transfer, (to, amount)));
+        uint256 afterwards = IERC20(token).balanceOf(address(this));
+        moved = afterwards < before ? before - afterwards : 0;
+    }
+
+    /// A call that never copies return data into memory, so a callee cannot make the caller
+    /// pay for a huge return (a return-data bomb). Returns whether it succeeded.
+    function _call(address target, uint256 value, uint256 gasLimit, bytes memory data) private returns (bool ok) {
+        assembly ("memory-safe") {
+            ok := call(gasLimit, target, value, add(data, 0x20), mload(data), 0, 0)
         }
     }
 

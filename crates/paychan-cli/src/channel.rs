@@ -348,6 +348,11 @@ pub(crate) fn info(args: &InfoArgs) -> Result<()> {
             if let Some(balance) = &info.balance {
                 println!("  balance  {balance}");
             }
+            if let Some(unclaimed) = info.unclaimed.as_ref().filter(|u| *u != "0") {
+                println!(
+                    "  unclaimed {unclaimed} (payouts the ledger could not deliver: `paychan eth claim`)"
+                );
+            }
             for addr in &info.listen {
                 println!("  peers    {addr}");
             }
@@ -404,6 +409,12 @@ fn print_channel(c: &ChannelView) {
     }
     if let Some(deadline) = c.deadline {
         println!("  settles after {deadline} (ledger time)");
+    }
+    if c.unclaimed != "0" {
+        println!(
+            "  unclaimed     {} (our payout the ledger could not deliver: `paychan eth claim`)",
+            c.unclaimed
+        );
     }
     if let Some(r) = &c.auto_refill {
         println!("  auto-refill   {} when below {}", r.amount, r.threshold);

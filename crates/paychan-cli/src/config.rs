@@ -160,6 +160,11 @@ pub(crate) struct LedgerSection {
     pub(crate) confirmations: u64,
     /// `ethereum`: the deployment block, where the event scan starts.
     pub(crate) start_block: u64,
+    /// `ethereum`: seconds between blocks (with `confirmations`, how long a close takes to
+    /// reach the watcher: the node refuses challenge periods it could not defend).
+    pub(crate) block_time: u64,
+    /// `ethereum`: seconds a transaction may wait before a block includes it.
+    pub(crate) inclusion_delay: u64,
 }
 
 impl Default for LedgerSection {
@@ -172,6 +177,8 @@ impl Default for LedgerSection {
             chain_id: None,
             confirmations: 3,
             start_block: 0,
+            block_time: 12,
+            inclusion_delay: 120,
         }
     }
 }
@@ -190,6 +197,8 @@ impl LedgerSection {
         let mut config = paychan_eth::EthConfig::new(rpc_url.trim(), contract, chain_id);
         config.confirmations = self.confirmations;
         config.start_block = self.start_block;
+        config.block_time = std::time::Duration::from_secs(self.block_time);
+        config.inclusion_delay = std::time::Duration::from_secs(self.inclusion_delay);
         config.index_dir = Some(dir.join("eth-index"));
         Ok(config)
     }
@@ -495,6 +504,11 @@ url = {ledger_url}
 # chain_id = 31337
 # confirmations = 3
 # start_block = 0
+# Seconds between blocks and seconds a transaction may wait to be included: with
+# confirmations they give the shortest challenge period the node can defend (it refuses
+# shorter ones, see docs/ETHEREUM.md).
+# block_time = 12
+# inclusion_delay = 120
 
 [store]
 # The SQLite database of channel states.

@@ -116,18 +116,47 @@ pub enum LedgerEvent {
         /// What each party received.
         payouts: Pair<Amount>,
     },
+    /// Part of a payout of the channel (a settlement payout or a withdrawal) could not be
+    /// delivered to `to` (a recipient that refuses the asset, a token that blocks it): the
+    /// ledger keeps it for `to`, who claims it later. Only the Ethereum ledger defers payouts
+    /// (docs/ETHEREUM.md, "Deferred payouts and claims"); the embedded ledger never does.
+    #[serde(rename_all = "camelCase")]
+    PayoutDeferred {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The asset (zero address: native).
+        asset: Address,
+        /// Whose payout it is.
+        to: Address,
+        /// The part not delivered.
+        amount: Amount,
+    },
+    /// `owner` claimed every deferred payout of `asset` it had, paid to `to`.
+    #[serde(rename_all = "camelCase")]
+    Claimed {
+        /// The asset.
+        asset: Address,
+        /// Whose deferred payouts they were.
+        owner: Address,
+        /// Who received them.
+        to: Address,
+        /// How much.
+        amount: Amount,
+    },
 }
 
 impl LedgerEvent {
-    /// The channel the event is about.
-    pub fn channel_id(&self) -> ChannelId {
+    /// The channel the event is about (`None` for a claim, which is about an account).
+    pub fn channel_id(&self) -> Option<ChannelId> {
         match *self {
             LedgerEvent::Opened { channel_id, .. }
             | LedgerEvent::Deposited { channel_id, .. }
             | LedgerEvent::Withdrawn { channel_id, .. }
             | LedgerEvent::CloseStarted { channel_id, .. }
             | LedgerEvent::VoucherSubmitted { channel_id, .. }
-            | LedgerEvent::Settled { channel_id, .. } => channel_id,
+            | LedgerEvent::Settled { channel_id, .. }
+            | LedgerEvent::PayoutDeferred { channel_id, .. } => Some(channel_id),
+            LedgerEvent::Claimed { .. } => None,
         }
     }
 }

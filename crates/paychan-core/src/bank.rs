@@ -146,7 +146,8 @@ impl Bank {
         let asset = outcome
             .events
             .first()
-            .and_then(|e| self.adjudicator.channel(&e.channel_id()))
+            .and_then(LedgerEvent::channel_id)
+            .and_then(|id| self.adjudicator.channel(&id))
             .map(|r| r.params.token)
             .unwrap_or_default();
         for (to, amount) in &outcome.payouts {

@@ -61,3 +61,24 @@ alloy::sol!(
     BlockingERC20,
     "../../contracts/out/BlockingERC20.json"
 );
+
+#[cfg(feature = "testkit")]
+alloy::sol!(
+    /// Test-only ERC-20 whose `transfer` moves the funds and then returns `false`
+    /// (`contracts/test/FalseReturningERC20.sol`).
+    #[sol(rpc)]
+    #[derive(Debug)]
+    FalseReturningERC20,
+    "../../contracts/out/FalseReturningERC20.json"
+);
+
+#[cfg(feature = "testkit")]
+alloy::sol!(
+    /// Test-only contract party that accepts ETH, refuses it, or answers with a return-data
+    /// bomb, and claims its deferred payouts to another address
+    /// (`contracts/test/TestRecipient.sol`).
+    #[sol(rpc)]
+    #[derive(Debug)]
+    TestRecipient,
+    "../../contracts/out/TestRecipient.json"
+);

@@ -26,6 +26,15 @@ pub struct EthConfig {
     /// How often to poll the node for receipts, new blocks and logs.
     #[serde(default = "default_poll", with = "millis")]
     pub poll_interval: Duration,
+    /// The chain's time between blocks (mainnet: 12 s). With `confirmations` it says how long
+    /// a close takes to reach the watcher, and so the shortest challenge period the node can
+    /// defend ([`EthConfig::challenge_floor`]).
+    #[serde(default = "default_block_time", with = "millis")]
+    pub block_time: Duration,
+    /// How long a transaction may wait before a block includes it (congestion, fee spikes):
+    /// part of the time the watcher needs to answer a close.
+    #[serde(default = "default_inclusion_delay", with = "millis")]
+    pub inclusion_delay: Duration,
     /// How long to wait for a sent transaction to be mined and confirmed before answering
     /// `Unavailable`.
     #[serde(default = "default_tx_timeout", with = "millis")]
@@ -57,6 +66,8 @@ impl EthConfig {
             confirmations: default_confirmations(),
             start_block: 0,
             poll_interval: default_poll(),
+            block_time: default_block_time(),
+            inclusion_delay: default_inclusion_delay(),
             tx_timeout: default_tx_timeout(),
             max_log_range: default_log_range(),
             max_retries: default_retries(),
@@ -69,6 +80,41 @@ impl EthConfig {
 fn default_confirmations() -> u64 {
     3
 }
+fn default_block_time() -> Duration {
+    Duration::from_secs(12)
+}
+fn default_inclusion_delay() -> Duration {
+    Duration::from_secs(120)
+}
+
+/// Whole seconds of `d`, rounded up.
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+impl EthConfig {
+    /// The shortest challenge period a node with this configuration can defend, and how it is
+    /// made up (docs/ETHEREUM.md, "Challenge periods"): the close must reach the watcher
+    /// (`confirmations` blocks of `block_time`, plus one poll), then the watcher's answer
+    /// must be included (`inclusion_delay`) and confirmed (`confirmations` blocks again)
+    /// before the deadline; twice that, as a margin for slow blocks and a node that restarts.
+    pub fn challenge_floor(&self) -> (u64, String) {
+        let block = ceil_secs(self.block_time);
+        let depth = self.confirmations.max(1).saturating_mul(block);
+        let see = depth.saturating_add(ceil_secs(self.poll_interval));
+        let answer = ceil_secs(self.inclusion_delay).saturating_add(depth);
+        let floor = see.saturating_add(answer).saturating_mul(2);
+        let reason = format!(
+            "seeing a close takes {see} s ({} confirmations of {block} s blocks, plus a {} s \
+             poll) and getting the answer included and confirmed {answer} s (a {} s \
+             inclusion delay, plus the confirmations), doubled as a margin",
+            self.confirmations.max(1),
+            ceil_secs(self.poll_interval),
+            ceil_secs(self.inclusion_delay),
+        );
+        (floor, reason)
+    }
+}
+
 fn default_poll() -> Duration {
     Duration::from_secs(1)
 }

@@ -8,6 +8,7 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
+    sol_types::SolConstructor,
 };
 use paychan_core::{Address, B256, SigningKey};
 use paychan_ledger::LedgerError;
@@ -74,10 +75,35 @@ pub async fn deploy_code(
     }
 }
 
-/// Deploys `PaychanAdjudicator` (the committed artifact) from `key`'s account.
+/// The lowest minimum challenge period a deployment may choose, in seconds (the contract's
+/// `CHALLENGE_PERIOD_FLOOR`): one hour.
+pub const CHALLENGE_PERIOD_FLOOR: u64 = 3_600;
+
+/// The creation code of `PaychanAdjudicator` (the committed artifact) with its constructor
+/// argument: the shortest challenge period channels may have.
+pub fn adjudicator_code(min_challenge_period: u64) -> Bytes {
+    let args = PaychanAdjudicator::constructorCall {
+        minChallengePeriod_: min_challenge_period,
+    }
+    .abi_encode();
+    [PaychanAdjudicator::BYTECODE.as_ref(), args.as_slice()]
+        .concat()
+        .into()
+}
+
+/// Deploys `PaychanAdjudicator` (the committed artifact) from `key`'s account, refusing
+/// channels with challenge periods below `min_challenge_period` seconds (at least
+/// [`CHALLENGE_PERIOD_FLOOR`]; the contract refuses to deploy with less).
 pub async fn deploy_adjudicator(
     rpc_url: &str,
     key: &SigningKey,
+    min_challenge_period: u64,
 ) -> Result<Deployment, LedgerError> {
-    deploy_code(rpc_url, key, PaychanAdjudicator::BYTECODE.clone()).await
+    if min_challenge_period < CHALLENGE_PERIOD_FLOOR {
+        return Err(LedgerError::Invalid(format!(
+            "a minimum challenge period of {min_challenge_period} s is below the contract's \
+             floor of {CHALLENGE_PERIOD_FLOOR} s: choose {CHALLENGE_PERIOD_FLOOR} s or more"
+        )));
+    }
+    deploy_code(rpc_url, key, adjudicator_code(min_challenge_period)).await
 }

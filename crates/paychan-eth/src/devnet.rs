@@ -11,7 +11,7 @@ use paychan_ledger::LedgerError;
 use crate::{
     anvil::{ANVIL_CHAIN_ID, Anvil, AnvilError},
     config::EthConfig,
-    deploy::{Deployment, deploy_adjudicator},
+    deploy::{CHALLENGE_PERIOD_FLOOR, Deployment, deploy_adjudicator},
     error::{from_rpc, invalid},
     ledger::EthLedger,
 };
@@ -62,7 +62,7 @@ impl Devnet {
             .map_err(|e| invalid(format!("deployer key: {e}")))?;
         let bootstrap = EthLedger::bootstrap_provider(anvil.url())?;
         set_balance(&bootstrap, deployer.address(), U256::from(DEPLOYER_ETH)).await?;
-        let deployment = deploy_adjudicator(anvil.url(), &deployer).await?;
+        let deployment = deploy_adjudicator(anvil.url(), &deployer, CHALLENGE_PERIOD_FLOOR).await?;
         let mut config = EthConfig::new(anvil.url(), deployment.address, ANVIL_CHAIN_ID);
         config.confirmations = confirmations;
         config.start_block = deployment.block;

@@ -97,8 +97,8 @@ fn role(v: u8) -> Result<Role, LedgerError> {
     }
 }
 
-/// Decodes one log of the contract; `Ok(None)` for logs that are not ledger events
-/// (deferred payouts and claims, domain changes).
+/// Decodes one log of the contract; `Ok(None)` for logs that are not ledger events (domain
+/// changes).
 pub fn decode(log: &alloy::primitives::Log) -> Result<Option<LedgerEvent>, LedgerError> {
     let event = E::decode_log(log).map_err(|e| invalid(format!("undecodable log: {e}")))?;
     Ok(Some(match event.data {
@@ -142,7 +142,19 @@ pub fn decode(log: &alloy::primitives::Log) -> Result<Option<LedgerEvent>, Ledge
             channel_id: ChannelId(e.channelId),
             payouts: Pair::new(amount(e.payoutA)?, amount(e.payoutB)?),
         },
-        E::PayoutDeferred(_) | E::Claimed(_) | E::EIP712DomainChanged(_) => return Ok(None),
+        E::PayoutDeferred(e) => LedgerEvent::PayoutDeferred {
+            channel_id: ChannelId(e.channelId),
+            asset: e.token,
+            to: e.to,
+            amount: amount(e.amount)?,
+        },
+        E::Claimed(e) => LedgerEvent::Claimed {
+            asset: e.token,
+            owner: e.owner,
+            to: e.to,
+            amount: amount(e.amount)?,
+        },
+        E::EIP712DomainChanged(_) => return Ok(None),
     }))
 }
 

@@ -94,16 +94,18 @@ pub(crate) async fn wait_receipt<P: Provider>(
 /// A connection to one deployed `PaychanAdjudicator`.
 #[derive(Clone)]
 pub struct EthLedger {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    config: EthConfig,
+pub(crate) struct Shared {
+    pub(crate) config: EthConfig,
     client: RpcClient,
-    provider: DynProvider,
-    adjudicator: PaychanAdjudicatorInstance<DynProvider>,
+    pub(crate) provider: DynProvider,
+    pub(crate) adjudicator: PaychanAdjudicatorInstance<DynProvider>,
     domain: Domain,
-    index: Arc<EventIndex>,
+    pub(crate) index: Arc<EventIndex>,
+    /// The deployment's shortest accepted challenge period (`minChallengePeriod`).
+    pub(crate) min_challenge_period: u64,
 }
 
 impl std::fmt::Debug for EthLedger {
@@ -169,6 +171,13 @@ impl EthLedger {
                 domain.separator()
             )));
         }
+        let min_challenge_period = adjudicator.minChallengePeriod().call().await.map_err(|e| {
+            invalid(format!(
+                "the contract at {} has no minimum challenge period (an adjudicator \
+                     deployed before it had one? deploy the current one): {e}",
+                config.contract
+            ))
+        })?;
         let index = EventIndex::open(
             provider.clone(),
             chain_id,
@@ -186,6 +195,7 @@ impl EthLedger {
                 adjudicator,
                 domain,
                 index,
+                min_challenge_period,
             }),
         })
     }
@@ -214,6 +224,15 @@ impl EthLedger {
             .erased())
     }
 
+    /// The number of the newest block.
+    pub async fn head(&self) -> Result<u64, LedgerError> {
+        self.shared
+            .provider
+            .get_block_number()
+            .await
+            .map_err(from_rpc)
+    }
+
     /// The configuration it was connected with.
     pub fn config(&self) -> &EthConfig {
         &self.shared.config
@@ -234,8 +253,8 @@ impl EthLedger {
 /// one-transaction-at-a-time lock.
 #[derive(Clone)]
 pub struct EthAccount {
-    shared: Arc<Shared>,
-    address: Address,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) address: Address,
     wallet: DynProvider,
     in_flight: Arc<Mutex<()>>,
 }
@@ -267,11 +286,11 @@ fn deadline_after(timeout: Duration) -> tokio::time::Instant {
     })
 }
 
-fn u256(a: Amount) -> U256 {
+pub(crate) fn u256(a: Amount) -> U256 {
     U256::from(a)
 }
 
-fn amount(v: U256) -> Amount {
+pub(crate) fn amount(v: U256) -> Amount {
     // The contract bounds every stored amount to 128 bits; a larger value cannot occur.
     v.try_into().unwrap_or(Amount::MAX)
 }
@@ -305,7 +324,7 @@ impl EthAccount {
         }
     }
 
-    fn config(&self) -> &EthConfig {
+    pub(crate) fn config(&self) -> &EthConfig {
         &self.shared.config
     }
 
@@ -361,6 +380,13 @@ impl EthAccount {
                 )),
             });
         }
+        self.wait_indexed(block, hash).await?;
+        let events = self.shared.index.of_tx(block, hash).await;
+        Ok(Mined { receipt, events })
+    }
+
+    /// Waits until the event index has scanned `block` (which holds transaction `hash`).
+    pub(crate) async fn wait_indexed(&self, block: u64, hash: TxHash) -> Result<(), LedgerError> {
         let index = &self.shared.index;
         let deadline = deadline_after(self.config().tx_timeout);
         while index.next_block().await <= block {
@@ -373,8 +399,7 @@ impl EthAccount {
                 tokio::time::sleep(self.config().poll_interval).await;
             }
         }
-        let events = index.of_tx(block, hash).await;
-        Ok(Mined { receipt, events })
+        Ok(())
     }
 
     async fn wait_mined(&self, hash: TxHash) -> Result<TransactionReceipt, LedgerError> {
@@ -384,7 +409,10 @@ impl EthAccount {
 
     /// Waits until the transaction's block has `confirmations` blocks on top (itself
     /// included) and is still canonical.
-    async fn wait_confirmed(&self, hash: TxHash) -> Result<TransactionReceipt, LedgerError> {
+    pub(crate) async fn wait_confirmed(
+        &self,
+        hash: TxHash,
+    ) -> Result<TransactionReceipt, LedgerError> {
         let confirmations = self.config().confirmations.max(1);
         let deadline = deadline_after(self.config().tx_timeout);
         loop {
@@ -421,7 +449,7 @@ impl EthAccount {
         }
     }
 
-    async fn call_adjudicator<C: SolCall>(
+    pub(crate) async fn call_adjudicator<C: SolCall>(
         &self,
         call: C,
         value: U256,
@@ -436,7 +464,11 @@ impl EthAccount {
 
     /// Checks that this account holds `amount` of `asset` and, for a token, that the
     /// adjudicator may take it (approving exactly what is missing). Returns the value to send.
-    async fn prepare_payment(&self, asset: Address, amount: Amount) -> Result<U256, LedgerError> {
+    pub(crate) async fn prepare_payment(
+        &self,
+        asset: Address,
+        amount: Amount,
+    ) -> Result<U256, LedgerError> {
         let available = self.balance(self.address, asset).await?;
         if available < amount {
             return Err(LedgerError::InsufficientFunds {
@@ -497,6 +529,14 @@ impl LedgerQuery for EthAccount {
                 .map_err(|e| LedgerError::Unavailable(format!("token {asset}: {e}")))?
         };
         Ok(amount(raw))
+    }
+
+    async fn challenge_floor(&self) -> Result<paychan_ledger::ChallengeFloor, LedgerError> {
+        Ok(self.ledger().challenge_floor())
+    }
+
+    async fn unclaimed(&self, owner: Address, asset: Address) -> Result<Amount, LedgerError> {
+        crate::payouts::unclaimed(self, owner, asset).await
     }
 
     /// The channel as of the newest block with `confirmations` blocks on top (itself
@@ -572,19 +612,19 @@ impl LedgerFunding for EthAccount {
         self.address
     }
 
+    /// Opens the channel; if someone else opened it first with the same parameters (anyone
+    /// may open a channel, so a third party can front-run ours), deposits for A instead
+    /// ([`crate::payouts::opened_by_another`]).
     async fn open(&self, params: &ChannelParams, amount: Amount) -> Result<Receipt, LedgerError> {
-        let value = self.prepare_payment(params.token, amount).await?;
-        let call = PaychanAdjudicator::openCall {
-            c: PaychanAdjudicator::Channel {
-                partyA: params.party_a,
-                partyB: params.party_b,
-                token: params.token,
-                challengePeriod: params.challenge_period,
-                nonce: params.nonce,
-            },
-            amount: u256(amount),
-        };
-        self.call_adjudicator(call, value).await
+        match self.open_channel(params, amount).await {
+            Err(LedgerError::Rejected(why)) => {
+                match crate::payouts::opened_by_another(self, params, amount).await? {
+                    Some(receipt) => Ok(receipt),
+                    None => Err(LedgerError::Rejected(why)),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn deposit(
@@ -600,6 +640,28 @@ impl LedgerFunding for EthAccount {
         let call = PaychanAdjudicator::depositCall {
             id: id.0,
             party: role_index(party),
+            amount: u256(amount),
+        };
+        self.call_adjudicator(call, value).await
+    }
+}
+
+impl EthAccount {
+    /// `open` as sent to the contract.
+    async fn open_channel(
+        &self,
+        params: &ChannelParams,
+        amount: Amount,
+    ) -> Result<Receipt, LedgerError> {
+        let value = self.prepare_payment(params.token, amount).await?;
+        let call = PaychanAdjudicator::openCall {
+            c: PaychanAdjudicator::Channel {
+                partyA: params.party_a,
+                partyB: params.party_b,
+                token: params.token,
+                challengePeriod: params.challenge_period,
+                nonce: params.nonce,
+            },
             amount: u256(amount),
         };
         self.call_adjudicator(call, value).await
@@ -677,6 +739,14 @@ impl LedgerClose for EthAccount {
     async fn settle(&self, id: ChannelId) -> Result<Receipt, LedgerError> {
         self.call_adjudicator(PaychanAdjudicator::settleCall { id: id.0 }, U256::ZERO)
             .await
+    }
+
+    async fn claim(&self, asset: Address, to: Address) -> Result<Receipt, LedgerError> {
+        self.call_adjudicator(
+            PaychanAdjudicator::claimCall { token: asset, to },
+            U256::ZERO,
+        )
+        .await
     }
 }
 

@@ -8,6 +8,7 @@
 //!   (block, log index) and survives restarts; only confirmed blocks are indexed.
 //! - [`ledger`]: [`EthLedger`] (one connection to one contract) and [`EthAccount`] (a handle
 //!   acting for one key) implementing every ledger role.
+//! - `payouts`: deferred payouts and claims, and an `open` someone else front-ran.
 //! - [`deploy`]: deploying the contract.
 //! - `anvil` and `devnet` (feature `anvil`): a local anvil node started on a free port, with the
 //!   adjudicator deployed and a faucet and a clock for development.
@@ -25,11 +26,12 @@ pub mod devnet;
 pub mod error;
 pub mod events;
 pub mod ledger;
+mod payouts;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use crate::{
     config::EthConfig,
-    deploy::deploy_adjudicator,
+    deploy::{CHALLENGE_PERIOD_FLOOR, deploy_adjudicator},
     ledger::{EthAccount, EthLedger},
 };

@@ -163,6 +163,18 @@ pub struct Receipt {
 /// A stream of events, past then live, in cursor order.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<EventRecord, LedgerError>> + Send>>;
 
+/// The shortest challenge period a node using this ledger handle can defend, and why: a
+/// watcher must see a close (under the ledger's confirmation depth) and get its answer
+/// confirmed before the deadline. A node refuses channels with shorter periods
+/// (docs/ETHEREUM.md, "Challenge periods").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeFloor {
+    /// The shortest challenge period, in seconds of ledger time.
+    pub seconds: u64,
+    /// How it is made up, for error messages.
+    pub reason: String,
+}
+
 /// Reading the ledger. Every method is a snapshot; none changes anything.
 #[async_trait]
 pub trait LedgerQuery: Send + Sync {
@@ -186,6 +198,23 @@ pub trait LedgerQuery: Send + Sync {
         id: ChannelId,
     ) -> Result<Option<ChannelRecord>, LedgerError> {
         self.channel(id).await
+    }
+
+    /// The shortest challenge period this handle's node can defend. A ledger whose operations
+    /// and events are final at once (the embedded ledger) answers one second.
+    async fn challenge_floor(&self) -> Result<ChallengeFloor, LedgerError> {
+        Ok(ChallengeFloor {
+            seconds: 1,
+            reason: "this ledger applies operations and reports events at once".into(),
+        })
+    }
+
+    /// What the ledger holds for `owner` in `asset` from payouts it could not deliver
+    /// (`LedgerEvent::PayoutDeferred`), claimable with [`LedgerClose::claim`]. Ledgers that
+    /// never defer a payout (the embedded ledger) answer zero.
+    async fn unclaimed(&self, owner: Address, asset: Address) -> Result<Amount, LedgerError> {
+        let _ = (owner, asset);
+        Ok(0)
     }
 
     /// The chain id (part of the domain).
@@ -250,6 +279,16 @@ pub trait LedgerClose: LedgerQuery {
 
     /// Pays out a closing channel after its deadline (anyone may call).
     async fn settle(&self, id: ChannelId) -> Result<Receipt, LedgerError>;
+
+    /// Pays this account's deferred payouts of `asset` ([`LedgerQuery::unclaimed`]) to `to`
+    /// (this account, or another address if this one cannot receive). Refused if there is
+    /// nothing to claim; a ledger that never defers payouts always refuses.
+    async fn claim(&self, asset: Address, to: Address) -> Result<Receipt, LedgerError> {
+        let _ = (asset, to);
+        Err(LedgerError::Rejected(
+            "nothing to claim: this ledger never defers a payout".into(),
+        ))
+    }
 }
 
 /// Watching what happens on the ledger.

@@ -21,8 +21,8 @@ pub mod testkit;
 
 pub use crate::{
     api::{
-        EventRecord, EventStream, Ledger, LedgerClose, LedgerError, LedgerEvents, LedgerFunding,
-        LedgerQuery, LedgerWithdraw, Operation, Receipt,
+        ChallengeFloor, EventRecord, EventStream, Ledger, LedgerClose, LedgerError, LedgerEvents,
+        LedgerFunding, LedgerQuery, LedgerWithdraw, Operation, Receipt,
     },
     clock::Clock,
     embedded::{EmbeddedAccount, EmbeddedLedger},

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use paychan_core::Amount;
 pub use paychan_core::manager::ChannelPolicy;
+use paychan_ledger::ChallengeFloor;
 use serde::{Deserialize, Serialize};
 
 /// How much a payee accepts ahead of a peer's deposits that the ledger shows but has not yet
@@ -50,6 +51,28 @@ pub struct NodeConfig {
     pub default_response: serde_json::Value,
     /// Payments accepted ahead of unconfirmed deposits.
     pub unconfirmed_credit: UnconfirmedCredit,
+}
+
+impl NodeConfig {
+    /// Checks, at start-up, that the challenge period we open channels with can be defended
+    /// on our ledger (`floor`) and that the policy accepts some period at or above it.
+    pub fn check_challenge_floor(&self, floor: &ChallengeFloor) -> Result<(), String> {
+        if self.challenge_period < floor.seconds {
+            return Err(format!(
+                "challenge_period = {} s is too short for this node to answer a close on its \
+                 ledger: {}; set challenge_period to {} s or more",
+                self.challenge_period, floor.reason, floor.seconds
+            ));
+        }
+        if self.policy.max_challenge_period < floor.seconds {
+            return Err(format!(
+                "policy.max_challenge_period = {} s accepts no challenge period this node can \
+                 defend on its ledger ({} s or more: {}); raise it to at least {} s",
+                self.policy.max_challenge_period, floor.seconds, floor.reason, floor.seconds
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for NodeConfig {

@@ -51,6 +51,10 @@ pub enum NodeError {
     /// channel or ledger, or over the payer's balance); nothing was recorded.
     #[error("payment package refused: {0}")]
     PackageRefused(PackageRejection),
+    /// The node's configuration cannot work with its ledger (a challenge period it could not
+    /// defend); the message says what would be accepted.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
     /// The peer is not connected.
     #[error("peer {0} is not connected")]
     PeerOffline(paychan_core::Address),
@@ -105,7 +109,8 @@ impl NodeError {
             | NodeError::UnknownContact(_)
             | NodeError::InvalidContact(_)
             | NodeError::ContactExists(_)
-            | NodeError::PackageRefused(_) => Category::Client,
+            | NodeError::PackageRefused(_)
+            | NodeError::InvalidConfig(_) => Category::Client,
             NodeError::PeerOffline(_)
             | NodeError::Timeout(_)
             | NodeError::ConnectionLost(_)
@@ -145,6 +150,7 @@ impl NodeError {
             NodeError::InvalidContact(_) => 1007,
             NodeError::ContactExists(_) => 1008,
             NodeError::PackageRefused(_) => 1009,
+            NodeError::InvalidConfig(_) => 1010,
             NodeError::PeerOffline(_) => 2001,
             NodeError::Timeout(_) => 2002,
             NodeError::PeerRefused { .. } => 2003,

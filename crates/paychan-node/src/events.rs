@@ -92,6 +92,25 @@ pub enum NodeEvent {
         /// The peer.
         peer: Address,
     },
+    /// Our payout of a channel could not be delivered (our account refuses the asset, a token
+    /// blocks it): the ledger keeps it for us to claim. The node claims it to its own
+    /// account at once when it can; otherwise `paychan eth claim --to ADDRESS` pays it
+    /// elsewhere.
+    PayoutDeferred {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The part of our payout not delivered.
+        amount: String,
+    },
+    /// Our deferred payouts were claimed (by this node or by `paychan eth claim`).
+    Claimed {
+        /// The asset (zero address: native).
+        asset: Address,
+        /// Where they were paid.
+        to: Address,
+        /// How much.
+        amount: String,
+    },
     /// Something failed in the background (watcher, peer link).
     Error {
         /// The channel concerned, if any.

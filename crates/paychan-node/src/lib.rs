@@ -8,6 +8,7 @@
 //! - `lifecycle`: the deadlines: proposals that expire, withdrawals released, settles.
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
 //! - [`package`]: payment packages, payments carried outside the peer connection.
+//! - `payouts`: payouts the ledger could not deliver: shown per channel, claimed.
 //! - [`peer`]: a connection to a peer as the node sees it: authenticated frames.
 //! - [`net`]: real transports (`paychan-net`): listen, dial with reconnect.
 //! - [`watcher`]: follows the ledger, defends our channels during closes, settles.
@@ -23,6 +24,7 @@ mod lifecycle;
 pub mod net;
 pub mod node;
 pub mod package;
+mod payouts;
 pub mod peer;
 mod watcher;
 

@@ -28,7 +28,7 @@ use paychan_core::{
     channel::{Balances, CertificateRejection, Channel, Phase, VoucherRejection},
     eip712::memo_of,
     keccak256,
-    manager::{Offer, PolicyRejection, Timers, timers::Deadlines},
+    manager::{DefenceFloor, Offer, PolicyRejection, Timers, timers::Deadlines},
     wire::{self, ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
 };
 use paychan_ledger::{Ledger, Receipt};
@@ -43,6 +43,7 @@ use crate::{
     config::NodeConfig,
     error::{NodeError, PackageRejection},
     events::NodeEvent,
+    payouts::PayoutState,
     peer::PeerConnection,
 };
 
@@ -125,9 +126,13 @@ pub struct ChannelInfo {
     pub deadline: Option<u64>,
     /// Auto-refill `(threshold, amount)`, if set.
     pub auto_refill: Option<(Amount, Amount)>,
+    /// Our payouts of this channel that the ledger could not deliver (a recipient that
+    /// refuses them) and that are not claimed yet (docs/ETHEREUM.md).
+    pub unclaimed: Amount,
 }
 
-/// What the node persists per channel, beside the core state.
+/// What the node persists per channel, beside the core state. New fields go at the end
+/// (rows written before them decode through `payouts::decode_persisted`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Persisted {
     pub(crate) channel: Channel,
@@ -136,6 +141,8 @@ pub(crate) struct Persisted {
     /// (see [`Persisted::upgrade`]).
     opened: bool,
     auto_refill: Option<(Amount, Amount)>,
+    /// Our payouts of this channel the ledger could not deliver and we have not claimed.
+    pub(crate) payouts: PayoutState,
 }
 
 impl Persisted {
@@ -145,6 +152,21 @@ impl Persisted {
             channel,
             opened,
             auto_refill: None,
+            payouts: PayoutState::default(),
+        }
+    }
+
+    /// A row written before `payouts` existed.
+    pub(crate) fn from_v1(
+        channel: Channel,
+        opened: bool,
+        auto_refill: Option<(Amount, Amount)>,
+    ) -> Self {
+        Persisted {
+            channel,
+            opened,
+            auto_refill,
+            payouts: PayoutState::default(),
         }
     }
 
@@ -216,6 +238,9 @@ pub(crate) struct Inner {
     key: SigningKey,
     domain: Domain,
     config: NodeConfig,
+    /// The shortest challenge period we can defend on our ledger.
+    /// The shortest challenge period this node can answer a close in on its ledger.
+    challenge_floor: DefenceFloor,
     pub(crate) ledger: Arc<dyn Ledger>,
     pub(crate) store: Arc<dyn Store>,
     channels: StdMutex<HashMap<ChannelId, Arc<Slot>>>,
@@ -290,13 +315,17 @@ impl NodeBuilder {
             )));
         }
         let domain = ledger.domain().await?;
+        let challenge_floor = ledger.challenge_floor().await?;
+        self.config
+            .check_challenge_floor(&challenge_floor)
+            .map_err(NodeError::InvalidConfig)?;
         let mut channels = HashMap::new();
         let mut exposures = HashMap::new();
         let mut timers = Timers::new();
         let now = unix_now();
         let proposal_age = self.config.proposal_expiry.as_secs();
         for row in store.channels().await? {
-            let state: Persisted = postcard::from_bytes(&row.state).map_err(|e| {
+            let state = crate::payouts::decode_persisted(&row.state).map_err(|e| {
                 NodeError::Protocol(format!("stored channel {} does not decode: {e}", row.id))
             })?;
             let state = state.upgrade(now);
@@ -328,6 +357,10 @@ impl NodeBuilder {
                 key,
                 domain,
                 config: self.config,
+                challenge_floor: DefenceFloor {
+                    seconds: challenge_floor.seconds,
+                    reason: challenge_floor.reason,
+                },
                 ledger,
                 store,
                 channels: StdMutex::new(channels),
@@ -934,10 +967,12 @@ impl Node {
     /// The channel policy's verdict on a channel offered to us (the one rule set for
     /// proposals and for channels learned from the ledger).
     pub(crate) fn check_offer(&self, offer: &Offer<'_>) -> Result<(), PolicyRejection> {
-        self.inner
-            .config
-            .policy
-            .check(self.address(), &self.inner.domain, offer)
+        self.inner.config.policy.check(
+            self.address(),
+            &self.inner.domain,
+            &self.inner.challenge_floor,
+            offer,
+        )
     }
 
     async fn on_pay(&self, peer: Address, request_id: u64, voucher: SignedVoucher, body: Vec<u8>) {
@@ -1128,6 +1163,7 @@ impl Node {
                 channel: probe.checked,
                 opened: entry.state.opened,
                 auto_refill: entry.state.auto_refill,
+                payouts: entry.state.payouts,
             };
             (next, probe.amount)
         } else {
@@ -2032,7 +2068,7 @@ impl Node {
         let mut next = entry.state.clone();
         let mut applied = vec![];
         for record in &receipt.events {
-            if record.event.channel_id() == next.channel.id() {
+            if record.event.channel_id() == Some(next.channel.id()) {
                 let _ = next.channel.handle_ledger_event(&record.event);
                 applied.push(record.event);
             }
@@ -2052,7 +2088,14 @@ impl Node {
         &self,
         record: &paychan_ledger::EventRecord,
     ) -> Option<paychan_core::channel::LedgerAction> {
-        let id = record.event.channel_id();
+        if matches!(
+            record.event,
+            LedgerEvent::PayoutDeferred { .. } | LedgerEvent::Claimed { .. }
+        ) {
+            self.apply_payout_event(record).await;
+            return None;
+        }
+        let id = record.event.channel_id()?;
         let slot = self.slot(&id).ok()?;
         let mut entry = slot.entry.lock().await;
         let before = entry.state.clone();
@@ -2204,6 +2247,7 @@ fn info_of(state: &Persisted) -> ChannelInfo {
             _ => None,
         },
         auto_refill: state.auto_refill,
+        unclaimed: state.payouts.unclaimed,
     }
 }
 

@@ -24,6 +24,7 @@
 //! | 1007 | client | invalid contact (alias or peer malformed) |
 //! | 1008 | client | the contact's alias is taken (use `replace`) |
 //! | 1009 | client | the payment package was refused; nothing was recorded |
+//! | 1010 | client | the node's configuration cannot work with its ledger (start-up only) |
 //! | 1901 | client | peer networking is not enabled on this node |
 //! | 1902 | client | malformed peer address (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`) |
 //! | 1903 | client | the amount exceeds this node's balance on the ledger |

@@ -94,6 +94,9 @@ pub struct NodeInfo {
     pub balance: Option<String>,
     /// The ledger's time in seconds (`null` if unknown).
     pub ledger_time: Option<u64>,
+    /// What the ledger holds for the node from payouts it could not deliver, in the native
+    /// asset (claimable with `paychan eth claim`; `null` if unknown).
+    pub unclaimed: Option<String>,
 }
 
 /// The ledger part of [`NodeInfo`].
@@ -159,6 +162,9 @@ pub struct ChannelView {
     pub deadline: Option<u64>,
     /// Auto-refill, if set.
     pub auto_refill: Option<AutoRefillView>,
+    /// Our payout of this channel that the ledger could not deliver and that is not claimed
+    /// yet (`"0"` normally).
+    pub unclaimed: String,
 }
 
 impl From<&ChannelInfo> for ChannelView {
@@ -182,6 +188,7 @@ impl From<&ChannelInfo> for ChannelView {
                 peer: amount_string(*p.get(info.role.peer())),
             }),
             deadline: info.deadline,
+            unclaimed: amount_string(info.unclaimed),
             auto_refill: info.auto_refill.map(|(threshold, amount)| AutoRefillView {
                 threshold: amount_string(threshold),
                 amount: amount_string(amount),

@@ -87,7 +87,7 @@ pub(crate) async fn run(dir: &Path, count: usize) -> Result<Scale> {
                     let _ = channel.handle_ledger_event(&record.event);
                     ensure!(
                         !matches!(record.event, LedgerEvent::Opened { .. })
-                            || record.event.channel_id() == channel.id(),
+                            || record.event.channel_id() == Some(channel.id()),
                         "the ledger opened another channel"
                     );
                     let next = record.cursor.saturating_add(1);

@@ -848,7 +848,7 @@ impl Channel {
     /// a replayed event changes nothing. Returns what we must ask of the ledger, if anything:
     /// during a close, our copy of the peer's latest voucher when the ledger counts less.
     pub fn handle_ledger_event(&mut self, event: &LedgerEvent) -> Option<LedgerAction> {
-        if event.channel_id() != self.id {
+        if event.channel_id() != Some(self.id) {
             return None;
         }
         if let Phase::Proposed { .. } = self.phase {
@@ -901,6 +901,8 @@ impl Channel {
                 self.phase = Phase::Closed { payouts };
                 return None;
             }
+            // Where a payout went is the node's business, not the channel's balances.
+            LedgerEvent::PayoutDeferred { .. } | LedgerEvent::Claimed { .. } => return None,
         }
         self.voucher_to_submit()
     }

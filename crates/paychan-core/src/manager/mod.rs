@@ -14,6 +14,6 @@ pub mod policy;
 pub mod timers;
 
 pub use self::{
-    policy::{ChannelPolicy, Offer, PolicyRejection},
+    policy::{ChannelPolicy, DefenceFloor, Offer, PolicyRejection},
     timers::{Clock, Timer, Timers},
 };

@@ -50,6 +50,16 @@ pub struct Offer<'a> {
     pub deposit: Amount,
 }
 
+/// The shortest challenge period this node can answer a close in on its ledger (its
+/// confirmation depth, block time and inclusion delay make it up), and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DefenceFloor {
+    /// Seconds of ledger time.
+    pub seconds: u64,
+    /// How it is made up, for refusals.
+    pub reason: String,
+}
+
 /// Why the policy refuses a channel. Nothing was recorded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -71,6 +81,21 @@ pub enum PolicyRejection {
     /// The peer is not on our list of allowed peers.
     #[error("not accepting channels from {0}")]
     PeerNotAllowed(Address),
+    /// The challenge period is too short for this node to answer a close in on its ledger.
+    #[error(
+        "a challenge period of {got} s is too short for this node to answer a close on its \
+         ledger: {why}; it accepts {min} to {max} s"
+    )]
+    TooShortToDefend {
+        /// The offered period.
+        got: u64,
+        /// Our shortest (the policy's, raised to the floor).
+        min: u64,
+        /// Our longest.
+        max: u64,
+        /// How the floor is made up.
+        why: String,
+    },
     /// The challenge period is outside our bounds.
     #[error(
         "the challenge period of {got} s is not accepted: it must be between {min} and {max} s"
@@ -102,6 +127,7 @@ impl crate::channel::Reason for PolicyRejection {
             PolicyRejection::OtherLedger { .. } => "policy.other_ledger",
             PolicyRejection::NotOurParties { .. } => "policy.not_our_parties",
             PolicyRejection::PeerNotAllowed(_) => "policy.peer_not_allowed",
+            PolicyRejection::TooShortToDefend { .. } => "policy.too_short_to_defend",
             PolicyRejection::ChallengePeriod { .. } => "policy.challenge_period",
             PolicyRejection::Token(_) => "policy.token",
             PolicyRejection::Deposit { .. } => "policy.deposit",
@@ -115,6 +141,7 @@ impl ChannelPolicy {
         &self,
         me: Address,
         ours: &Domain,
+        floor: &DefenceFloor,
         offer: &Offer<'_>,
     ) -> Result<(), PolicyRejection> {
         if offer.domain != ours {
@@ -131,10 +158,19 @@ impl ChannelPolicy {
             return Err(PolicyRejection::PeerNotAllowed(offer.peer));
         }
         let period = params.challenge_period;
-        if period < self.min_challenge_period || period > self.max_challenge_period {
+        let min = self.min_challenge_period.max(floor.seconds);
+        if period < floor.seconds {
+            return Err(PolicyRejection::TooShortToDefend {
+                got: period,
+                min,
+                max: self.max_challenge_period,
+                why: floor.reason.clone(),
+            });
+        }
+        if period < min || period > self.max_challenge_period {
             return Err(PolicyRejection::ChallengePeriod {
                 got: period,
-                min: self.min_challenge_period,
+                min,
                 max: self.max_challenge_period,
             });
         }
@@ -183,6 +219,7 @@ mod tests {
             policy.check(
                 me,
                 &ours,
+                &DefenceFloor::default(),
                 &Offer {
                     peer,
                     params,
@@ -237,6 +274,7 @@ mod tests {
             only_others.check(
                 me,
                 &ours,
+                &DefenceFloor::default(),
                 &Offer {
                     peer,
                     params: &good,
@@ -246,6 +284,48 @@ mod tests {
             ),
             Err(PolicyRejection::PeerNotAllowed(peer))
         );
+    }
+
+    #[test]
+    fn a_period_below_what_the_node_can_defend_is_refused_with_the_reason() {
+        let ours = Domain::new(1, Address::repeat_byte(0xad));
+        let floor = DefenceFloor {
+            seconds: 900,
+            reason: "12 confirmations of 12 s blocks".into(),
+        };
+        let policy = ChannelPolicy::default();
+        let check = |period| {
+            let params = ChannelParams {
+                challenge_period: period,
+                ..params(1, 2)
+            };
+            policy.check(
+                Address::repeat_byte(2),
+                &ours,
+                &floor,
+                &Offer {
+                    peer: Address::repeat_byte(1),
+                    params: &params,
+                    domain: &ours,
+                    deposit: 0,
+                },
+            )
+        };
+        let refused = check(899).unwrap_err();
+        assert_eq!(
+            refused,
+            PolicyRejection::TooShortToDefend {
+                got: 899,
+                min: 900,
+                max: 30 * 24 * 3600,
+                why: "12 confirmations of 12 s blocks".into()
+            }
+        );
+        assert!(
+            refused.to_string().contains("it accepts 900 to 2592000 s"),
+            "{refused}"
+        );
+        assert_eq!(check(900), Ok(()));
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn params(a: &SigningKey, b: &SigningKey, token: Address, nonce: u8) -> ChannelP
         party_a: a.address(),
         party_b: b.address(),
         token,
-        challenge_period: 1_000,
+        challenge_period: 3_600,
         nonce: B256::repeat_byte(nonce),
     }
 }
@@ -406,7 +406,11 @@ async fn objects_signed_for_another_deployment_are_refused() {
     let token = s.h.asset();
     s.h.fund(ka.address(), 1_000).await;
     // A second adjudicator on the same chain: the same parameters give another channel id.
-    let other = s.h.deploy(PaychanAdjudicator::BYTECODE.clone()).await;
+    let other =
+        s.h.deploy(paychan_eth::deploy::adjudicator_code(
+            paychan_eth::CHALLENGE_PERIOD_FLOOR,
+        ))
+        .await;
     let other_domain = Domain::new(s.domain.chain_id(), other);
     let p = params(ka, kb, token, 1);
     let id = p.id(&s.domain);
@@ -536,7 +540,10 @@ async fn deferred_and_claimed(h: &EthHarness) -> Vec<(&'static str, Address, Add
     logs.iter()
         .filter_map(|log| match E::decode_log(&log.inner).unwrap().data {
             E::PayoutDeferred(e) => Some(("PayoutDeferred", e.token, e.to, e.amount)),
-            E::Claimed(e) => Some(("Claimed", e.token, e.to, e.amount)),
+            E::Claimed(e) => {
+                assert_eq!(e.owner, e.to, "these claims are paid to their owner");
+                Some(("Claimed", e.token, e.to, e.amount))
+            }
             _ => None,
         })
         .collect()
@@ -591,7 +598,10 @@ async fn blocked_payout_is_deferred_and_claimable() {
             .await
             .unwrap()
     };
-    let claim = PaychanAdjudicator::claimCall { token };
+    let claim = PaychanAdjudicator::claimCall {
+        token,
+        to: kb.address(),
+    };
     // A claim sent as a transaction by `who`.
     let claim_by = async |who: &EthAccount| {
         who.transact(adjudicator, claim.abi_encode(), U256::ZERO)
@@ -674,19 +684,27 @@ async fn blocked_payout_is_deferred_and_claimable() {
             &s.h,
             kb.address(),
             adjudicator,
-            PaychanAdjudicator::claimCall { token: s.h.asset() }
+            PaychanAdjudicator::claimCall {
+                token: s.h.asset(),
+                to: kb.address()
+            }
         )
         .await,
         nothing_to_claim.as_slice()
     );
     rejected("a claim by A, who is owed nothing", claim_by(a).await);
 
-    // B cannot claim while blocked: the token's refusal, and the claim stays.
+    // B cannot claim while blocked: the token moved nothing, and the claim stays.
     assert_eq!(
         revert_data(&s.h, kb.address(), adjudicator, claim.clone()).await,
-        BlockingERC20::Blocked { to: kb.address() }
-            .abi_encode()
-            .as_slice()
+        PaychanAdjudicator::TokenTransferFailed {
+            token,
+            to: kb.address(),
+            moved: AU256::ZERO,
+            amount: AU256::from(450),
+        }
+        .abi_encode()
+        .as_slice()
     );
     rejected("a claim by B while blocked", claim_by(b).await);
     assert_eq!(unclaimed(kb.address()).await, AU256::from(450));

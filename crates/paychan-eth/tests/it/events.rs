@@ -32,7 +32,7 @@ fn params(case: &str, nonce: u8, token: paychan_core::Address) -> ChannelParams 
         party_a: test_key(&format!("{case}/alice")).address(),
         party_b: test_key(&format!("{case}/bob")).address(),
         token,
-        challenge_period: 1_000,
+        challenge_period: 3_600,
         nonce: B256::repeat_byte(nonce),
     }
 }
@@ -226,7 +226,11 @@ async fn the_cursor_survives_a_restart() {
     assert_eq!(text.lines().count(), 3, "the torn line was cut off");
 
     // The same directory for another contract is refused.
-    let other = h.deploy(PaychanAdjudicator::BYTECODE.clone()).await;
+    let other = h
+        .deploy(paychan_eth::deploy::adjudicator_code(
+            paychan_eth::CHALLENGE_PERIOD_FLOOR,
+        ))
+        .await;
     let mut wrong = cfg;
     wrong.contract = other;
     match EthLedger::connect(wrong).await {

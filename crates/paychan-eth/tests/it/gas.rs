@@ -65,7 +65,7 @@ async fn measure(native: bool) -> Vec<(&'static str, u64)> {
         party_a: ka.address(),
         party_b: kb.address(),
         token: h.asset(),
-        challenge_period: 1_000,
+        challenge_period: 3_600,
         nonce: B256::repeat_byte(nonce),
     };
     let voucher = |key: &SigningKey, id, cumulative, sequence| {
@@ -127,7 +127,7 @@ async fn measure(native: bool) -> Vec<(&'static str, u64)> {
     b.submit_voucher(&voucher(&ka, id2, 900, 12)).await.unwrap();
     let submit = last_gas(&h).await;
     out.push(("submitVoucher", submit));
-    h.advance(1_000).await;
+    h.advance(3_600).await;
     b.settle(id2).await.unwrap();
     let settle = last_gas(&h).await;
     out.push(("settle", settle));

@@ -13,11 +13,15 @@
 #[cfg(not(paychan_skip_anvil))]
 mod attacks;
 #[cfg(not(paychan_skip_anvil))]
+mod challenge;
+#[cfg(not(paychan_skip_anvil))]
 mod conformance;
 #[cfg(not(paychan_skip_anvil))]
 mod events;
 #[cfg(not(paychan_skip_anvil))]
 mod gas;
+#[cfg(not(paychan_skip_anvil))]
+mod hardening;
 #[cfg(not(paychan_skip_anvil))]
 mod two_nodes;
 #[cfg(not(paychan_skip_anvil))]

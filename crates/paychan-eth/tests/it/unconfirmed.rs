@@ -28,7 +28,7 @@ async fn a_deposit_counts_once_confirmed_and_shows_unconfirmed_before() {
         party_a: ka.address(),
         party_b: test_key(&format!("{case}/bob")).address(),
         token: h.asset(),
-        challenge_period: 1_000,
+        challenge_period: 3_600,
         nonce: B256::repeat_byte(3),
     };
     let id = p.id(&a.domain().await.unwrap());

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// The challenge period of the suite's channels, in seconds.
-pub(crate) const CHALLENGE: u64 = 1_000;
+pub(crate) const CHALLENGE: u64 = 3_600;
 /// How long a withdrawal certificate meant to be executed stays valid, in seconds.
 pub(crate) const DAY: u64 = 86_400;
 /// What most cases give each party.

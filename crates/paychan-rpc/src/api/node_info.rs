@@ -1,5 +1,5 @@
 //! `node_info`: the node's address, its ledger, the API version, where peers reach it, and
-//! its balance and the ledger's time when the ledger answers.
+//! its balance, unclaimed payouts and the ledger's time when the ledger answers.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ pub(crate) async fn handle(
 ) -> Result<NodeInfo, RpcError> {
     let _: crate::params::NoParams = crate::params::parse(&params)?;
     let domain = ctx.node.domain();
-    let (balance, ledger_time) = match &ctx.ledger {
+    let (balance, ledger_time, unclaimed) = match &ctx.ledger {
         Some(ledger) => (
             ledger
                 .balance(ctx.node.address(), Address::ZERO)
@@ -26,8 +26,13 @@ pub(crate) async fn handle(
                 .ok()
                 .map(amount_string),
             ledger.now().await.ok(),
+            ledger
+                .unclaimed(ctx.node.address(), Address::ZERO)
+                .await
+                .ok()
+                .map(amount_string),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(NodeInfo {
         address: ctx.node.address(),
@@ -44,5 +49,6 @@ pub(crate) async fn handle(
             .unwrap_or_default(),
         balance,
         ledger_time,
+        unclaimed,
     })
 }

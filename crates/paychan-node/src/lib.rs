@@ -11,6 +11,7 @@
 //! - `payouts`: payouts the ledger could not deliver: shown per channel, claimed.
 //! - [`peer`]: a connection to a peer as the node sees it: authenticated frames.
 //! - [`net`]: real transports (`paychan-net`): listen, dial with reconnect.
+//! - `testkit` (feature `testkit`): the harness for tests of two or more nodes.
 //! - [`watcher`]: follows the ledger, defends our channels during closes, settles.
 //!
 //! Durability (`docs/PROTOCOL.md`, section 2): every state change of a channel is committed to the store
@@ -26,6 +27,8 @@ pub mod node;
 pub mod package;
 mod payouts;
 pub mod peer;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod watcher;
 
 pub use crate::{

@@ -1,38 +1,19 @@
 //! An embedded ledger, a paying node A, a payee node B (and C, another payee), and B's paid
 //! API served by axum on a loopback port.
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Json, Router, extract::Extension, routing::get};
-use paychan_core::{Address, Amount, SigningKey};
+use paychan_core::{Amount, SigningKey};
 use paychan_http::{
     ClientConfig, PaidStreams, PayingClient, Paywall, Verifier, verifier::challenge_of,
 };
-use paychan_ledger::{Clock, EmbeddedLedger};
-use paychan_node::{ChannelInfo, Node, NodeConfig, VerifiedPayment};
-use paychan_store::{Durability, sqlite::SqliteStore};
+use paychan_ledger::EmbeddedLedger;
+use paychan_node::{ChannelInfo, Node, VerifiedPayment, testkit};
 use serde_json::{Value, json};
 
-pub const FUNDS: Amount = 1_000_000;
-pub const START: u64 = 1_700_000_000;
+pub use paychan_node::testkit::wait_until;
 pub const PRICE: Amount = 10;
-
-async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path) -> Node {
-    let store = SqliteStore::open(db, Durability::Normal).unwrap();
-    Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
-        .store(Arc::new(store))
-        .config(NodeConfig {
-            request_timeout: Duration::from_secs(5),
-            settle_check_interval: Duration::from_millis(20),
-            challenge_period: 3_600,
-            ..NodeConfig::default()
-        })
-        .build()
-        .await
-        .unwrap()
-}
 
 pub struct Net {
     pub _ledger: EmbeddedLedger,
@@ -45,23 +26,19 @@ pub struct Net {
 
 impl Net {
     pub async fn new() -> Net {
-        let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
-        let keys: Vec<SigningKey> = (71..74)
-            .map(|i| SigningKey::from_entropy(&[i; 32]).unwrap())
-            .collect();
-        for k in &keys {
-            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let a = node(&ledger, &keys[0], &dir.path().join("a.db")).await;
-        let b = node(&ledger, &keys[1], &dir.path().join("b.db")).await;
-        let c = node(&ledger, &keys[2], &dir.path().join("c.db")).await;
-        Net {
-            _ledger: ledger,
+        let testkit::Net {
+            ledger,
             a,
             b,
             c,
-            kb: keys[1].clone(),
+            dir,
+        } = testkit::Net::builder().seed(71).build().await;
+        Net {
+            _ledger: ledger,
+            a: a.node,
+            b: b.node,
+            c: c.node,
+            kb: b.key,
             _dir: dir,
         }
     }

@@ -9,7 +9,7 @@ use paychan_http::{
     ClientConfig, PaidStream, PaidStreams, PaymentError, header::authorization, paywall::binding,
 };
 
-use crate::harness::{Net, PRICE, paid_streams, serve, stream_api};
+use crate::harness::{Net, PRICE, paid_streams, serve, stream_api, wait_until};
 
 const INTERVAL: Duration = Duration::from_millis(200);
 /// Generous, so that a loaded machine does not cut a stream that is being paid.
@@ -36,15 +36,6 @@ async fn read_events(stream: &mut PaidStream, seen: &mut u64, want: Option<u64>)
         }
     }
     false
-}
-
-/// Waits until `done` holds, failing after [`PATIENCE`].
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !done().await {
-        assert!(start.elapsed() < PATIENCE, "not {what} in time");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn setup(interval: Duration) -> (Net, PaidStreams, String) {
@@ -93,13 +84,13 @@ async fn a_stream_runs_while_it_is_paid_and_payments_stop_when_it_is_dropped() {
 
     // Dropping the stream stops the payments and the server ends the stream.
     drop(stream);
-    eventually("the stream ended at the server", async || {
+    wait_until("the stream ended at the server", async || {
         streams.stats().open == 0
     })
     .await;
     // A payment in flight when the stream was dropped is either credited or refused and
     // taken back: the payer, the payee and the server agree.
-    eventually("the payments settled", async || {
+    wait_until("the payments settled", async || {
         let paid = streams.stats().intervals_paid;
         net.a_paid().await == u128::from(paid) * PRICE
             && net.b_received().await == u128::from(paid) * PRICE

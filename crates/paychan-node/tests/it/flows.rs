@@ -1,141 +1,53 @@
 //! Channel lifecycles between two nodes, with every balance checked on the ledger.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::time::Duration;
 
 use futures::StreamExt;
-use paychan_core::{Address, Amount, SigningKey, adjudicator::LedgerEvent};
-use paychan_ledger::{Clock, EmbeddedLedger};
-use paychan_node::{Incoming, Node, NodeConfig, NodeError, NodeEvent, PeerConnection};
-use paychan_store::{Durability, Store, sqlite::SqliteStore};
+use paychan_core::{Address, Amount, adjudicator::LedgerEvent};
+use paychan_node::{
+    Incoming, NodeError, NodeEvent,
+    testkit::{self, FUNDS, Net, connect, wait_until},
+};
+use paychan_store::Store;
 use serde_json::json;
 
-const FUNDS: Amount = 1_000_000;
-const START: u64 = 1_700_000_000;
-
-struct Net {
-    ledger: EmbeddedLedger,
-    a: Node,
-    b: Node,
-    /// A's store, to see how far A's watcher got.
-    a_store: Arc<SqliteStore>,
-    ka: SigningKey,
-    kb: SigningKey,
-    dir: tempfile::TempDir,
+/// A and B connected, B serving the echo handler.
+async fn net() -> Net {
+    Net::builder().seed(41).connect_ab().echo_b().build().await
 }
 
-fn config() -> NodeConfig {
-    NodeConfig {
-        request_timeout: Duration::from_secs(5),
-        settle_check_interval: Duration::from_millis(20),
-        challenge_period: 3_600,
-        ..NodeConfig::default()
-    }
+/// B's latest signed voucher on `id`, read from B's store-backed state.
+async fn b_latest_sent(net: &Net, id: paychan_core::ChannelId) -> paychan_core::SignedVoucher {
+    net.b.latest_sent(id).await.unwrap().expect("B has paid")
 }
 
-async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path) -> Node {
-    node_and_store(ledger, key, db).await.0
-}
-
-async fn node_and_store(
-    ledger: &EmbeddedLedger,
-    key: &SigningKey,
-    db: &Path,
-) -> (Node, Arc<SqliteStore>) {
-    let store = Arc::new(SqliteStore::open(db, Durability::Normal).unwrap());
-    let node = Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
-        .store(store.clone())
-        .config(config())
-        .build()
-        .await
-        .unwrap();
-    (node, store)
-}
-
-async fn connect(a: &Node, b: &Node) {
-    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
-    a.connect(to_b).await;
-    b.connect(to_a).await;
-}
-
-impl Net {
-    async fn new() -> Net {
-        let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
-        let ka = SigningKey::from_entropy(&[41; 32]).unwrap();
-        let kb = SigningKey::from_entropy(&[42; 32]).unwrap();
-        for k in [&ka, &kb] {
-            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
+/// Waits until A's watcher has applied the settlement of `id` (and so every ledger event
+/// before it): A's stored ledger cursor is past it.
+async fn a_watcher_past_the_settlement(net: &Net, id: paychan_core::ChannelId) {
+    let mut events = net.ledger.event_stream(0);
+    let settled = loop {
+        let record = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("the ledger has the settlement")
+            .expect("the event stream goes on")
+            .unwrap();
+        if matches!(record.event, LedgerEvent::Settled { channel_id, .. } if channel_id == id) {
+            break record.cursor;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let (a, a_store) = node_and_store(&ledger, &ka, &dir.path().join("a.db")).await;
-        let b = node(&ledger, &kb, &dir.path().join("b.db")).await;
-        connect(&a, &b).await;
-        b.set_payment_handler(|incoming: Incoming| async move {
-            if incoming.message.get("fail").is_some() {
-                Err("the service failed".to_string())
-            } else {
-                Ok(json!({ "echo": incoming.message, "paid": incoming.amount.to_string() }))
-            }
-        });
-        Net {
-            ledger,
-            a,
-            b,
-            a_store,
-            ka,
-            kb,
-            dir,
+    };
+    wait_until("A's watcher is past the settlement", || async {
+        net.a.store.ledger_cursor().await.unwrap() > settled
+    })
+    .await;
+}
+
+/// The status of `id` on the ledger, if it is closing: what it counts for A and B.
+fn counted_on_ledger(net: &Net, id: paychan_core::ChannelId) -> Option<(Amount, Amount)> {
+    match net.ledger.channel_record(&id).unwrap().map(|r| r.status) {
+        Some(paychan_core::adjudicator::ChannelStatus::Closing { counted, .. }) => {
+            Some((counted.a, counted.b))
         }
-    }
-
-    fn balance(&self, key: &SigningKey) -> Amount {
-        self.ledger
-            .balance_of(key.address(), Address::ZERO)
-            .unwrap()
-    }
-
-    /// B's latest signed voucher on `id`, read from B's store-backed state.
-    async fn b_channel_latest_sent(
-        &self,
-        id: paychan_core::ChannelId,
-    ) -> Box<paychan_core::SignedVoucher> {
-        Box::new(self.b.latest_sent(id).await.unwrap().expect("B has paid"))
-    }
-
-    fn conserved(&self) {
-        assert_eq!(
-            self.ledger.total(Address::ZERO).unwrap(),
-            self.ledger.supply(Address::ZERO).unwrap()
-        );
-    }
-
-    /// Waits until A's watcher has applied the settlement of `id` (and so every ledger event
-    /// before it): A's stored ledger cursor is past it.
-    async fn a_watcher_past_the_settlement(&self, id: paychan_core::ChannelId) {
-        let mut events = self.ledger.event_stream(0);
-        let settled = loop {
-            let record = tokio::time::timeout(Duration::from_secs(5), events.next())
-                .await
-                .expect("the ledger has the settlement")
-                .expect("the event stream goes on")
-                .unwrap();
-            if matches!(record.event, LedgerEvent::Settled { channel_id, .. } if channel_id == id) {
-                break record.cursor;
-            }
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let cursor = self.a_store.ledger_cursor().await.unwrap();
-            if cursor > settled {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "A's watcher is at ledger event {cursor}, not past the settlement ({settled})"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        _ => None,
     }
 }
 
@@ -159,7 +71,7 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_pay_both_ways_withdraw_and_close_cooperatively() {
-    let net = Net::new().await;
+    let net = net().await;
     let mut b_events = net.b.subscribe();
     let id = net.a.create_channel(net.b.address(), 1_000).await.unwrap();
     wait_for(&mut b_events, |e| {
@@ -202,11 +114,11 @@ async fn open_pay_both_ways_withdraw_and_close_cooperatively() {
     assert_eq!(a_info.balances.my_available, b_info.balances.peer_available);
 
     net.b.withdraw(id, 100).await.unwrap();
-    assert_eq!(net.balance(&net.kb), FUNDS - 500 + 100);
+    assert_eq!(net.balance(net.b.address()), FUNDS - 500 + 100);
 
     assert!(net.a.close(id).await.unwrap(), "the close is cooperative");
-    let final_a = net.balance(&net.ka);
-    let final_b = net.balance(&net.kb);
+    let final_a = net.balance(net.a.address());
+    let final_b = net.balance(net.b.address());
     assert_eq!(final_a, FUNDS - paid_by_a + 30);
     assert_eq!(final_b, FUNDS + paid_by_a - 30);
     net.conserved();
@@ -215,7 +127,7 @@ async fn open_pay_both_ways_withdraw_and_close_cooperatively() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_handler_means_the_payment_is_not_counted() {
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
     net.a
         .send_message_and_pay(id, &json!("ok"), 10)
@@ -263,7 +175,7 @@ async fn a_failed_handler_means_the_payment_is_not_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watcher_defends_a_unilateral_close_and_settles() {
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 300).await.unwrap();
     net.b.deposit(id, 200).await.unwrap();
     net.a
@@ -280,19 +192,10 @@ async fn the_watcher_defends_a_unilateral_close_and_settles() {
     })
     .await;
     // A's watcher submits B's latest voucher (20): B presented A's (75) at the start.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Some(paychan_core::adjudicator::ChannelStatus::Closing { counted, .. }) =
-                net.ledger.channel_record(&id).unwrap().map(|r| r.status)
-                && (counted.a, counted.b) == (75, 20)
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    wait_until("A's watcher submits B's latest voucher", || async {
+        counted_on_ledger(&net, id) == Some((75, 20))
     })
-    .await
-    .expect("A's watcher submits B's latest voucher");
+    .await;
     net.ledger.clock().advance(3_600);
     let closed = wait_for(&mut b_events, |e| {
         matches!(e, NodeEvent::ChannelClosed { .. })
@@ -305,47 +208,47 @@ async fn the_watcher_defends_a_unilateral_close_and_settles() {
             amount_received: (200 + 75 - 20).to_string()
         }
     );
-    assert_eq!(net.balance(&net.ka), FUNDS - 75 + 20);
-    assert_eq!(net.balance(&net.kb), FUNDS + 75 - 20);
+    assert_eq!(net.balance(net.a.address()), FUNDS - 75 + 20);
+    assert_eq!(net.balance(net.b.address()), FUNDS + 75 - 20);
     net.conserved();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_without_the_peer_falls_back_to_a_unilateral_close() {
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
     net.a.send_message_and_pay(id, &json!(1), 40).await.unwrap();
     net.b.shutdown();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_until("A sees B gone", || async {
+        !net.a.is_connected(net.b.address())
+    })
+    .await;
     assert!(
         !net.a.close(id).await.unwrap(),
         "falls back to a unilateral close"
     );
     assert_eq!(net.a.channel_info(id).await.unwrap().status, "closing");
     net.ledger.clock().advance(3_600);
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while net.a.channel_info(id).await.unwrap().status != "closed" {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    wait_until("A's channel is closed", || async {
+        net.a.channel_info(id).await.unwrap().status == "closed"
     })
-    .await
-    .unwrap();
+    .await;
     // B stayed offline, so nobody presented A's voucher of 40: A gets its whole deposit
     // back. This is what B's watcher is for (see the test above), and why a node must come
     // back within the challenge period.
-    assert_eq!(net.balance(&net.ka), FUNDS);
-    assert_eq!(net.balance(&net.kb), FUNDS);
+    assert_eq!(net.balance(net.a.address()), FUNDS);
+    assert_eq!(net.balance(net.b.address()), FUNDS);
     net.conserved();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_loses_nothing_and_recovers_its_counter_from_the_peer() {
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 500).await.unwrap();
     net.a.send_message_and_pay(id, &json!(1), 10).await.unwrap();
     // Keep a copy of A's database as it is now: an old backup.
     net.a.shutdown();
-    let db = net.dir.path().join("a.db");
+    let db = net.a.db.clone();
     let backup = net.dir.path().join("a-backup.db");
     // A file-level backup of a WAL database: the main file and its log.
     std::fs::copy(&db, &backup).unwrap();
@@ -353,23 +256,20 @@ async fn a_restarted_node_loses_nothing_and_recovers_its_counter_from_the_peer()
     if wal(&db).exists() {
         std::fs::copy(wal(&db), wal(&backup)).unwrap();
     }
-    let a = node(&net.ledger, &net.ka, &db).await;
+    let a = net.a.restart_from(&net.ledger, &db).await;
     connect(&a, &net.b).await;
     a.send_message_and_pay(id, &json!(2), 20).await.unwrap();
     assert_eq!(a.channel_info(id).await.unwrap().balances.paid_by_me, 30);
     a.shutdown();
 
     // A comes back from the old backup: its counter says 10, B holds A's voucher of 30.
-    let a = node(&net.ledger, &net.ka, &backup).await;
+    let a = net.a.restart_from(&net.ledger, &backup).await;
     assert_eq!(a.channel_info(id).await.unwrap().balances.paid_by_me, 10);
     connect(&a, &net.b).await;
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while a.channel_info(id).await.unwrap().balances.paid_by_me != 30 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    wait_until("the counter sync restores A's counter", || async {
+        a.channel_info(id).await.unwrap().balances.paid_by_me == 30
     })
-    .await
-    .expect("the counter sync restores A's counter");
+    .await;
     a.send_message_and_pay(id, &json!(3), 5).await.unwrap();
     assert_eq!(
         net.b.channel_info(id).await.unwrap().balances.paid_by_peer,
@@ -379,42 +279,28 @@ async fn a_restarted_node_loses_nothing_and_recovers_its_counter_from_the_peer()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proposals_outside_the_policy_are_refused() {
-    let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
-    let ka = SigningKey::from_entropy(&[51; 32]).unwrap();
-    let kb = SigningKey::from_entropy(&[52; 32]).unwrap();
-    ledger.faucet(ka.address(), Address::ZERO, FUNDS).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(&ledger, &ka, &dir.path().join("a.db")).await;
-    let mut strict = config();
+    let mut strict = testkit::config();
     strict.policy.min_deposit = 1_000;
-    let b = Node::builder()
-        .key(kb.clone())
-        .ledger(Arc::new(ledger.account(kb.clone())))
-        .store(Arc::new(
-            SqliteStore::open(dir.path().join("b.db"), Durability::Normal).unwrap(),
-        ))
-        .config(strict)
+    let net = Net::builder()
+        .seed(51)
+        .config_b(strict)
+        .connect_ab()
         .build()
-        .await
-        .unwrap();
-    connect(&a, &b).await;
+        .await;
+    let (a, b) = (&net.a, &net.b);
     match a.create_channel(b.address(), 10).await {
         Err(NodeError::PeerRefused { message, .. }) => {
             assert!(message.contains("below the minimum of 1000"), "{message}")
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    assert_eq!(
-        ledger.balance_of(ka.address(), Address::ZERO).unwrap(),
-        FUNDS,
-        "nothing was opened"
-    );
+    assert_eq!(net.balance(a.address()), FUNDS, "nothing was opened");
     assert!(b.channels(None).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_ledger_event_is_reported_once() {
-    let net = Net::new().await;
+    let net = net().await;
     let mut a_events = net.a.subscribe();
     let id = net.a.create_channel(net.b.address(), 700).await.unwrap();
     net.a.deposit(id, 50).await.unwrap();
@@ -422,7 +308,7 @@ async fn each_ledger_event_is_reported_once() {
     net.a.send_message_and_pay(id, &json!(1), 5).await.unwrap();
     assert!(net.a.close(id).await.unwrap());
     // Let the watcher see every event too (B's deposit reaches A only through it).
-    net.a_watcher_past_the_settlement(id).await;
+    a_watcher_past_the_settlement(&net, id).await;
     let mut seen = vec![];
     while let Ok(e) = a_events.try_recv() {
         seen.push(e);
@@ -456,7 +342,7 @@ async fn each_ledger_event_is_reported_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_without_the_funds_to_open_it_is_never_proposed() {
-    let net = Net::new().await;
+    let net = net().await;
     match net.a.create_channel(net.b.address(), FUNDS + 1).await {
         Err(e @ NodeError::Ledger(paychan_ledger::LedgerError::InsufficientFunds { .. })) => {
             assert_eq!(e.category(), paychan_node::Category::Client)
@@ -469,7 +355,7 @@ async fn a_channel_without_the_funds_to_open_it_is_never_proposed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_connection_fails_waiting_payments_at_once_and_keeps_them_counted() {
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
     // B's handler never answers; A's payment waits.
     let (reached, mut handler_reached) = tokio::sync::mpsc::channel::<()>(1);
@@ -503,7 +389,7 @@ async fn a_lost_connection_fails_waiting_payments_at_once_and_keeps_them_counted
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proposal_callback_decides_after_the_policy() {
-    let net = Net::new().await;
+    let net = net().await;
     net.b.set_proposal_handler(
         |_peer: Address, _params: paychan_core::ChannelParams, deposit: Amount| async move {
             if deposit > 500 {
@@ -523,7 +409,7 @@ async fn the_proposal_callback_decides_after_the_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
     use paychan_ledger::LedgerClose;
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
     net.b.deposit(id, 100).await.unwrap();
     net.a
@@ -531,11 +417,11 @@ async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
     let mut a_events = net.a.subscribe();
     // B pays A 10, then 30 more: A holds B's voucher of 40.
     net.b.send_message_and_pay(id, &json!(1), 10).await.unwrap();
-    let old = *net.b_channel_latest_sent(id).await;
+    let old = b_latest_sent(&net, id).await;
     net.b.send_message_and_pay(id, &json!(2), 30).await.unwrap();
     // B cheats with its own ledger handle: starts a close presenting its old voucher (10).
     net.ledger
-        .account(net.kb.clone())
+        .account(net.b.key.clone())
         .start_close(id, Some(&old))
         .await
         .unwrap();
@@ -544,19 +430,10 @@ async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
     })
     .await;
     // A's watcher answers with B's latest voucher.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(paychan_core::adjudicator::ChannelStatus::Closing { counted, .. }) =
-                net.ledger.channel_record(&id).unwrap().map(|r| r.status)
-                && counted.b == 40
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    wait_until("the watcher submits B's latest voucher", || async {
+        counted_on_ledger(&net, id).is_some_and(|(_, b)| b == 40)
     })
-    .await
-    .expect("the watcher submits B's latest voucher");
+    .await;
     net.ledger.clock().advance(3_600);
     let closed = wait_for(&mut a_events, |e| {
         matches!(e, NodeEvent::ChannelClosed { .. })
@@ -576,7 +453,7 @@ async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
 async fn a_deposit_can_be_withdrawn_at_once() {
     // The co-signer checks a withdrawal against the deposits it knows: one its watcher has
     // not seen yet must not make it refuse.
-    let net = Net::new().await;
+    let net = net().await;
     let id = net.a.create_channel(net.b.address(), 100).await.unwrap();
     for round in 1..=10u128 {
         net.b.deposit(id, 50).await.unwrap();
@@ -585,6 +462,6 @@ async fn a_deposit_can_be_withdrawn_at_once() {
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
     }
-    assert_eq!(net.balance(&net.kb), FUNDS);
+    assert_eq!(net.balance(net.b.address()), FUNDS);
     net.conserved();
 }

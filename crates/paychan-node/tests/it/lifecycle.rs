@@ -5,17 +5,16 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use paychan_core::{
-    Address, Amount, ChannelParams, SigningKey,
+    Address, ChannelParams, SigningKey,
     channel::CommandError,
-    wire::{self, ErrorBody, Message, ProposeChannel},
+    wire::{ErrorBody, Message, ProposeChannel},
 };
 use paychan_ledger::{Clock, EmbeddedLedger};
-use paychan_node::{Node, NodeConfig, NodeError, NodeEvent, PeerConnection};
-use paychan_store::{Durability, Store, sqlite::SqliteStore};
-use tokio::sync::mpsc;
-
-const FUNDS: Amount = 1_000_000;
-const START: u64 = 1_700_000_000;
+use paychan_node::{
+    Node, NodeConfig, NodeError, NodeEvent,
+    testkit::{FUNDS, RawPeer, START, TestNode, wait_until},
+};
+use paychan_store::{Store, sqlite::SqliteStore};
 
 fn config() -> NodeConfig {
     NodeConfig {
@@ -29,73 +28,13 @@ fn config() -> NodeConfig {
 }
 
 async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path) -> (Node, Arc<SqliteStore>) {
-    let store = Arc::new(SqliteStore::open(db, Durability::Normal).unwrap());
-    let node = Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
-        .store(store.clone())
-        .config(config())
-        .build()
-        .await
-        .unwrap();
-    (node, store)
+    let node = TestNode::start(ledger, key, db, config()).await;
+    (node.node, node.store)
 }
 
-/// A peer driven by the test frame by frame.
-struct RawPeer {
-    key: SigningKey,
-    to_node: mpsc::Sender<Vec<u8>>,
-    from_node: mpsc::Receiver<Vec<u8>>,
-}
-
-impl RawPeer {
-    async fn connect(node: &Node, seed: u8) -> RawPeer {
-        let key = SigningKey::from_entropy(&[seed; 32]).unwrap();
-        // `pair(a, b)` gives a's view of b first: the node's view of the raw peer.
-        let (node_side, raw_side) = PeerConnection::pair(node.address(), key.address(), 64);
-        node.connect(node_side).await;
-        RawPeer {
-            key,
-            to_node: raw_side.outgoing,
-            from_node: raw_side.incoming,
-        }
-    }
-
-    async fn send(&self, message: &Message) {
-        self.to_node
-            .send(wire::encode(message).unwrap())
-            .await
-            .unwrap();
-    }
-
-    /// The next message from the node that is not a counter sync or a keep-alive.
-    async fn next(&mut self) -> Message {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.from_node.recv())
-                .await
-                .expect("the node sends a message")
-                .expect("the connection is open");
-            match wire::decode(&frame).unwrap() {
-                Message::CounterSync { .. } | Message::Ping { .. } | Message::Pong { .. } => {}
-                other => return other,
-            }
-        }
-    }
-}
-
-async fn wait_until<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// A raw peer with the key from entropy `[seed; 32]`, connected to `node`.
+async fn raw_peer(node: &Node, seed: u8) -> RawPeer {
+    RawPeer::connect(node, SigningKey::from_entropy(&[seed; 32]).unwrap()).await
 }
 
 fn funded_ledger(keys: &[&SigningKey]) -> EmbeddedLedger {
@@ -112,7 +51,7 @@ async fn a_refused_proposal_leaves_nothing_on_the_proposer() {
     let ledger = funded_ledger(&[&ka]);
     let dir = tempfile::tempdir().unwrap();
     let (a, a_store) = node(&ledger, &ka, &dir.path().join("a.db")).await;
-    let mut b = RawPeer::connect(&a, 62).await;
+    let mut b = raw_peer(&a, 62).await;
     let proposing = {
         let a = a.clone();
         let peer = b.key.address();
@@ -149,7 +88,7 @@ async fn an_unanswered_proposal_leaves_nothing_on_the_proposer() {
     let ledger = funded_ledger(&[&ka]);
     let dir = tempfile::tempdir().unwrap();
     let (a, a_store) = node(&ledger, &ka, &dir.path().join("a.db")).await;
-    let mut b = RawPeer::connect(&a, 64).await;
+    let mut b = raw_peer(&a, 64).await;
     let proposing = {
         let a = a.clone();
         let peer = b.key.address();
@@ -173,7 +112,7 @@ async fn an_accepted_proposal_never_opened_expires_and_stays_gone() {
     let db = dir.path().join("b.db");
     let (b, b_store) = node(&ledger, &kb, &db).await;
     let mut events = b.subscribe();
-    let mut a = RawPeer::connect(&b, 66).await;
+    let mut a = raw_peer(&b, 66).await;
     let params = ChannelParams {
         party_a: a.key.address(),
         party_b: b.address(),
@@ -226,7 +165,7 @@ async fn opened_with_raw_peer(
     let ledger = funded_ledger(&[&ka]);
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = node(&ledger, &ka, &dir.path().join("a.db")).await;
-    let b = RawPeer::connect(&a, seed.wrapping_add(1)).await;
+    let b = raw_peer(&a, seed.wrapping_add(1)).await;
     let id = a
         .open_channel_on_ledger(b.key.address(), 1_000)
         .await

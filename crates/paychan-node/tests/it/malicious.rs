@@ -1,67 +1,19 @@
 //! A malicious peer speaking raw frames to an honest node: every forged, stale, over-balance
 //! or malformed input gets an error and changes nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use paychan_core::{
-    Address, B256, ChannelParams, SignedVoucher, SigningKey, Voucher,
-    eip712::{Eip712, memo_of},
+    Address, B256, ChannelParams, SigningKey,
+    eip712::Eip712,
     wire::{self, ErrorBody, Message, ProposeChannel, Reply},
 };
 use paychan_ledger::{Clock, EmbeddedLedger, LedgerFunding};
-use paychan_node::{Node, NodeConfig, PeerConnection};
+use paychan_node::{
+    Node, NodeConfig,
+    testkit::{RawPeer, wait_until},
+};
 use paychan_store::sqlite::SqliteStore;
-use tokio::sync::mpsc;
-
-struct Mallory {
-    key: SigningKey,
-    to_node: mpsc::Sender<Vec<u8>>,
-    from_node: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Mallory {
-    async fn send(&self, message: &Message) {
-        self.to_node
-            .send(wire::encode(message).unwrap())
-            .await
-            .unwrap();
-    }
-
-    /// The next message that is not a counter sync.
-    async fn next(&mut self) -> Message {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(5), self.from_node.recv())
-                .await
-                .expect("the node answers")
-                .expect("connection open");
-            match wire::decode(&frame).unwrap() {
-                Message::CounterSync { .. } => continue,
-                m => return m,
-            }
-        }
-    }
-
-    fn voucher(
-        &self,
-        id: paychan_core::ChannelId,
-        domain: &paychan_core::Domain,
-        cumulative: u128,
-        sequence: u64,
-        body: &[u8],
-    ) -> SignedVoucher {
-        let voucher = Voucher {
-            channel_id: id,
-            payer: self.key.address(),
-            cumulative,
-            sequence,
-            memo: memo_of(body),
-        };
-        SignedVoucher {
-            signature: voucher.sign(domain, &self.key),
-            voucher,
-        }
-    }
-}
 
 fn expect_refused(message: Message, code: u16) {
     match message {
@@ -92,14 +44,7 @@ async fn forged_stale_over_balance_and_malformed_inputs_change_nothing() {
         .build()
         .await
         .unwrap();
-    let (node_side, mallory_side) =
-        PeerConnection::pair(honest.address(), mallory_key.address(), 64);
-    node.connect(node_side).await;
-    let mut m = Mallory {
-        key: mallory_key.clone(),
-        to_node: mallory_side.outgoing,
-        from_node: mallory_side.incoming,
-    };
+    let mut m = RawPeer::connect(&node, mallory_key.clone()).await;
     let domain = node.domain();
 
     // A proposal naming someone else as B is refused.
@@ -133,13 +78,10 @@ async fn forged_stale_over_balance_and_malformed_inputs_change_nothing() {
         .open(&params, 100)
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while node.channel_info(id).await.unwrap().status != "open" {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    wait_until("the node sees the channel open", || async {
+        node.channel_info(id).await.unwrap().status == "open"
     })
-    .await
-    .unwrap();
+    .await;
 
     let body = br#"{"call":1}"#.to_vec();
     // Forged: a stranger signs in Mallory's name.
@@ -226,12 +168,9 @@ async fn forged_stale_over_balance_and_malformed_inputs_change_nothing() {
     .await;
     expect_refused(m.next().await, ErrorBody::UNKNOWN_CHANNEL);
     // Garbage and oversized frames.
-    m.to_node.send(vec![1, 0xff, 0xff, 0xff]).await.unwrap();
+    m.send_frame(vec![1, 0xff, 0xff, 0xff]).await;
     expect_refused(m.next().await, ErrorBody::MALFORMED);
-    m.to_node
-        .send(vec![0u8; wire::MAX_FRAME_LEN + 1])
-        .await
-        .unwrap();
+    m.send_frame(vec![0u8; wire::MAX_FRAME_LEN + 1]).await;
     expect_refused(m.next().await, ErrorBody::MALFORMED);
     // A withdrawal taking back what Mallory paid, and a settlement forgetting it.
     let withdrawal = paychan_core::Withdrawal {

@@ -3,85 +3,23 @@
 //! records each package once. Every kind of bad package is refused and changes nothing; the
 //! final settlement equals the packages accepted.
 
-use std::{path::Path, sync::Arc, time::Duration};
-
-use paychan_core::{
-    Address, Amount, B256, Signature, SigningKey, Voucher, eip712::Eip712, eip712::memo_of,
+use paychan_core::{Address, Amount, B256, Signature, Voucher, eip712::Eip712, eip712::memo_of};
+use paychan_node::{
+    ChannelPolicy, NodeError, PaymentPackage,
+    testkit::{self, FUNDS, Net, connect},
 };
-use paychan_ledger::{Clock, EmbeddedLedger};
-use paychan_node::{ChannelPolicy, Node, NodeConfig, NodeError, PaymentPackage, PeerConnection};
-use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::{Value, json};
 
-const FUNDS: Amount = 1_000_000;
-const START: u64 = 1_700_000_000;
-
-async fn node(ledger: &EmbeddedLedger, key: &SigningKey, db: &Path, policy: ChannelPolicy) -> Node {
-    let store = SqliteStore::open(db, Durability::Normal).unwrap();
-    Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
-        .store(Arc::new(store))
-        .config(NodeConfig {
-            request_timeout: Duration::from_secs(5),
-            settle_check_interval: Duration::from_millis(20),
-            challenge_period: 3_600,
-            policy,
-            ..NodeConfig::default()
-        })
-        .build()
-        .await
-        .unwrap()
+/// A payer A, a payee B on `b_policy`, and C, a third party; none connected.
+async fn net(b_policy: ChannelPolicy) -> Net {
+    let mut b_config = testkit::config();
+    b_config.policy = b_policy;
+    Net::builder().seed(61).config_b(b_config).build().await
 }
 
-struct Net {
-    ledger: EmbeddedLedger,
-    a: Node,
-    b: Node,
-    c: Node,
-    ka: SigningKey,
-    _dir: tempfile::TempDir,
-}
-
-impl Net {
-    async fn new(b_policy: ChannelPolicy) -> Net {
-        let ledger = EmbeddedLedger::in_memory(Clock::manual(START));
-        let keys: Vec<SigningKey> = (61..64)
-            .map(|i| SigningKey::from_entropy(&[i; 32]).unwrap())
-            .collect();
-        for k in &keys {
-            ledger.faucet(k.address(), Address::ZERO, FUNDS).unwrap();
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let default = ChannelPolicy::default();
-        let a = node(&ledger, &keys[0], &dir.path().join("a.db"), default.clone()).await;
-        let b = node(&ledger, &keys[1], &dir.path().join("b.db"), b_policy).await;
-        let c = node(&ledger, &keys[2], &dir.path().join("c.db"), default).await;
-        Net {
-            ledger,
-            a,
-            b,
-            c,
-            ka: keys[0].clone(),
-            _dir: dir,
-        }
-    }
-
-    fn balance(&self, who: Address) -> Amount {
-        self.ledger.balance_of(who, Address::ZERO).unwrap()
-    }
-
-    fn conserved(&self) {
-        assert_eq!(
-            self.ledger.total(Address::ZERO).unwrap(),
-            self.ledger.supply(Address::ZERO).unwrap()
-        );
-    }
-
-    /// Everything B shows of its channels.
-    async fn b_state(&self) -> Value {
-        serde_json::to_value(self.b.channels(None).await).unwrap()
-    }
+/// Everything B shows of its channels.
+async fn b_state(net: &Net) -> Value {
+    serde_json::to_value(net.b.channels(None).await).unwrap()
 }
 
 /// Asserts a refusal by the rule named `reason` (`NodeError::reason`).
@@ -111,7 +49,7 @@ fn resigned(
         &package.params(),
         &paychan_core::SignedVoucher {
             voucher,
-            signature: voucher.sign(&net.a.domain(), &net.ka),
+            signature: voucher.sign(&net.a.domain(), &net.a.key),
         },
         package.message.clone(),
     )
@@ -119,7 +57,7 @@ fn resigned(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packages_pay_a_payee_that_learns_the_channel_from_the_ledger() {
-    let net = Net::new(ChannelPolicy::default()).await;
+    let net = net(ChannelPolicy::default()).await;
     let (a, b) = (net.a.address(), net.b.address());
     let id = net.a.open_channel_on_ledger(b, 1_000).await.unwrap();
     assert!(net.b.channels(None).await.is_empty(), "B knows nothing yet");
@@ -190,9 +128,7 @@ async fn packages_pay_a_payee_that_learns_the_channel_from_the_ledger() {
     assert_eq!(info.balances.peer_deposit, 1_000);
 
     // They meet once, to close cooperatively: the ledger pays what the packages paid.
-    let (to_b, to_a) = PeerConnection::pair(a, b, 64);
-    net.a.connect(to_b).await;
-    net.b.connect(to_a).await;
+    connect(&net.a, &net.b).await;
     assert!(net.a.close(id).await.unwrap(), "cooperative");
     assert_eq!(net.balance(a), FUNDS - paid);
     assert_eq!(net.balance(b), FUNDS + paid);
@@ -201,7 +137,7 @@ async fn packages_pay_a_payee_that_learns_the_channel_from_the_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_packages_are_refused_and_change_nothing() {
-    let net = Net::new(ChannelPolicy::default()).await;
+    let net = net(ChannelPolicy::default()).await;
     let b = net.b.address();
     let id = net.a.open_channel_on_ledger(b, 1_000).await.unwrap();
     let first = net
@@ -215,7 +151,7 @@ async fn bad_packages_are_refused_and_change_nothing() {
         .await
         .unwrap();
     net.b.verify_payment_package(&second).await.unwrap();
-    let before = net.b_state().await;
+    let before = b_state(&net).await;
 
     // Replayed, and older than the latest.
     refused(
@@ -307,7 +243,7 @@ async fn bad_packages_are_refused_and_change_nothing() {
             &ghost_params,
             &paychan_core::SignedVoucher {
                 voucher,
-                signature: voucher.sign(&net.a.domain(), &net.ka),
+                signature: voucher.sign(&net.a.domain(), &net.a.key),
             },
             Some(Value::Null),
         )
@@ -339,7 +275,7 @@ async fn bad_packages_are_refused_and_change_nothing() {
         );
     }
 
-    assert_eq!(net.b_state().await, before, "nothing changed on B");
+    assert_eq!(b_state(&net).await, before, "nothing changed on B");
     assert!(net.c.channels(None).await.is_empty(), "C learnt nothing");
     // The third package is still good for B: refusals elsewhere did not consume it.
     let verified = net.b.verify_payment_package(&third).await.unwrap();
@@ -349,7 +285,7 @@ async fn bad_packages_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_package_presented_concurrently_is_counted_once() {
-    let net = Net::new(ChannelPolicy::default()).await;
+    let net = net(ChannelPolicy::default()).await;
     let id = net
         .a
         .open_channel_on_ledger(net.b.address(), 1_000)
@@ -382,7 +318,7 @@ async fn a_package_presented_concurrently_is_counted_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payee_refuses_channels_its_policy_refuses() {
-    let net = Net::new(ChannelPolicy {
+    let net = net(ChannelPolicy {
         min_challenge_period: 7_200,
         ..ChannelPolicy::default()
     })
@@ -402,12 +338,12 @@ async fn a_payee_refuses_channels_its_policy_refuses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_underpaid_package_is_refused_and_can_be_taken_back() {
-    let net = Net::new(ChannelPolicy::default()).await;
+    let net = net(ChannelPolicy::default()).await;
     let b = net.b.address();
     let id = net.a.open_channel_on_ledger(b, 1_000).await.unwrap();
     let paid = net.a.create_payment_package(id, 10, None).await.unwrap();
     net.b.verify_payment_package_min(&paid, 10).await.unwrap();
-    let before = net.b_state().await;
+    let before = b_state(&net).await;
 
     let cheap = net
         .a
@@ -418,7 +354,7 @@ async fn an_underpaid_package_is_refused_and_can_be_taken_back() {
         net.b.verify_payment_package_min(&cheap, 10).await,
         "package.underpaid",
     );
-    assert_eq!(net.b_state().await, before, "the refusal changed nothing");
+    assert_eq!(b_state(&net).await, before, "the refusal changed nothing");
     // The payer takes it back: its counter returns, and the next package does not pay for it.
     assert_eq!(
         net.a.channel_info(id).await.unwrap().balances.paid_by_me,

@@ -22,7 +22,9 @@ use paychan_ledger::{
     Clock, EmbeddedAccount, EmbeddedLedger, EventStream, LedgerClose, LedgerError, LedgerEvents,
     LedgerFunding, LedgerQuery, LedgerWithdraw, Receipt,
 };
-use paychan_node::{Node, NodeConfig, NodeError, PeerConnection, UnconfirmedCredit};
+use paychan_node::{
+    Node, NodeConfig, NodeError, PeerConnection, UnconfirmedCredit, testkit::wait_until,
+};
 use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::json;
 
@@ -340,14 +342,11 @@ async fn a_withdrawal_from_a_deposit_the_watcher_missed_is_co_signed() {
     a.deposit(id, 50).await.unwrap();
     // A later event that B does see: once B has it, the hidden one was dropped before it.
     a.deposit(marker, 1).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while b.channel_info(marker).await.unwrap().balances.peer_deposit != 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B's watcher never saw the deposit into the marker channel"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(
+        "B's watcher sees the deposit into the marker channel",
+        || async { b.channel_info(marker).await.unwrap().balances.peer_deposit == 2 },
+    )
+    .await;
     // The deposit confirms, but no event will tell B.
     hidden.lock().unwrap().remove(&id);
     assert_eq!(b.channel_info(id).await.unwrap().balances.peer_deposit, 100);

@@ -14,19 +14,20 @@ use jsonrpsee::{
 };
 use paychan_core::{Address, Amount, SigningKey};
 use paychan_ledger::{Clock, EmbeddedLedger, LedgerQuery};
-use paychan_node::{Incoming, Node, NodeConfig, PeerConnection};
+use paychan_node::{
+    Incoming, Node, NodeConfig,
+    testkit::{self, TestNode},
+};
 use paychan_rpc::{
     DialError, Dialer, RpcConfig, RpcServer, RpcServerBuilder,
     client::{self, Named},
     error::ErrorData,
 };
-use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 pub const ALLOWED_ORIGIN: &str = "https://app.example";
-pub const FUNDS: Amount = 1_000_000;
-pub const START: u64 = 1_700_000_000;
+pub use paychan_node::testkit::{FUNDS, START};
 
 /// A `HOST:PORT` the test dialer treats like `memory` (a peer URL must have a host and port).
 pub const MEMORY_ENDPOINT: &str = "127.0.0.1:9";
@@ -36,12 +37,9 @@ pub const DEFAULT_RESPONSE: &str = "no handler here";
 
 fn config(handler_timeout: Duration) -> NodeConfig {
     NodeConfig {
-        request_timeout: Duration::from_secs(5),
         handler_timeout,
-        settle_check_interval: Duration::from_millis(20),
-        challenge_period: 3_600,
         default_response: json!(DEFAULT_RESPONSE),
-        ..NodeConfig::default()
+        ..testkit::config()
     }
 }
 
@@ -51,23 +49,13 @@ async fn node(
     db: &std::path::Path,
     handler_timeout: Duration,
 ) -> Node {
-    let store = SqliteStore::open(db, Durability::Normal).unwrap();
-    Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(ledger.account(key.clone())))
-        .store(Arc::new(store))
-        .config(config(handler_timeout))
-        .build()
+    TestNode::start(ledger, key, db, config(handler_timeout))
         .await
-        .unwrap()
+        .node
 }
 
 /// Connects two nodes with an in-memory connection.
-pub async fn wire(a: &Node, b: &Node) {
-    let (to_b, to_a) = PeerConnection::pair(a.address(), b.address(), 64);
-    a.connect(to_b).await;
-    b.connect(to_a).await;
-}
+pub use paychan_node::testkit::connect as wire;
 
 /// A dialer that "dials" the other in-process nodes it knows.
 pub struct TestDialer {
@@ -171,13 +159,7 @@ impl Net {
         if connected {
             wire(&a, &b).await;
         }
-        b.set_payment_handler(|incoming: Incoming| async move {
-            if incoming.message.get("fail").is_some() {
-                Err("the service failed".to_string())
-            } else {
-                Ok(json!({ "echo": incoming.message, "paid": incoming.amount.to_string() }))
-            }
-        });
+        testkit::serve_echo(&b);
         a.set_payment_handler(|_: Incoming| async { Ok(json!("thanks")) });
         let dialer_a = Arc::new(TestDialer {
             me: a.clone(),

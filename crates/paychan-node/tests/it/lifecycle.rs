@@ -83,7 +83,7 @@ impl RawPeer {
     }
 }
 
-async fn wait_until<F, Fut>(what: &str, mut done: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -119,8 +119,9 @@ impl Peers {
 
     /// Whether a new connection of ours to `peer` would be refused now.
     fn held(&self, table: &Table, peer: Address) -> bool {
-        let _ = (table, peer);
-        false
+        table.current.get(&peer).is_some_and(|c| {
+            !c.sender.is_closed() && self.wins(peer, c.origin) && !self.wins(peer, Origin::Dialed)
+        })
     }
 
     fn update_hold(&self, table: &Table, peer: Address) {
@@ -139,7 +140,12 @@ impl Peers {
         sender: mpsc::Sender<Vec<u8>>,
     ) -> Option<Admitted> {
         let mut table = lock(&self.table);
-        let _ = origin;
+        let keep_current = table.current.get(&peer).is_some_and(|c| {
+            !c.sender.is_closed() && self.wins(peer, c.origin) && !self.wins(peer, origin)
+        });
+        if keep_current {
+            return None;
+        }
         table.next_id = table.next_id.saturating_add(1);
         let id = table.next_id;
         let (stop_tx, stop) = oneshot::channel();

@@ -339,7 +339,7 @@ impl NodeBuilder {
         }
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
-        let peers = Peers::new(key.address(), 64);
+        let peers = Peers::new(key.address(), self.config.max_requests_per_peer);
         let node = Node {
             inner: Arc::new(Inner {
                 key,

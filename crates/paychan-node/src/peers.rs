@@ -283,8 +283,19 @@ impl Node {
                     let Some(message) = self.resolve_answer(peer, message) else {
                         continue;
                     };
+                    // Full: stop reading until a message in flight is done.
+                    let permit = tokio::select! {
+                        permit = Arc::clone(&limit).acquire_owned() => permit,
+                        _ = &mut stop => break,
+                        _ = shutdown.changed() => break,
+                    };
+                    // The semaphore is never closed.
+                    let Ok(permit) = permit else { break };
                     let node = self.clone();
-                    tokio::spawn(async move { node.dispatch(peer, message).await });
+                    tokio::spawn(async move {
+                        node.dispatch(peer, message).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "undecodable frame");

@@ -200,9 +200,7 @@ impl Networking {
             let connection = paychan_net::connect_with(&peer, &self.identity, &self.links.net)
                 .await
                 .map_err(|e| DialError::Failed(format!("{peer}: {e}")))?;
-            self.node
-                .connect(bridge(connection, Origin::Dialed))
-                .await;
+            self.node.connect(bridge(connection, Origin::Dialed)).await;
         } else {
             let (first, outcome) = oneshot::channel();
             self.keep_linked(peer.clone(), Some(first));

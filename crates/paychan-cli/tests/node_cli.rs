@@ -591,7 +591,11 @@ fn daemons_listing_each_other_as_peers_hold_one_connection() {
     // One connection: at most the one that lost the tie-break when they met has ended.
     for process in [&a, &b] {
         let ended = process.log().matches("connection ended").count();
-        assert!(ended <= 1, "{ended} connections ended:\n{}", process.log_tail());
+        assert!(
+            ended <= 1,
+            "{ended} connections ended:\n{}",
+            process.log_tail()
+        );
     }
     // The higher address does not redial while the lower one's connection lasts.
     let high = if alice.address.to_lowercase() < bob.address.to_lowercase() {

@@ -420,9 +420,12 @@ async fn a_flooding_peer_holds_at_most_the_bound_in_flight() {
     // The node takes BOUND payments, holds one more frame waiting, and reads no further: the
     // connection's buffer fills and Mallory's sends block.
     let paused = BOUND as u64 + 1 + CAPACITY as u64;
-    wait_until("the node holds a full set of Mallory's payments", || async {
-        current.load(Ordering::SeqCst) >= BOUND && sent.load(Ordering::SeqCst) >= paused
-    })
+    wait_until(
+        "the node holds a full set of Mallory's payments",
+        || async {
+            current.load(Ordering::SeqCst) >= BOUND && sent.load(Ordering::SeqCst) >= paused
+        },
+    )
     .await;
     // Meanwhile the node serves another peer.
     let (to_carol, to_node) = PeerConnection::pair(carol.address(), honest.address(), 64);
@@ -436,7 +439,11 @@ async fn a_flooding_peer_holds_at_most_the_bound_in_flight() {
     assert_eq!(served, json!("served"));
     // Still no more of Mallory's payments in flight, and none read beyond.
     assert_eq!(most.load(Ordering::SeqCst), BOUND, "handled at once");
-    assert_eq!(sent.load(Ordering::SeqCst), paused, "frames taken from Mallory");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        paused,
+        "frames taken from Mallory"
+    );
     let info = node.connection_info(mallory_address).unwrap();
     assert_eq!(info.in_flight, BOUND);
     assert!(!flood.is_finished());
@@ -456,7 +463,10 @@ async fn a_flooding_peer_holds_at_most_the_bound_in_flight() {
     .await;
     // The node counts the highest total it answered: what Mallory paid, no more, no less.
     let paid = u128::from(*kept.iter().max().unwrap());
-    assert_eq!(node.channel_info(id).await.unwrap().balances.paid_by_peer, paid);
+    assert_eq!(
+        node.channel_info(id).await.unwrap().balances.paid_by_peer,
+        paid
+    );
 
     // And the ledger pays exactly that out.
     node.force_close(id).await.unwrap();

@@ -122,12 +122,12 @@ async fn two_nodes_dialing_each_other_keep_one_connection() {
         .await
         .unwrap();
     // Quick redials, so that a redial loop would show within the test.
-    let links = LinkConfig::default().with_backoff(
-        Duration::from_millis(10),
-        Duration::from_millis(100),
-    );
+    let links =
+        LinkConfig::default().with_backoff(Duration::from_millis(10), Duration::from_millis(100));
     let peer = |k: &SigningKey, at: net::Listening| -> PeerAddr {
-        format!("{}@{}", k.address(), at.tcp.unwrap()).parse().unwrap()
+        format!("{}@{}", k.address(), at.tcp.unwrap())
+            .parse()
+            .unwrap()
     };
     net::dial(&a, peer(&kb, b_at), links.clone()).unwrap();
     net::dial(&b, peer(&ka, a_at), links).unwrap();

@@ -87,6 +87,8 @@ pub(crate) struct NodeSection {
     pub(crate) proposal_expiry: u64,
     /// The answer to incoming payments when no handler is registered.
     pub(crate) default_response: Option<serde_json::Value>,
+    /// The most messages of one peer handled at once (reads from it pause beyond).
+    pub(crate) max_requests_per_peer: u64,
 }
 
 impl Default for NodeSection {
@@ -103,6 +105,7 @@ impl Default for NodeSection {
             withdrawal_validity: node.withdrawal_validity,
             proposal_expiry: node.proposal_expiry.as_secs(),
             default_response: None,
+            max_requests_per_peer: u64::try_from(node.max_requests_per_peer).unwrap_or(u64::MAX),
         }
     }
 }
@@ -315,6 +318,7 @@ impl Config {
             ("node.handler_timeout", n.handler_timeout),
             ("node.withdrawal_validity", n.withdrawal_validity),
             ("node.proposal_expiry", n.proposal_expiry),
+            ("node.max_requests_per_peer", n.max_requests_per_peer),
         ] {
             if value == 0 {
                 bail!("{field} must be positive");
@@ -393,6 +397,7 @@ impl Config {
                 per_channel: self.policy.unconfirmed_per_channel.0,
                 total: self.policy.unconfirmed_total.0,
             },
+            max_requests_per_peer: usize::try_from(n.max_requests_per_peer).unwrap_or(usize::MAX),
             ..NodeConfig::default()
         }
     }
@@ -478,6 +483,10 @@ withdrawal_validity = {withdrawal_validity}
 proposal_expiry = {proposal_expiry}
 # The answer to incoming payments (any TOML value); absent: null.
 # default_response = "thanks"
+# The most messages (payments, requests, proposals) of one peer handled at once; with that
+# many in flight the node stops reading from that peer until one is answered, so a peer
+# flooding requests cannot grow its memory.
+max_requests_per_peer = {max_requests_per_peer}
 
 [rpc]
 # The JSON-RPC API (HTTP and WebSocket on one port). Keep it on loopback unless a proxy
@@ -540,6 +549,7 @@ unconfirmed_total = "0"
             handler_timeout = node.handler_timeout.as_secs(),
             withdrawal_validity = node.withdrawal_validity,
             proposal_expiry = node.proposal_expiry.as_secs(),
+            max_requests_per_peer = node.max_requests_per_peer,
             rpc_listen = self.rpc_listen,
             token_file = toml_string(TOKEN_FILE),
             max_body = rpc.max_request_body_size,
@@ -583,6 +593,9 @@ mod tests {
             config.node_config().challenge_period,
             NodeConfig::default().challenge_period
         );
+        assert_eq!(config.node_config().max_requests_per_peer, 64);
+        let bounded = Config::parse("[node]\nmax_requests_per_peer = 8\n", Path::new("c")).unwrap();
+        assert_eq!(bounded.node_config().max_requests_per_peer, 8);
         assert_eq!(config.store.durability(), Durability::Normal);
         // An empty file is the defaults.
         let empty = Config::parse("", Path::new("c")).unwrap();
@@ -594,6 +607,10 @@ mod tests {
         let cases = [
             ("[node]\nchallenge_period = 0\n", "node.challenge_period"),
             ("[node]\nbogus = 1\n", "bogus"),
+            (
+                "[node]\nmax_requests_per_peer = 0\n",
+                "node.max_requests_per_peer",
+            ),
             ("[rpc]\nlisten = \"nowhere\"\n", "listen"),
             ("[store]\ndurability = \"sometimes\"\n", "durability"),
             (

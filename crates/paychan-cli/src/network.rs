@@ -16,9 +16,9 @@ use std::{
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use paychan_core::Address;
-use paychan_net::{Identity, LinkConfig, LinkEvent, ListenConfig, PeerAddr, PeerLink};
+use paychan_net::{Identity, LinkConfig, LinkEvent, ListenConfig, PeerAddr};
 use paychan_node::{
-    Node,
+    Node, Origin,
     net::{self, bridge},
 };
 use paychan_rpc::{DialError, Dialer};
@@ -110,8 +110,15 @@ impl Networking {
     fn keep_linked(&self, peer: PeerAddr, first: Option<oneshot::Sender<Result<(), String>>>) {
         let address = peer.address();
         let node = self.node.clone();
-        let (link, mut events) =
-            PeerLink::spawn(peer.clone(), self.identity.clone(), self.links.clone());
+        let (link, mut events) = match net::link(&self.node, peer.clone(), self.links.clone()) {
+            Ok(link) => link,
+            Err(e) => {
+                if let Some(first) = first {
+                    let _ = first.send(Err(e.to_string()));
+                }
+                return;
+            }
+        };
         let task = tokio::spawn(async move {
             let mut first = first;
             let mut link = Some(link);
@@ -119,7 +126,14 @@ impl Networking {
                 match event {
                     LinkEvent::Connected(connection) => {
                         tracing::info!(%peer, "connected to peer");
-                        node.connect(bridge(connection)).await;
+                        node.connect(bridge(connection, Origin::Dialed)).await;
+                        if let Some(first) = first.take() {
+                            let _ = first.send(Ok(()));
+                        }
+                    }
+                    LinkEvent::Held => {
+                        // The node holds the peer's own connection: connected.
+                        tracing::info!(%peer, "connected by the peer's dial; not redialing while it lasts");
                         if let Some(first) = first.take() {
                             let _ = first.send(Ok(()));
                         }
@@ -186,7 +200,7 @@ impl Networking {
             let connection = paychan_net::connect_with(&peer, &self.identity, &self.links.net)
                 .await
                 .map_err(|e| DialError::Failed(format!("{peer}: {e}")))?;
-            self.node.connect(bridge(connection)).await;
+            self.node.connect(bridge(connection, Origin::Dialed)).await;
         } else {
             let (first, outcome) = oneshot::channel();
             self.keep_linked(peer.clone(), Some(first));

@@ -529,6 +529,85 @@ fn node_processes_pay_each_other_over_tcp_websocket_and_configured_links() {
     assert_eq!(on_carol[0]["role"], "B");
 }
 
+/// Two daemons on one served ledger, each with the other's `ADDRESS@HOST:PORT` under
+/// `[node] peers` (as a new user sets them up): they settle on one connection, the one
+/// dialed by the lower address, and stay on it; payments both ways succeed while neither log
+/// shows more than the one connection dropped when they met. Issue 13, defect 1.
+#[test]
+fn daemons_listing_each_other_as_peers_hold_one_connection() {
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let bob = NodeDir::init(root.path(), "bob", &ledger.url());
+    for (node, other) in [(&alice, &bob), (&bob, &alice)] {
+        let path = node.dir.join("config.toml");
+        let config = fs::read_to_string(&path).unwrap().replace(
+            "\npeers = []",
+            &format!("\npeers = [\"{}\"]", other.tcp_url()),
+        );
+        fs::write(&path, config).unwrap();
+        ledger.fund(&node.address);
+    }
+    let mut a = alice.run("alice");
+    let mut b = bob.run("bob");
+
+    let start = Instant::now();
+    let id = loop {
+        let out = alice.channel(&["open", &bob.address, "1000"]);
+        if out.status.success() {
+            let answer: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+            break answer["channel_id"].as_str().unwrap().to_owned();
+        }
+        // Not connected yet.
+        assert!(
+            start.elapsed() < READY_TIMEOUT,
+            "alice cannot open a channel to bob: {}{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            a.log_tail()
+        );
+        sleep(Duration::from_millis(200));
+    };
+    json(bob.channel(&["deposit", &id, "1000"]));
+    // Payments both ways for several of the old redial periods: every one succeeds.
+    let start = Instant::now();
+    let mut n = 0u64;
+    while n < 10 || start.elapsed() < Duration::from_secs(6) {
+        for (who, node, process) in [("alice", &alice, &a), ("bob", &bob, &b)] {
+            let out = node.channel(&["pay", &id, "1", "ping"]);
+            assert!(
+                out.status.success(),
+                "payment {n} from {who} failed: {}{}\n{}",
+                text(&out.stdout),
+                text(&out.stderr),
+                process.log_tail()
+            );
+        }
+        n += 1;
+    }
+    let info = json(alice.channel(&["info", &id]));
+    assert_eq!(info["balances"]["paid_by_me"], n.to_string());
+    assert_eq!(info["balances"]["paid_by_peer"], n.to_string());
+    // One connection: at most the one that lost the tie-break when they met has ended.
+    for process in [&a, &b] {
+        let ended = process.log().matches("connection ended").count();
+        assert!(
+            ended <= 1,
+            "{ended} connections ended:\n{}",
+            process.log_tail()
+        );
+    }
+    // The higher address does not redial while the lower one's connection lasts.
+    let high = if alice.address.to_lowercase() < bob.address.to_lowercase() {
+        &mut b
+    } else {
+        &mut a
+    };
+    high.wait_for("holding its link", |log| {
+        log.contains("not redialing while it lasts").then_some(())
+    });
+}
+
 /// Whether `python3` with `websockets` can run the example handler. CI installs it (see
 /// `.ci/run`); elsewhere, `PAYCHAN_SKIP_PYTHON=1` skips the test with a notice.
 fn python_ready() -> bool {

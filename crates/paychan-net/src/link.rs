@@ -7,12 +7,18 @@
 //! each failed attempt. The link learns that a connection ended from the connection itself
 //! (its reader seeing the end, a send failing, the idle timeout, or every handle dropped),
 //! so the node must keep reading from it.
+//!
+//! A link started with a hold ([`PeerLink::spawn_with_hold`]) does not dial while the hold is
+//! `true`: the node uses it when it is connected to the peer by the peer's own dial, which it
+//! keeps (two peers dialing each other converge on one connection), so that redialing never
+//! replaces the connection in use. It reports [`LinkEvent::Held`] and dials again once the
+//! hold is released.
 
 use std::time::Duration;
 
 use paychan_core::keccak256;
 use tokio::{
-    sync::{mpsc, oneshot},
+    sync::{mpsc, oneshot, watch},
     task::JoinHandle,
     time::{Instant, sleep},
 };
@@ -148,6 +154,9 @@ pub enum LinkEvent {
     Connected(Connection),
     /// The last connection ended; the link redials after a backoff.
     Disconnected(CloseReason),
+    /// The link's hold is set (the node is connected to the peer otherwise): it does not dial
+    /// until the hold is released.
+    Held,
     /// An attempt failed; the next one starts after `retry_in`.
     DialFailed {
         /// Why it failed.
@@ -175,9 +184,30 @@ impl PeerLink {
         identity: Identity,
         config: LinkConfig,
     ) -> (PeerLink, mpsc::Receiver<LinkEvent>) {
+        Self::start(peer, identity, config, None)
+    }
+
+    /// As [`spawn`](Self::spawn), but before each attempt the link waits while `hold` is
+    /// `true` (reporting [`LinkEvent::Held`] once per wait); a hold whose sender is gone no
+    /// longer holds. A wait ends the backoff: the peer was reachable meanwhile.
+    pub fn spawn_with_hold(
+        peer: PeerAddr,
+        identity: Identity,
+        config: LinkConfig,
+        hold: watch::Receiver<bool>,
+    ) -> (PeerLink, mpsc::Receiver<LinkEvent>) {
+        Self::start(peer, identity, config, Some(hold))
+    }
+
+    fn start(
+        peer: PeerAddr,
+        identity: Identity,
+        config: LinkConfig,
+        hold: Option<watch::Receiver<bool>>,
+    ) -> (PeerLink, mpsc::Receiver<LinkEvent>) {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run(peer, identity, config, events, stopped));
+        let task = tokio::spawn(run(peer, identity, config, hold, events, stopped));
         (
             PeerLink {
                 stop: Some(stop),
@@ -211,6 +241,7 @@ async fn run(
     peer: PeerAddr,
     identity: Identity,
     config: LinkConfig,
+    mut hold: Option<watch::Receiver<bool>>,
     events: mpsc::Sender<LinkEvent>,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -233,6 +264,27 @@ async fn run(
         };
     }
     loop {
+        if hold.as_mut().is_some_and(|h| *h.borrow_and_update()) {
+            tracing::debug!(peer = %peer, "link held");
+            if !report!(LinkEvent::Held) {
+                return;
+            }
+            while let Some(h) = hold.as_mut() {
+                if !*h.borrow_and_update() {
+                    break;
+                }
+                let released = tokio::select! {
+                    changed = h.changed() => changed.is_err(),
+                    _ = &mut stopped => return,
+                    () = events.closed() => return,
+                };
+                if released {
+                    // Nobody can set the hold any more.
+                    hold = None;
+                }
+            }
+            backoff.reset();
+        }
         let attempt = tokio::select! {
             attempt = connect_with(&peer, &identity, &config.net) => attempt,
             _ = &mut stopped => return,

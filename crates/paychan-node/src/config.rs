@@ -51,6 +51,11 @@ pub struct NodeConfig {
     pub default_response: serde_json::Value,
     /// Payments accepted ahead of unconfirmed deposits.
     pub unconfirmed_credit: UnconfirmedCredit,
+    /// The most messages of one peer (payments, requests, proposals, co-signature requests)
+    /// the node handles at once; with that many in flight it stops reading from the peer
+    /// until one is answered, so a peer flooding requests cannot grow the node's memory.
+    /// Answers to our own requests are taken regardless. Zero counts as one.
+    pub max_requests_per_peer: usize,
 }
 
 impl NodeConfig {
@@ -87,6 +92,7 @@ impl Default for NodeConfig {
             proposal_expiry: Duration::from_secs(3600),
             default_response: serde_json::Value::Null,
             unconfirmed_credit: UnconfirmedCredit::default(),
+            max_requests_per_peer: 64,
         }
     }
 }

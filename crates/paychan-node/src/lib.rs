@@ -9,7 +9,9 @@
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
 //! - [`package`]: payment packages, payments carried outside the peer connection.
 //! - `payouts`: payouts the ledger could not deliver: shown per channel, claimed.
-//! - [`peer`]: a connection to a peer as the node sees it: authenticated frames.
+//! - [`peer`]: a connection to a peer as the node sees it: authenticated frames, who dialed.
+//! - [`peers`]: the peer registry: one connection per peer (a tie-break when both dial),
+//!   reading with backpressure, sending, answers matched to their requests.
 //! - [`net`]: real transports (`paychan-net`): listen, dial with reconnect.
 //! - `testkit` (feature `testkit`): the harness for tests of two or more nodes.
 //! - [`watcher`]: follows the ledger, defends our channels during closes, settles.
@@ -27,6 +29,7 @@ pub mod node;
 pub mod package;
 mod payouts;
 pub mod peer;
+pub mod peers;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod watcher;
@@ -38,5 +41,6 @@ pub use crate::{
     events::NodeEvent,
     node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler, import_row},
     package::{PaymentPackage, VerifiedPayment},
-    peer::PeerConnection,
+    peer::{Origin, PeerConnection},
+    peers::ConnectionInfo,
 };

@@ -2,8 +2,11 @@
 //! bound to the peer's address) turned into [`PeerConnection`]s.
 //!
 //! [`listen`] accepts peers; [`dial`] keeps a connection to one peer alive, reconnecting with
-//! backoff. Every (re)connection goes through [`Node::connect`], which runs the counter sync
-//! of every channel with that peer.
+//! backoff ([`link`] is the same link for a caller that handles its events itself). Every
+//! (re)connection goes through [`Node::connect`], which keeps one connection per peer (the
+//! one dialed by the lower address when both dial) and runs the counter sync of every
+//! channel with that peer. A link waits, instead of redialing, while the node holds the
+//! peer's own connection that wins over ours ([`Node::dial_hold`]).
 
 use std::net::SocketAddr;
 
@@ -14,7 +17,10 @@ use paychan_net::{
 };
 use tokio::sync::mpsc;
 
-use crate::{node::Node, peer::PeerConnection};
+use crate::{
+    node::Node,
+    peer::{Origin, PeerConnection},
+};
 
 /// Frames buffered per direction between the socket and the node.
 const BUFFER: usize = 256;
@@ -31,8 +37,9 @@ pub fn identity(node: &Node) -> Result<Identity, NetError> {
 
 /// Turns an authenticated connection into the node's view of it: incoming frames come
 /// straight from the connection's read task; outgoing ones go through a writer task that
-/// sends whatever is queued in one write. Both end with the connection.
-pub fn bridge(connection: Connection) -> PeerConnection {
+/// sends whatever is queued in one write. Both end with the connection. `origin` says
+/// whether this node dialed it or accepted it.
+pub fn bridge(connection: Connection, origin: Origin) -> PeerConnection {
     let peer = connection.peer_address();
     let (reader, writer) = connection.split();
     let mut closed = reader.close_watch();
@@ -55,6 +62,7 @@ pub fn bridge(connection: Connection) -> PeerConnection {
     });
     PeerConnection {
         peer,
+        origin,
         outgoing,
         incoming,
     }
@@ -86,17 +94,36 @@ pub async fn listen(node: &Node, config: ListenConfig) -> Result<Listening, NetE
             };
             let Some(connection) = connection else { break };
             tracing::info!(peer = %connection.peer_address(), "peer connected");
-            accepting.connect(bridge(connection)).await;
+            accepting
+                .connect(bridge(connection, Origin::Accepted))
+                .await;
         }
         listener.shutdown().await;
     }));
     Ok(listening)
 }
 
+/// A [`PeerLink`] to `peer` held while the node holds the peer's own connection that wins
+/// the tie-break ([`Node::dial_hold`]). Hand each connection it reports to
+/// [`Node::connect`] through [`bridge`] with [`Origin::Dialed`].
+pub fn link(
+    node: &Node,
+    peer: PeerAddr,
+    config: LinkConfig,
+) -> Result<(PeerLink, mpsc::Receiver<LinkEvent>), NetError> {
+    let hold = node.dial_hold(peer.address());
+    Ok(PeerLink::spawn_with_hold(
+        peer,
+        identity(node)?,
+        config,
+        hold,
+    ))
+}
+
 /// Keeps a connection to `peer` alive (reconnecting with backoff) until the node shuts
 /// down. Returns once the task is started; the first connection follows.
 pub fn dial(node: &Node, peer: PeerAddr, config: LinkConfig) -> Result<(), NetError> {
-    let (link, mut events) = PeerLink::spawn(peer.clone(), identity(node)?, config);
+    let (link, mut events) = link(node, peer.clone(), config)?;
     let dialing = node.clone();
     let mut shutdown = node.shutdown_signal();
     node.track(tokio::spawn(async move {
@@ -108,7 +135,10 @@ pub fn dial(node: &Node, peer: PeerAddr, config: LinkConfig) -> Result<(), NetEr
             match event {
                 Some(LinkEvent::Connected(connection)) => {
                     tracing::info!(%peer, "connected");
-                    dialing.connect(bridge(connection)).await;
+                    dialing.connect(bridge(connection, Origin::Dialed)).await;
+                }
+                Some(LinkEvent::Held) => {
+                    tracing::info!(%peer, "connected by the peer's dial; not redialing while it lasts");
                 }
                 Some(LinkEvent::Disconnected(reason)) => {
                     tracing::info!(%peer, ?reason, "disconnected; will reconnect");

@@ -29,13 +29,13 @@ use paychan_core::{
     eip712::memo_of,
     keccak256,
     manager::{DefenceFloor, Offer, PolicyRejection, Timers, timers::Deadlines},
-    wire::{self, ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
+    wire::{ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
 };
 use paychan_ledger::{Ledger, Receipt};
 use paychan_store::{Batch, ChannelRow, Direction, PaymentRow, Removal, Store};
 use serde::{Deserialize, Serialize};
 use tokio::{
-    sync::{Mutex, Notify, broadcast, oneshot, watch},
+    sync::{Mutex, Notify, broadcast, watch},
     task::JoinHandle,
 };
 
@@ -44,7 +44,7 @@ use crate::{
     error::{NodeError, PackageRejection},
     events::NodeEvent,
     payouts::PayoutState,
-    peer::PeerConnection,
+    peers::{Peers, Wait},
 };
 
 /// An incoming payment (or plain message, with amount zero) for the handler.
@@ -222,18 +222,6 @@ pub(crate) struct Slot {
     pub(crate) paying: Mutex<()>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Wait {
-    Proposal,
-    Withdrawal,
-    Settlement,
-}
-
-/// A connected peer: the connection's generation and where to send its frames.
-type PeerSender = (u64, tokio::sync::mpsc::Sender<Vec<u8>>);
-
-type Waiters<K> = StdMutex<HashMap<K, (Address, oneshot::Sender<Message>)>>;
-
 pub(crate) struct Inner {
     key: SigningKey,
     domain: Domain,
@@ -244,9 +232,8 @@ pub(crate) struct Inner {
     pub(crate) ledger: Arc<dyn Ledger>,
     pub(crate) store: Arc<dyn Store>,
     channels: StdMutex<HashMap<ChannelId, Arc<Slot>>>,
-    peers: StdMutex<HashMap<Address, PeerSender>>,
-    requests: Waiters<u64>,
-    waiters: Waiters<(ChannelId, Wait)>,
+    /// Every peer's connection, and who waits for which answer.
+    pub(crate) peers: Peers,
     next_id: AtomicU64,
     events: broadcast::Sender<NodeEvent>,
     handler: RwLock<Option<Arc<dyn PaymentHandler>>>,
@@ -352,6 +339,7 @@ impl NodeBuilder {
         }
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
+        let peers = Peers::new(key.address(), self.config.max_requests_per_peer);
         let node = Node {
             inner: Arc::new(Inner {
                 key,
@@ -364,9 +352,7 @@ impl NodeBuilder {
                 ledger,
                 store,
                 channels: StdMutex::new(channels),
-                peers: StdMutex::new(HashMap::new()),
-                requests: StdMutex::new(HashMap::new()),
-                waiters: StdMutex::new(HashMap::new()),
+                peers,
                 next_id: AtomicU64::new(1),
                 events,
                 handler: RwLock::new(None),
@@ -466,6 +452,11 @@ impl Node {
         self.inner.shutdown.subscribe()
     }
 
+    /// A number never handed out before by this node (request ids, channel nonces).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) fn track(&self, task: JoinHandle<()>) {
         let mut tasks = lock(&self.inner.tasks);
         tasks.retain(|t| !t.is_finished());
@@ -478,7 +469,7 @@ impl Node {
         for task in lock(&self.inner.tasks).drain(..) {
             task.abort();
         }
-        lock(&self.inner.peers).clear();
+        self.inner.peers.clear();
     }
 
     pub(crate) fn slot(&self, id: &ChannelId) -> Result<Arc<Slot>, NodeError> {
@@ -590,216 +581,11 @@ impl Node {
         Ok(slot)
     }
 
-    // ---- peers ----
-
-    /// Takes a connection to a peer (from a transport's dial or accept): starts reading its
-    /// frames and runs the counter sync of every channel with that peer. A newer connection
-    /// to the same peer replaces an older one.
-    pub async fn connect(&self, connection: PeerConnection) {
-        let PeerConnection {
-            peer,
-            outgoing,
-            mut incoming,
-        } = connection;
-        let generation = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let replaced = lock(&self.inner.peers)
-            .insert(peer, (generation, outgoing))
-            .is_some();
-        if replaced {
-            // Answers to requests sent on the old connection would come back on it: those
-            // requests fail now (a sent payment stays counted; the sync below settles views).
-            lock(&self.inner.requests).retain(|_, (p, _)| *p != peer);
-            lock(&self.inner.waiters).retain(|_, (p, _)| *p != peer);
-        }
-        let node = self.clone();
-        let mut shutdown = self.inner.shutdown.subscribe();
-        let reader = tokio::spawn(async move {
-            loop {
-                let frame = tokio::select! {
-                    frame = incoming.recv() => frame,
-                    _ = shutdown.changed() => None,
-                };
-                let Some(frame) = frame else { break };
-                match wire::decode(&frame) {
-                    Ok(message) => {
-                        // Answers only wake their waiter: done here, without a task of their
-                        // own (one scheduling hop less on every payment's way back).
-                        if let Some(message) = node.resolve_answer(peer, message) {
-                            let node = node.clone();
-                            tokio::spawn(async move { node.dispatch(peer, message).await });
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(%peer, error = %e, "undecodable frame");
-                        let error = ErrorBody::new(ErrorBody::MALFORMED, e.to_string());
-                        let _ = node
-                            .send(
-                                peer,
-                                &Message::Error {
-                                    channel_id: None,
-                                    request_id: None,
-                                    error,
-                                },
-                            )
-                            .await;
-                    }
-                }
-            }
-            let gone = {
-                let mut peers = lock(&node.inner.peers);
-                let current = peers.get(&peer).is_some_and(|(g, _)| *g == generation);
-                if current {
-                    peers.remove(&peer);
-                }
-                current
-            };
-            if gone {
-                // Whoever waits for this peer's answer learns now that it will not come.
-                lock(&node.inner.requests).retain(|_, (p, _)| *p != peer);
-                lock(&node.inner.waiters).retain(|_, (p, _)| *p != peer);
-            }
-        });
-        self.track(reader);
-        // In its own task: it may wait for a payment in flight on an older connection.
-        let node = self.clone();
-        self.track(tokio::spawn(async move { node.sync_with(peer).await }));
-    }
-
-    /// Whether a peer is connected.
-    pub fn is_connected(&self, peer: Address) -> bool {
-        lock(&self.inner.peers).contains_key(&peer)
-    }
-
-    async fn send(&self, peer: Address, message: &Message) -> Result<(), NodeError> {
-        let frame = wire::encode(message)?;
-        let sender = lock(&self.inner.peers).get(&peer).map(|(_, s)| s.clone());
-        let sender = sender.ok_or(NodeError::PeerOffline(peer))?;
-        sender
-            .send(frame)
-            .await
-            .map_err(|_| NodeError::PeerOffline(peer))
-    }
-
-    async fn await_reply(
-        &self,
-        peer: Address,
-        rx: oneshot::Receiver<Message>,
-        cleanup: impl FnOnce(),
-    ) -> Result<Message, NodeError> {
-        let timeout = self.inner.config.request_timeout;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(message)) => Ok(message),
-            // The waiter was dropped: the connection it was sent on is gone.
-            Ok(Err(_)) => Err(NodeError::ConnectionLost(peer)),
-            Err(_) => {
-                cleanup();
-                Err(NodeError::Timeout(timeout))
-            }
-        }
-    }
-
-    /// Sends a request with a fresh request id and waits for the answer carrying that id.
-    async fn request(
-        &self,
-        peer: Address,
-        build: impl FnOnce(u64) -> Message,
-    ) -> Result<Message, NodeError> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        lock(&self.inner.requests).insert(id, (peer, tx));
-        if let Err(e) = self.send(peer, &build(id)).await {
-            lock(&self.inner.requests).remove(&id);
-            return Err(e);
-        }
-        self.await_reply(peer, rx, || {
-            lock(&self.inner.requests).remove(&id);
-        })
-        .await
-    }
-
-    /// Sends a channel-scoped request and waits for the answer of kind `wait`.
-    async fn exchange(
-        &self,
-        peer: Address,
-        id: ChannelId,
-        wait: Wait,
-        message: &Message,
-    ) -> Result<Message, NodeError> {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.inner.waiters).insert((id, wait), (peer, tx));
-        if let Err(e) = self.send(peer, message).await {
-            lock(&self.inner.waiters).remove(&(id, wait));
-            return Err(e);
-        }
-        self.await_reply(peer, rx, || {
-            lock(&self.inner.waiters).remove(&(id, wait));
-        })
-        .await
-    }
-
-    fn resolve_request(&self, peer: Address, id: u64, message: Message) {
-        let mut requests = lock(&self.inner.requests);
-        if requests.get(&id).is_some_and(|(p, _)| *p == peer)
-            && let Some((_, tx)) = requests.remove(&id)
-        {
-            let _ = tx.send(message);
-        }
-    }
-
-    fn resolve_wait(&self, peer: Address, key: (ChannelId, Wait), message: Message) {
-        let mut waiters = lock(&self.inner.waiters);
-        if waiters.get(&key).is_some_and(|(p, _)| *p == peer)
-            && let Some((_, tx)) = waiters.remove(&key)
-        {
-            let _ = tx.send(message);
-        }
-    }
-
-    async fn reply_error(
-        &self,
-        peer: Address,
-        channel_id: Option<ChannelId>,
-        code: u16,
-        message: String,
-    ) {
-        let error = ErrorBody::new(code, truncate(message));
-        let _ = self
-            .send(
-                peer,
-                &Message::Error {
-                    channel_id,
-                    request_id: None,
-                    error,
-                },
-            )
-            .await;
-    }
-
     // ---- incoming messages ----
 
-    /// Hands an answer (to a request or a channel-scoped wait) to whoever waits for it;
-    /// gives back any other message, for [`dispatch`](Self::dispatch).
-    fn resolve_answer(&self, peer: Address, message: Message) -> Option<Message> {
-        match message {
-            Message::PayResult { request_id, .. } | Message::Response { request_id, .. } => {
-                self.resolve_request(peer, request_id, message);
-                None
-            }
-            m @ (Message::AcceptChannel { .. }
-            | Message::RejectChannel { .. }
-            | Message::WithdrawSignature { .. }
-            | Message::SettlementSignature { .. }) => {
-                if let Some(key) = answered_wait(&m) {
-                    self.resolve_wait(peer, key, m);
-                }
-                None
-            }
-            Message::Pong { .. } => None,
-            other => Some(other),
-        }
-    }
-
-    async fn dispatch(&self, peer: Address, message: Message) {
+    /// Runs the handler of a message from `peer` that is not an answer (answers go to
+    /// their waiters in `peers`).
+    pub(crate) async fn dispatch(&self, peer: Address, message: Message) {
         match message {
             Message::ProposeChannel(p) => self.on_proposal(peer, p).await,
             m @ (Message::AcceptChannel { .. }
@@ -843,29 +629,6 @@ impl Node {
             m @ Message::Error { .. } => self.on_error(peer, m),
             other => tracing::debug!(%peer, kind = other.kind(), "ignored message"),
         }
-    }
-
-    fn on_error(&self, peer: Address, message: Message) {
-        let Message::Error {
-            channel_id,
-            request_id,
-            error,
-        } = &message
-        else {
-            return;
-        };
-        tracing::warn!(%peer, code = error.code, message = %error.message, "peer reported an error");
-        if let Some(id) = request_id {
-            self.resolve_request(peer, *id, message.clone());
-        } else if let Some(channel) = channel_id {
-            for wait in [Wait::Proposal, Wait::Withdrawal, Wait::Settlement] {
-                self.resolve_wait(peer, (*channel, wait), message.clone());
-            }
-        }
-        self.emit(NodeEvent::Error {
-            channel_id: *channel_id,
-            message: format!("peer {peer}: {} (code {})", error.message, error.code),
-        });
     }
 
     /// The slot of `id` if it is a channel with `peer`; answers the peer otherwise.
@@ -1468,7 +1231,7 @@ impl Node {
     }
 
     /// Counter sync for every channel with `peer`: what we hold of theirs and ours.
-    async fn sync_with(&self, peer: Address) {
+    pub(crate) async fn sync_with(&self, peer: Address) {
         for (id, slot) in self.slots() {
             // Only open channels with this peer have counters to sync (a channel still being
             // proposed is unknown to the peer).
@@ -2118,18 +1881,6 @@ impl Node {
     }
 }
 
-/// The channel-scoped wait a message answers, if it answers one.
-fn answered_wait(message: &Message) -> Option<(ChannelId, Wait)> {
-    match *message {
-        Message::AcceptChannel { channel_id } | Message::RejectChannel { channel_id, .. } => {
-            Some((channel_id, Wait::Proposal))
-        }
-        Message::WithdrawSignature { channel_id, .. } => Some((channel_id, Wait::Withdrawal)),
-        Message::SettlementSignature { channel_id, .. } => Some((channel_id, Wait::Settlement)),
-        _ => None,
-    }
-}
-
 /// What ledger events changed for the user, from the channel's state before and after them.
 /// Both paths that apply ledger events (our own receipts, the watcher) call this; since it
 /// reports only what changed, whichever path applies an event first reports it, once.
@@ -2275,7 +2026,7 @@ fn not_the_answer(answer: Message) -> NodeError {
 }
 
 /// Cuts a text to what the wire accepts.
-fn truncate(mut text: String) -> String {
+pub(crate) fn truncate(mut text: String) -> String {
     let max = paychan_core::wire::MAX_TEXT_LEN;
     if text.len() > max {
         let mut end = max;

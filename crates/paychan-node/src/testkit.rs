@@ -288,10 +288,15 @@ pub struct RawPeer {
 }
 
 impl RawPeer {
-    /// Connects a peer with key `key` to `node`.
+    /// Connects a peer with key `key` to `node`, 64 frames buffered each way.
     pub async fn connect(node: &Node, key: SigningKey) -> RawPeer {
+        RawPeer::connect_with_capacity(node, key, 64).await
+    }
+
+    /// Connects a peer with key `key` to `node`, `capacity` frames buffered each way.
+    pub async fn connect_with_capacity(node: &Node, key: SigningKey, capacity: usize) -> RawPeer {
         // `pair(a, b)` gives a's view of b first: the node's view of the raw peer.
-        let (node_side, raw_side) = PeerConnection::pair(node.address(), key.address(), 64);
+        let (node_side, raw_side) = PeerConnection::pair(node.address(), key.address(), capacity);
         node.connect(node_side).await;
         RawPeer {
             key,
@@ -304,6 +309,11 @@ impl RawPeer {
     pub async fn send(&self, message: &Message) {
         self.send_frame(wire::encode(message).expect("an encodable message"))
             .await;
+    }
+
+    /// A sender of raw frames to the node, for a task that sends while the test reads.
+    pub fn sender(&self) -> mpsc::Sender<Vec<u8>> {
+        self.to_node.clone()
     }
 
     /// Sends raw bytes as one frame, well formed or not.

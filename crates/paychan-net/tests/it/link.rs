@@ -118,3 +118,51 @@ async fn dropping_the_link_ends_its_task() {
         assert!(matches!(event, LinkEvent::DialFailed { .. }));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_link_does_not_dial_until_the_hold_is_released() {
+    let (server_id, client_id) = (identity(1), identity(2));
+    let config = ListenConfig::new()
+        .with_tcp(crate::LOCAL.parse().unwrap())
+        .with_net(fast());
+    let mut listener = Listener::bind(server_id.clone(), config).await.unwrap();
+    let peer = peer_addr(&server_id, &listener, TransportKind::Tcp);
+    let link_config = LinkConfig::default()
+        .with_net(fast())
+        .with_backoff(Duration::from_millis(10), Duration::from_millis(50));
+    let (hold, held) = tokio::sync::watch::channel(true);
+    let (link, mut events) = PeerLink::spawn_with_hold(peer, client_id, link_config, held);
+
+    // Held from the start: it says so and does not dial.
+    assert!(matches!(next(&mut events).await, LinkEvent::Held));
+    crate::assert_no_connection(&mut listener, Duration::from_millis(300)).await;
+    assert!(events.try_recv().is_err(), "no further event while held");
+
+    // Released: it dials.
+    hold.send_replace(false);
+    let LinkEvent::Connected(connection) = next(&mut events).await else {
+        panic!("expected Connected")
+    };
+    let server = listener.accept().await.unwrap();
+    assert_eq!(connection.peer_address(), server_id.address());
+
+    // Held again while connected, then the connection ends: it waits instead of redialing.
+    hold.send_replace(true);
+    let reader = tokio::spawn(async move {
+        let mut connection = connection;
+        while let Ok(Some(_)) = connection.recv().await {}
+    });
+    server.close().await;
+    reader.await.unwrap();
+    assert!(matches!(
+        next(&mut events).await,
+        LinkEvent::Disconnected(_)
+    ));
+    assert!(matches!(next(&mut events).await, LinkEvent::Held));
+    crate::assert_no_connection(&mut listener, Duration::from_millis(300)).await;
+
+    // A hold nobody can set any more no longer holds.
+    drop(hold);
+    assert!(matches!(next(&mut events).await, LinkEvent::Connected(_)));
+    timeout(WAIT, link.stop()).await.unwrap();
+}

@@ -5,9 +5,11 @@ use std::{sync::Arc, time::Duration};
 use paychan_core::{Address, SigningKey};
 use paychan_ledger::{Clock, EmbeddedLedger};
 use paychan_net::{LinkConfig, ListenConfig, PeerAddr};
-use paychan_node::{Incoming, Node, NodeConfig, net};
+use paychan_node::{Incoming, Node, NodeConfig, Origin, net};
 use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::json;
+
+use paychan_node::testkit::wait_until;
 
 async fn node(
     ledger: &EmbeddedLedger,
@@ -95,4 +97,84 @@ async fn pay_per_call_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pay_per_call_over_websocket() {
     pay_over(true).await;
+}
+
+/// Two nodes that each keep the other connected (both listen, both dial the other, as two
+/// daemons listing each other under `[node] peers` do) converge on one connection, the one
+/// dialed by the lower address, and stay on it while payments flow both ways: no side's
+/// redial replaces it. Issue 13, defect 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_dialing_each_other_keep_one_connection() {
+    let ledger = EmbeddedLedger::in_memory(Clock::manual(1_700_000_000));
+    let ka = SigningKey::from_entropy(&[63; 32]).unwrap();
+    let kb = SigningKey::from_entropy(&[64; 32]).unwrap();
+    for k in [&ka, &kb] {
+        ledger.faucet(k.address(), Address::ZERO, 10_000).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(&ledger, &ka, dir.path(), "a.db").await;
+    let b = node(&ledger, &kb, dir.path(), "b.db").await;
+    let local = "127.0.0.1:0".parse().unwrap();
+    let a_at = net::listen(&a, ListenConfig::new().with_tcp(local))
+        .await
+        .unwrap();
+    let b_at = net::listen(&b, ListenConfig::new().with_tcp(local))
+        .await
+        .unwrap();
+    // Quick redials, so that a redial loop would show within the test.
+    let links =
+        LinkConfig::default().with_backoff(Duration::from_millis(10), Duration::from_millis(100));
+    let peer = |k: &SigningKey, at: net::Listening| -> PeerAddr {
+        format!("{}@{}", k.address(), at.tcp.unwrap())
+            .parse()
+            .unwrap()
+    };
+    net::dial(&a, peer(&kb, b_at), links.clone()).unwrap();
+    net::dial(&b, peer(&ka, a_at), links).unwrap();
+    let (low, high) = if a.address() < b.address() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    // Both hold the connection the lower address dialed.
+    wait_until("both keep the lower address's dial", || async {
+        low.connection_info(high.address())
+            .is_some_and(|c| c.origin == Origin::Dialed)
+            && high
+                .connection_info(low.address())
+                .is_some_and(|c| c.origin == Origin::Accepted)
+    })
+    .await;
+    let kept = || {
+        (
+            low.connection_info(high.address()).map(|c| c.id),
+            high.connection_info(low.address()).map(|c| c.id),
+        )
+    };
+    let first = kept();
+
+    let id = a.create_channel(b.address(), 1_000).await.unwrap();
+    b.deposit(id, 1_000).await.unwrap();
+    // Payments both ways for a while (many redial periods): every one succeeds and the
+    // connection stays the same on both sides.
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    while n < 50 || start.elapsed() < Duration::from_secs(2) {
+        a.send_message_and_pay(id, &json!({ "n": n }), 1)
+            .await
+            .unwrap_or_else(|e| panic!("payment {n} from a failed: {e}"));
+        b.send_message_and_pay(id, &json!({ "n": n }), 1)
+            .await
+            .unwrap_or_else(|e| panic!("payment {n} from b failed: {e}"));
+        assert_eq!(kept(), first, "the connection changed after {n} payments");
+        n += 1;
+    }
+    let seen = a.channel_info(id).await.unwrap();
+    assert_eq!(seen.balances.paid_by_me, u128::from(n));
+    assert_eq!(seen.balances.paid_by_peer, u128::from(n));
+    // The higher address's link waits instead of redialing while the connection lasts.
+    assert!(*high.dial_hold(low.address()).borrow());
+    assert!(!*low.dial_hold(high.address()).borrow());
+    a.shutdown();
+    b.shutdown();
 }

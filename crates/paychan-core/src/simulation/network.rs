@@ -47,7 +47,7 @@ impl Network {
         } else if pick < 192 {
             Some(0)
         } else {
-            Some(usize::from(pick) % len)
+            usize::from(pick).checked_rem(len)
         }
     }
 
@@ -61,10 +61,12 @@ impl Network {
     /// Duplicates the frame `pick` designates (the copy goes to the back of the queue).
     pub fn duplicate(&mut self, to: Role, pick: u8) {
         let len = self.len(to);
-        if len == 0 || len >= MAX_IN_FLIGHT {
+        if len >= MAX_IN_FLIGHT {
             return;
         }
-        let i = usize::from(pick) % len;
+        let Some(i) = usize::from(pick).checked_rem(len) else {
+            return;
+        };
         let queue = self.in_flight.get_mut(to);
         if let Some(frame) = queue.get(i).cloned() {
             queue.push(frame);
@@ -73,11 +75,9 @@ impl Network {
 
     /// Loses the frame `pick` designates (any of them, not only the oldest).
     pub fn drop_frame(&mut self, to: Role, pick: u8) {
-        let len = self.len(to);
-        if len == 0 {
+        let Some(i) = usize::from(pick).checked_rem(self.len(to)) else {
             return;
-        }
-        let i = usize::from(pick) % len;
+        };
         let queue = self.in_flight.get_mut(to);
         if i < queue.len() {
             queue.remove(i);

@@ -161,10 +161,9 @@ impl Party {
     /// older state than the latest.
     pub fn restart(&mut self, back: u8) -> bool {
         let len = self.store.len();
-        if len == 0 {
+        let Some(back) = usize::from(back).checked_rem(len) else {
             return false;
-        }
-        let back = usize::from(back) % len;
+        };
         let keep = len.saturating_sub(back);
         self.store.truncate(keep);
         if back > 0 {
@@ -385,15 +384,12 @@ impl Party {
                 }
             }
             Message::CounterSync { yours, mine, .. } => {
-                let mut changed = false;
                 if let Some(ours) = &yours {
-                    changed |= channel.handle_counter_sync(ours).unwrap_or(false);
+                    let _ = channel.handle_counter_sync(ours);
                 }
                 if let Some(theirs) = &mine {
-                    changed |= channel.handle_resent_voucher(theirs).is_ok_and(|n| n > 0);
-                }
-                if changed {
-                    self.commit();
+                    // Ok(0) may still have kept a newer voucher of the same amount.
+                    let _ = channel.handle_resent_voucher(theirs);
                 }
             }
             Message::Error {
@@ -415,6 +411,9 @@ impl Party {
             }
             _ => {}
         }
+        // Whatever changed is committed before the answers leave (`commit` writes nothing
+        // when nothing changed).
+        self.commit();
         out
     }
 

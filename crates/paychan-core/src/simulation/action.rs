@@ -109,6 +109,14 @@ pub enum Action {
         /// The cheater.
         who: Role,
     },
+    /// `from` turns dishonest and sends a voucher for `extra` more than the payee lets it
+    /// have paid: the payee must refuse it.
+    Overdraft {
+        /// The cheater.
+        from: Role,
+        /// How far beyond the payee's limit.
+        extra: Amount,
+    },
 }
 
 /// Reads bytes one at a time; past the end, zeros.
@@ -186,6 +194,10 @@ pub fn decode(input: &[u8]) -> (Setup, Vec<Action>) {
             29 if rare && bytes.next() < 64 => Action::ForceClose { who, cheat: false },
             30 if rare && bytes.next() < 32 => Action::ForceClose { who, cheat: true },
             31 if rare => Action::SubmitStale { who },
+            31 if flag => Action::Overdraft {
+                from: who,
+                extra: Amount::from(bytes.next()).saturating_add(1),
+            },
             _ => Action::LedgerSync { who },
         };
         actions.push(action);

@@ -28,6 +28,7 @@ use crate::{
     adjudicator::{ChannelRecord, ChannelStatus},
     bank::Bank,
     channel::Phase,
+    eip712::settlement_payouts,
     simulation::party::Party,
     types::{Amount, Pair, Role},
 };
@@ -106,24 +107,35 @@ fn claims(rec: &ChannelRecord, parties: &Pair<Party>) -> Pair<Amount> {
     )
 }
 
+/// What `party` is owed: its deposits minus its withdrawals minus the most it ever signed
+/// plus the peer's latest voucher it holds (`docs/PROTOCOL.md`, section 5), at least zero.
+fn owed(rec: &ChannelRecord, party: &Party) -> U256 {
+    let role = party.role;
+    let held = party
+        .channel
+        .as_ref()
+        .map_or(0, |c| c.balances().paid_by_peer);
+    let plus = u(rec.deposited.at(role)).saturating_add(u(held));
+    let minus = u(rec.withdrawn.at(role)).saturating_add(u(party.max_signed));
+    plus.saturating_sub(minus)
+}
+
+/// Were the channel settled now, with the floors, what a close counted and the vouchers
+/// each party holds, every honest party would get at least what it is owed. This is what
+/// makes a payee's balance check and a co-signer's certificate check matter: accepting a
+/// voucher or co-signing a withdrawal beyond the payer's funds breaks it.
 fn check_balances(rec: &ChannelRecord, parties: &Pair<Party>) -> Result<(), Broken> {
     let paid = claims(rec, parties);
-    for role in [Role::A, Role::B] {
-        if parties.get(role).lost_data {
-            // A restored party may have spent payments it no longer holds (section 5).
-            continue;
-        }
-        let plus = u(rec.deposited.at(role)).saturating_add(u(paid.at(role.peer())));
-        let minus = u(rec.withdrawn.at(role)).saturating_add(u(paid.at(role)));
-        if plus < minus {
+    let Some(payouts) = settlement_payouts(rec.deposited, rec.withdrawn, paid) else {
+        return Err(format!("withdrawals exceed deposits: {rec:?}"));
+    };
+    for party in [&parties.a, &parties.b] {
+        let owed = owed(rec, party);
+        if party.honest && u(payouts.at(party.role)) < owed {
             return Err(format!(
-                "money created: {role} deposited {} and withdrew {}, the peer holds its \
-                 payments of {} and it holds the peer's of {}: {} below zero",
-                rec.deposited.at(role),
-                rec.withdrawn.at(role),
-                paid.at(role),
-                paid.at(role.peer()),
-                minus.saturating_sub(plus)
+                "settled now, honest {} would get {} but is owed {owed} (counted {paid:?})",
+                party.role,
+                payouts.at(party.role)
             ));
         }
     }
@@ -208,10 +220,7 @@ pub fn check_final(bank: &Bank, parties: &Pair<Party>, minted: Amount) -> Result
         if !party.honest {
             continue;
         }
-        // deposited - withdrawn - most ever signed + latest durable voucher of the peer.
-        let plus = u(rec.deposited.at(role)).saturating_add(u(channel.balances().paid_by_peer));
-        let minus = u(rec.withdrawn.at(role)).saturating_add(u(party.max_signed));
-        let owed = plus.saturating_sub(minus);
+        let owed = owed(rec, party);
         if u(payouts.at(role)) < owed {
             return Err(format!(
                 "honest {role} was paid {} but is owed {owed}",

@@ -264,6 +264,20 @@ impl Simulation {
                 let out = self.parties.get_mut(who).submit_stale();
                 self.route(who, out)?;
             }
+            Action::Overdraft { from, extra } => {
+                // The most the payee lets `from` have paid in total now, plus `extra`.
+                let limit = self.parties.get(from.peer()).channel.as_ref().map(|c| {
+                    let b = c.balances();
+                    b.peer_available.saturating_add(b.paid_by_peer)
+                });
+                if let Some(limit) = limit {
+                    let out = self
+                        .parties
+                        .get_mut(from)
+                        .overdraft(limit.saturating_add(extra));
+                    self.route(from, out)?;
+                }
+            }
         }
         self.check()
     }

@@ -20,7 +20,7 @@ use crate::{
     adjudicator::LedgerEvent,
     channel::{Channel, CoSigned, LedgerAction},
     crypto::SigningKey,
-    eip712::{Settlement, SignedVoucher, Withdrawal, memo_of},
+    eip712::{Eip712, Settlement, SignedVoucher, Voucher, Withdrawal, memo_of},
     manager::{Clock, Timer, Timers},
     types::{Amount, ChannelId, Role},
     wire::{ErrorBody, Message, Reply},
@@ -289,6 +289,38 @@ impl Party {
             };
             out.calls.push(LedgerCall::StartClose(voucher));
         }
+        out
+    }
+
+    /// Signs, outside our channel state, a voucher for `cumulative` in total with a sequence
+    /// far ahead, and sends it as a payment (dishonest: `cumulative` is beyond what the
+    /// payee allows).
+    pub fn overdraft(&mut self, cumulative: Amount) -> Output {
+        let mut out = Output::default();
+        let Some(channel) = self.channel.as_ref() else {
+            return out;
+        };
+        self.honest = false;
+        let request_id = self.next_request;
+        self.next_request = self.next_request.saturating_add(1);
+        let body = request_id.to_be_bytes().to_vec();
+        let voucher = Voucher {
+            channel_id: self.id,
+            payer: self.key.address(),
+            cumulative,
+            sequence: channel.sent_sequence().saturating_add(1_000),
+            memo: memo_of(&body),
+        };
+        let voucher = SignedVoucher {
+            signature: voucher.sign(channel.domain(), &self.key),
+            voucher,
+        };
+        self.signed(&voucher);
+        out.frames.push(Message::Pay {
+            request_id,
+            voucher,
+            body,
+        });
         out
     }
 

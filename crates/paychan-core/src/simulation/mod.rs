@@ -466,3 +466,6 @@ fn through_codec(message: &Message) -> Result<Message, String> {
     let frame = wire::encode(message).map_err(|e| format!("encode: {e}"))?;
     wire::decode(&frame).map_err(|e| format!("decode: {e}"))
 }
+
+#[cfg(test)]
+mod tests;

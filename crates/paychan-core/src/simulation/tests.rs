@@ -108,3 +108,55 @@ fn the_checks_catch_a_party_that_answers_before_it_commits() {
     let violation = sim.check().unwrap_err();
     assert_eq!(violation.what, "A holds a state it did not commit");
 }
+
+/// A duplicated payment whose refusal overtakes its acceptance: the payer takes back a
+/// payment the payee kept (it can only happen on a transport that duplicates and reorders,
+/// which TCP does not). The payer is paid less than its own count says until the next counter
+/// sync, which gives it its counter back; no honest party is ever owed more than it gets.
+#[test]
+fn a_refusal_overtaking_an_acceptance_is_repaired_by_the_counter_sync() {
+    let mut sim = Simulation::new(setup(false)).unwrap();
+    for action in [
+        Action::LedgerSync { who: Role::B },
+        Action::Pay {
+            from: Role::A,
+            amount: 100,
+            refused: false,
+        },
+        Action::Duplicate {
+            to: Role::B,
+            pick: 0,
+        },
+        Action::Deliver {
+            to: Role::B,
+            pick: 0,
+        },
+        Action::Deliver {
+            to: Role::B,
+            pick: 0,
+        },
+        // The second answer (the duplicate's refusal) arrives first.
+        Action::Deliver {
+            to: Role::A,
+            pick: 193,
+        },
+    ] {
+        sim.step(action).unwrap();
+    }
+    let paid_by = |sim: &Simulation, role: Role| {
+        sim.parties
+            .get(role)
+            .committed()
+            .map(|c| c.balances().paid_by_me)
+    };
+    let held_by_b = sim.parties.b.committed().map(|c| c.balances().paid_by_peer);
+    assert_eq!((paid_by(&sim, Role::A), held_by_b), (Some(0), Some(100)));
+    sim.step(Action::Reconnect).unwrap();
+    sim.step(Action::Deliver {
+        to: Role::A,
+        pick: 0,
+    })
+    .unwrap();
+    assert_eq!(paid_by(&sim, Role::A), Some(100));
+    sim.finish().unwrap();
+}

@@ -12,6 +12,8 @@
 //! - [`adjudicator`]: the ledger rules, as a pure state machine the ledgers wrap.
 //! - [`bank`]: the adjudicator with account balances, in memory (demo, tests).
 //! - [`wire`]: the peer protocol's messages and their versioned binary codec.
+//! - `simulation` (hidden): two parties and a ledger driven by bytes, for the consistency
+//!   fuzzer and its property test.
 
 pub mod adjudicator;
 pub mod bank;
@@ -19,6 +21,8 @@ pub mod channel;
 pub mod crypto;
 pub mod eip712;
 pub mod manager;
+#[doc(hidden)]
+pub mod simulation;
 pub mod types;
 pub mod wire;
 

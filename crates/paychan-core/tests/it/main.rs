@@ -12,5 +12,6 @@
 
 mod channel_props;
 mod codec;
+mod consistency;
 mod eip712;
 mod ledger_rules;

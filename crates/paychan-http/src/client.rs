@@ -212,8 +212,11 @@ pub struct PaidResponse {
     pub response: reqwest::Response,
     /// What this call paid (0 if it was free).
     pub paid: Amount,
-    /// The payee's receipt, if it sent one.
+    /// The payee's receipt, if it sent one that reads.
     pub receipt: Option<Receipt>,
+    /// Why the payee's `Payment-Receipt` header could not be read, if it sent one that does
+    /// not (also logged as a warning): the call was paid and served all the same.
+    pub receipt_error: Option<String>,
 }
 
 /// The paying client (see the [module docs](self)). Cheap to clone.
@@ -347,6 +350,7 @@ impl PayingClient {
                         response,
                         paid: 0,
                         receipt: None,
+                        receipt_error: None,
                     });
                 }
                 self.challenge_of(&key, &response)?
@@ -505,15 +509,18 @@ impl PayingClient {
             .await
             .prices
             .insert((method.to_owned(), path.to_owned()), challenge.clone());
-        let receipt = response
-            .headers()
-            .get(RECEIPT_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| Receipt::parse(v).ok());
+        let (receipt, receipt_error) = match read_receipt(response.headers()) {
+            Ok(receipt) => (receipt, None),
+            Err(why) => {
+                tracing::warn!(%key, %method, %path, error = %why, "unreadable payment receipt");
+                (None, Some(why))
+            }
+        };
         Ok(Ok(PaidResponse {
             response,
             paid: price,
             receipt,
+            receipt_error,
         }))
     }
 
@@ -585,6 +592,20 @@ impl PayingClient {
         }
         state.idle.push(lane);
     }
+}
+
+/// The `Payment-Receipt` of an answer: `None` if there is none, an error if there is one
+/// that does not read.
+pub fn read_receipt(headers: &http::HeaderMap) -> Result<Option<Receipt>, String> {
+    let Some(value) = headers.get(RECEIPT_HEADER) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| "the Payment-Receipt header is not visible ASCII".to_owned())?;
+    Receipt::parse(text)
+        .map(Some)
+        .map_err(|why| format!("the Payment-Receipt header does not read: {why}"))
 }
 
 /// `scheme://host:port` of a URL.

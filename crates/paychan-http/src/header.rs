@@ -2,9 +2,12 @@
 //! with the same fields), the `Authorization: Paychan <package>` credentials, and the
 //! `Payment-Receipt` header, optionally signed by the payee.
 //!
-//! Header parameters are `key="value"` pairs separated by commas (RFC 9110 auth-params);
-//! values never contain quotes, commas or backslashes (amounts, hex, `ADDRESS@HOST:PORT`,
-//! a method and a path), and anything else is refused when parsing.
+//! Header parameters are RFC 9110 `auth-param`s (section 11.2) separated by commas:
+//! `key="value"`, the value a `quoted-string` in which `"` and `\` are escaped by a
+//! backslash (section 5.6.4), so a request such as `GET /search?q=a,b` or a path with a quote
+//! travels intact. The parser reads what the writers write, and also bare `token` values;
+//! values hold visible ASCII, spaces and tabs only (what a header value can carry), and
+//! anything else is refused. docs/PROTOCOL.md describes the HTTP payment flow.
 
 use std::collections::BTreeMap;
 
@@ -75,14 +78,16 @@ impl PaymentError {
 impl Challenge {
     /// The `WWW-Authenticate` value.
     pub fn to_header(&self) -> String {
-        let mut text = format!(
-            "{SCHEME} price=\"{}\", payee=\"{}\", chain_id=\"{}\", contract=\"{}\"",
-            self.price, self.payee, self.chain_id, self.contract
-        );
+        let mut params = vec![
+            ("price", self.price.to_string()),
+            ("payee", self.payee.to_string()),
+            ("chain_id", self.chain_id.to_string()),
+            ("contract", self.contract.to_string()),
+        ];
         if let Some(node) = &self.node {
-            text.push_str(&format!(", node=\"{node}\""));
+            params.push(("node", node.clone()));
         }
-        text
+        write_params(&params)
     }
 
     /// Parses a `WWW-Authenticate` value of the `Paychan` scheme.
@@ -158,15 +163,18 @@ impl Receipt {
 
     /// The header value.
     pub fn to_header(&self) -> String {
-        let mut text = format!(
-            "{SCHEME} channel_id=\"{}\", payer=\"{}\", amount=\"{}\", cumulative=\"{}\", \
-             remaining=\"{}\", request=\"{}\"",
-            self.channel_id, self.payer, self.amount, self.cumulative, self.remaining, self.request
-        );
+        let mut params = vec![
+            ("channel_id", self.channel_id.to_string()),
+            ("payer", self.payer.to_string()),
+            ("amount", self.amount.to_string()),
+            ("cumulative", self.cumulative.to_string()),
+            ("remaining", self.remaining.to_string()),
+            ("request", self.request.clone()),
+        ];
         if let Some(signature) = &self.signature {
-            text.push_str(&format!(", signature=\"{}\"", signature.0));
+            params.push(("signature", signature.0.to_string()));
         }
-        text
+        write_params(&params)
     }
 
     /// Parses a `Payment-Receipt` value.
@@ -223,10 +231,13 @@ pub struct StreamTerms {
 impl StreamTerms {
     /// The `Payment-Stream` value.
     pub fn to_header(&self) -> String {
-        format!(
-            "{SCHEME} id=\"{}\", price=\"{}\", interval_ms=\"{}\", grace_ms=\"{}\", pay=\"{}\"",
-            self.id, self.price, self.interval_ms, self.grace_ms, self.pay
-        )
+        write_params(&[
+            ("id", self.id.clone()),
+            ("price", self.price.to_string()),
+            ("interval_ms", self.interval_ms.to_string()),
+            ("grace_ms", self.grace_ms.to_string()),
+            ("pay", self.pay.clone()),
+        ])
     }
 
     /// Parses a `Payment-Stream` value.
@@ -270,34 +281,96 @@ pub fn authorization(compact: &str) -> String {
     format!("{SCHEME} {compact}")
 }
 
-/// The `key="value"` params after the `Paychan` scheme name.
+/// `Paychan key="value", …`: each value a `quoted-string`, `"` and `\` escaped.
+fn write_params(params: &[(&str, String)]) -> String {
+    let mut text = String::from(SCHEME);
+    for (n, (key, value)) in params.iter().enumerate() {
+        text.push_str(if n == 0 { " " } else { ", " });
+        text.push_str(key);
+        text.push_str("=\"");
+        for c in value.chars() {
+            if matches!(c, '"' | '\\') {
+                text.push('\\');
+            }
+            text.push(c);
+        }
+        text.push('"');
+    }
+    text
+}
+
+/// RFC 9110 `tchar`: what a token (a key, or an unquoted value) is made of.
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// What a value may hold: visible ASCII, space and tab (a header value carries no more).
+fn is_value_char(c: char) -> bool {
+    c == '\t' || c == ' ' || c.is_ascii_graphic()
+}
+
+/// Skips optional whitespace (`OWS`/`BWS`: spaces and tabs).
+fn skip_ows(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars.next_if(|c| matches!(c, ' ' | '\t')).is_some() {}
+}
+
+/// The `auth-param`s after the `Paychan` scheme name: `key=value` or `key="value"` (a
+/// `quoted-string` with backslash escapes), separated by commas; empty list elements are
+/// skipped (RFC 9110 section 5.6.1). Keys are case-insensitive and may appear once.
 fn auth_params(header: &str) -> Result<BTreeMap<String, String>, String> {
     let rest = credentials(header).ok_or_else(|| format!("not a {SCHEME} header"))?;
     let mut params = BTreeMap::new();
-    for part in rest.split(',') {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.next_if(|c| matches!(c, ' ' | '\t' | ',')).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(params);
         }
-        let (key, value) = part
-            .split_once('=')
-            .ok_or_else(|| format!("{part:?} is not key=\"value\""))?;
-        let value = value
-            .trim()
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .ok_or_else(|| format!("the value of {key} is not quoted"))?;
-        if value.contains(['"', '\\']) {
-            return Err(format!("the value of {key} holds a quote or a backslash"));
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| is_tchar(*c)) {
+            key.push(c.to_ascii_lowercase());
         }
-        if params
-            .insert(key.trim().to_ascii_lowercase(), value.to_owned())
-            .is_some()
-        {
+        skip_ows(&mut chars);
+        if key.is_empty() || chars.next() != Some('=') {
+            return Err(format!("{rest:?} is not a list of key=\"value\""));
+        }
+        skip_ows(&mut chars);
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(c) if is_value_char(c) => value.push(c),
+                        _ => return Err(format!("the value of {key} has a bad escape")),
+                    },
+                    Some(c) if is_value_char(c) => value.push(c),
+                    Some(_) => {
+                        return Err(format!(
+                            "the value of {key} holds a control or non-ASCII character"
+                        ));
+                    }
+                    None => return Err(format!("the value of {key} is not closed")),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| is_tchar(*c)) {
+                value.push(c);
+            }
+            if value.is_empty() {
+                return Err(format!("the value of {key} is neither a token nor quoted"));
+            }
+        }
+        skip_ows(&mut chars);
+        if chars.next_if(|c| *c != ',').is_some() {
+            return Err(format!(
+                "the value of {key} is followed by more than a comma"
+            ));
+        }
+        if params.insert(key.clone(), value).is_some() {
             return Err(format!("{key} appears twice"));
         }
     }
-    Ok(params)
 }
 
 fn parse_amount(text: &str) -> Result<Amount, String> {
@@ -398,6 +471,60 @@ mod tests {
             terms.to_header().replace(", price=\"10\"", ""),
         ] {
             assert!(StreamTerms::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_with_commas_quotes_and_backslashes_round_trip() {
+        // Issue 21, defect 1: a paid `GET /search?q=a,b` got a receipt nobody could read.
+        let mut receipt = Receipt {
+            channel_id: ChannelId(B256::repeat_byte(1)),
+            payer: Address::repeat_byte(2),
+            amount: 10,
+            cumulative: 30,
+            remaining: 970,
+            request: "GET /search?q=a,b&name=\"x\"\\y, z=1".into(),
+            signature: None,
+        };
+        receipt.sign(&SigningKey::from_entropy(&[7; 32]).unwrap());
+        let header = receipt.to_header();
+        assert!(http::HeaderValue::from_str(&header).is_ok(), "{header}");
+        assert_eq!(Receipt::parse(&header).unwrap(), receipt);
+        let terms = StreamTerms {
+            id: "a,b".into(),
+            price: 10,
+            interval_ms: 250,
+            grace_ms: 1_000,
+            pay: "/paychan/stream/7?x=1,2".into(),
+        };
+        assert_eq!(StreamTerms::parse(&terms.to_header()).unwrap(), terms);
+        let challenge = Challenge {
+            price: 1,
+            payee: Address::repeat_byte(3),
+            chain_id: 1,
+            contract: Address::repeat_byte(4),
+            node: Some("0x03@ws://h/p?a=\"1,2\"".into()),
+        };
+        assert_eq!(Challenge::parse(&challenge.to_header()).unwrap(), challenge);
+    }
+
+    #[test]
+    fn auth_params_follow_rfc_9110() {
+        let params = auth_params("Paychan a=tok, b = \"x\\\"y\" ,, c=\"\"").unwrap();
+        assert_eq!(params["a"], "tok");
+        assert_eq!(params["b"], "x\"y");
+        assert_eq!(params["c"], "");
+        for bad in [
+            "Paychan a=\"open",
+            "Paychan a=\"x\" b=\"y\"",
+            "Paychan a=",
+            "Paychan =\"x\"",
+            "Paychan a=\"\u{7}\"",
+            "Paychan a=\"é\"",
+            "Paychan a=\"x\\",
+            "Paychan a=\"x\", A=\"y\"",
+        ] {
+            assert!(auth_params(bad).is_err(), "{bad}");
         }
     }
 

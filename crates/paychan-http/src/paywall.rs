@@ -241,10 +241,16 @@ pub(crate) fn refusal(challenge: &Challenge, error: &str, message: String) -> Re
 
 /// Adds the `Payment-Receipt` header for `receipt`, if any.
 pub(crate) fn attach_receipt(response: &mut Response, receipt: Option<&Receipt>) {
-    if let Some(receipt) = receipt
-        && let Ok(value) = HeaderValue::from_str(&receipt.to_header())
-    {
-        response.headers_mut().insert(RECEIPT_HEADER, value);
+    if let Some(receipt) = receipt {
+        match HeaderValue::from_str(&receipt.to_header()) {
+            Ok(value) => {
+                response.headers_mut().insert(RECEIPT_HEADER, value);
+            }
+            Err(_) => tracing::warn!(
+                request = %receipt.request,
+                "the receipt does not fit in a header value: sent without it"
+            ),
+        }
     }
 }
 

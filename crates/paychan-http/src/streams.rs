@@ -236,8 +236,11 @@ impl PaidStreams {
             gated.next_chunk().await.map(|chunk| (chunk, gated))
         });
         let mut response = Response::new(Body::from_stream(body));
-        if let Ok(value) = HeaderValue::from_str(&terms.to_header()) {
-            response.headers_mut().insert(STREAM_HEADER, value);
+        match HeaderValue::from_str(&terms.to_header()) {
+            Ok(value) => {
+                response.headers_mut().insert(STREAM_HEADER, value);
+            }
+            Err(_) => tracing::warn!(pay = %terms.pay, "the stream terms do not fit in a header"),
         }
         response
             .headers_mut()

@@ -274,9 +274,12 @@ impl ReadState {
     /// Reads until a whole frame arrived; `None` at a clean end of the stream.
     async fn next_frame(&mut self) -> Result<Option<Vec<u8>>, NetError> {
         loop {
-            let read = timeout(self.idle_timeout, self.raw.read_message(&mut self.message))
-                .await
-                .map_err(|_| NetError::Timeout(TimeoutKind::Idle))?;
+            let read = timeout(
+                self.idle_timeout,
+                self.raw.read_message(&mut self.message, MAX_NOISE_MSG),
+            )
+            .await
+            .map_err(|_| NetError::Timeout(TimeoutKind::Idle))?;
             if !read? {
                 return if self.assembler.in_frame() {
                     Err(NetError::Closed)

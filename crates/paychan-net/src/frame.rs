@@ -12,8 +12,9 @@
 //! ```
 //!
 //! The sender encrypts and writes one message at a time, so at most one message (64 KiB) is
-//! buffered per direction. The receiver checks the announced length against [`MAX_FRAME_LEN`] before it allocates
-//! anything, so no message can make it allocate more than the limit.
+//! buffered per direction. The receiver refuses an announced length above [`MAX_FRAME_LEN`],
+//! and grows a frame's buffer with the bytes that actually arrive, never with the length
+//! announced: a 5-byte header cannot make it reserve a megabyte it may never receive.
 
 use paychan_core::wire::MAX_FRAME_LEN;
 use snow::StatelessTransportState;
@@ -21,7 +22,7 @@ use snow::StatelessTransportState;
 use crate::error::NetError;
 
 /// The largest Noise message (ciphertext, tag included).
-pub(crate) const MAX_NOISE_MSG: usize = 65535;
+pub const MAX_NOISE_MSG: usize = 65535;
 /// The Noise AEAD tag length.
 pub(crate) const TAG_LEN: usize = 16;
 /// The largest plaintext one Noise message carries.
@@ -80,7 +81,7 @@ pub(crate) fn split(frame: &[u8]) -> (&[u8], std::slice::Chunks<'_, u8>) {
 
 /// What one decrypted message completed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Assembled {
+pub enum Assembled {
     /// A keep-alive.
     KeepAlive,
     /// A whole application frame.
@@ -91,19 +92,26 @@ pub(crate) enum Assembled {
 
 /// Reassembles frames from decrypted messages.
 #[derive(Debug, Default)]
-pub(crate) struct Assembler {
+pub struct Assembler {
     /// The frame being received and its announced length.
     partial: Option<(Vec<u8>, usize)>,
 }
 
 impl Assembler {
     /// Whether a frame is half received (so the end of the stream is not clean).
-    pub(crate) fn in_frame(&self) -> bool {
+    pub fn in_frame(&self) -> bool {
         self.partial.is_some()
     }
 
+    /// The bytes of the frame half received, and the capacity holding them.
+    pub fn buffered(&self) -> (usize, usize) {
+        self.partial
+            .as_ref()
+            .map_or((0, 0), |(frame, _)| (frame.len(), frame.capacity()))
+    }
+
     /// Takes one decrypted message.
-    pub(crate) fn push(&mut self, plain: &[u8]) -> Result<Assembled, NetError> {
+    pub fn push(&mut self, plain: &[u8]) -> Result<Assembled, NetError> {
         if let Some((mut frame, total)) = self.partial.take() {
             let remaining = total.saturating_sub(frame.len());
             if plain.is_empty() || plain.len() > remaining {
@@ -138,10 +146,9 @@ impl Assembler {
                         data.len()
                     )));
                 }
-                // Bounded by MAX_FRAME_LEN, checked above.
-                let mut frame = Vec::with_capacity(total);
-                frame.extend_from_slice(data);
-                Ok(self.finish(frame, total))
+                // Only what arrived: the rest is reserved as it comes (amortized doubling),
+                // so the buffer never holds much more than the bytes received.
+                Ok(self.finish(data.to_vec(), total))
             }
             _ => Err(NetError::Protocol(format!("bad frame header {header:?}"))),
         }
@@ -261,6 +268,25 @@ mod tests {
         assert_eq!(asm.push(&[1, 0, 0, 0, 3, 5]).unwrap(), Assembled::Partial);
         assert!(asm.in_frame());
         assert!(matches!(asm.push(&[1, 2, 3]), Err(NetError::Protocol(_))));
+    }
+
+    #[test]
+    fn a_header_alone_reserves_nothing_for_the_length_it_announces() {
+        // Issue 21, defect 2: a 5-byte header announcing 1 MiB made the receiver reserve it.
+        let mut asm = Assembler::default();
+        let len = u32::try_from(MAX_FRAME_LEN).unwrap().to_be_bytes();
+        let header = [KIND_DATA, len[0], len[1], len[2], len[3]];
+        assert_eq!(asm.push(&header).unwrap(), Assembled::Partial);
+        assert_eq!(asm.buffered().0, 0);
+        assert!(asm.buffered().1 < 1024, "{:?}", asm.buffered());
+        let mut received = 0;
+        for chunk in [&[7u8; 10][..], &[8; 1000], &vec![9; MAX_CHUNK]] {
+            assert_eq!(asm.push(chunk).unwrap(), Assembled::Partial);
+            received += chunk.len();
+            let (held, capacity) = asm.buffered();
+            assert_eq!(held, received);
+            assert!(capacity <= 2 * received.max(8), "{capacity} for {received}");
+        }
     }
 
     #[test]

@@ -19,8 +19,9 @@ use crate::{
     transport::{RawReader, RawWriter},
 };
 
-/// The largest handshake message accepted (message 2, the largest, is about 180 bytes).
-const MAX_HANDSHAKE_MSG: usize = 1024;
+/// The largest handshake message accepted (message 2, the largest, is about 180 bytes): the
+/// most an unauthenticated peer can make us read at once.
+pub const MAX_HANDSHAKE_MSG: usize = 1024;
 
 /// A finished handshake: the transport keys and the peer's proven address.
 pub(crate) struct Session {
@@ -49,29 +50,16 @@ fn state(identity: &Identity, initiator: bool) -> Result<HandshakeState, NetErro
     .map_err(noise_error)
 }
 
-/// Writes the next handshake message carrying `payload`.
-async fn send(
-    hs: &mut HandshakeState,
-    writer: &mut RawWriter,
-    payload: &[u8],
-) -> Result<(), NetError> {
-    let mut buf = [0u8; MAX_HANDSHAKE_MSG + 2];
-    let (prefix, body) = buf.split_at_mut(2);
-    let len = hs.write_message(payload, body).map_err(noise_error)?;
-    let len16 = u16::try_from(len).map_err(|_| NetError::Handshake("message too long".into()))?;
-    prefix.copy_from_slice(&len16.to_be_bytes());
-    let message = buf
-        .get(..len.saturating_add(2))
-        .ok_or_else(|| NetError::Handshake("message too long".into()))?;
-    writer.write_messages(message).await
+/// The next handshake message, carrying `payload`.
+fn write(hs: &mut HandshakeState, payload: &[u8]) -> Result<Vec<u8>, NetError> {
+    let mut buf = vec![0u8; MAX_HANDSHAKE_MSG];
+    let len = hs.write_message(payload, &mut buf).map_err(noise_error)?;
+    buf.truncate(len);
+    Ok(buf)
 }
 
-/// Reads the next handshake message and returns its payload.
-async fn receive(hs: &mut HandshakeState, reader: &mut RawReader) -> Result<Vec<u8>, NetError> {
-    let mut message = Vec::new();
-    if !reader.read_message(&mut message).await? {
-        return Err(NetError::Closed);
-    }
+/// Reads a handshake message and returns its payload.
+fn read(hs: &mut HandshakeState, message: &[u8]) -> Result<Vec<u8>, NetError> {
     if message.len() > MAX_HANDSHAKE_MSG {
         return Err(NetError::Handshake(format!(
             "handshake message of {} bytes",
@@ -80,7 +68,7 @@ async fn receive(hs: &mut HandshakeState, reader: &mut RawReader) -> Result<Vec<
     }
     let mut payload = vec![0u8; MAX_HANDSHAKE_MSG];
     let len = hs
-        .read_message(&message, &mut payload)
+        .read_message(message, &mut payload)
         .map_err(noise_error)?;
     payload.truncate(len);
     Ok(payload)
@@ -101,6 +89,88 @@ fn finish(hs: HandshakeState, peer: Address) -> Result<Session, NetError> {
     })
 }
 
+/// The initiator's side, one message at a time, without I/O.
+pub struct Initiator {
+    hs: HandshakeState,
+}
+
+impl Initiator {
+    /// Starts a handshake as `identity`; returns message 1 (an empty payload) too.
+    pub fn start(identity: &Identity) -> Result<(Self, Vec<u8>), NetError> {
+        let mut hs = state(identity, true)?;
+        let first = write(&mut hs, &[])?;
+        Ok((Initiator { hs }, first))
+    }
+
+    /// Reads message 2 and checks that its binding proves `expected`; then writes message 3
+    /// carrying `binding` (ours, except in tests). Returns message 3 and the session.
+    pub(crate) fn answer(
+        mut self,
+        second: &[u8],
+        expected: Address,
+        binding: &[u8],
+    ) -> Result<(Vec<u8>, Session), NetError> {
+        let payload = read(&mut self.hs, second)?;
+        let got = peer_address(&self.hs, &payload)?;
+        if got != expected {
+            return Err(NetError::WrongPeer { expected, got });
+        }
+        let third = write(&mut self.hs, binding)?;
+        Ok((third, finish(self.hs, got)?))
+    }
+}
+
+/// The responder's side, one message at a time, without I/O.
+pub struct Responder {
+    hs: HandshakeState,
+}
+
+impl Responder {
+    /// Waits for a handshake as `identity`.
+    pub fn new(identity: &Identity) -> Result<Self, NetError> {
+        Ok(Responder {
+            hs: state(identity, false)?,
+        })
+    }
+
+    /// Reads message 1 (whose payload must be empty) and writes message 2 carrying `binding`
+    /// (ours, except in tests).
+    pub fn answer(&mut self, first: &[u8], binding: &[u8]) -> Result<Vec<u8>, NetError> {
+        if !read(&mut self.hs, first)?.is_empty() {
+            return Err(NetError::Handshake(
+                "unexpected payload in message 1".into(),
+            ));
+        }
+        write(&mut self.hs, binding)
+    }
+
+    /// Reads message 3 and returns the session with the initiator's proven address.
+    pub(crate) fn finish(mut self, third: &[u8]) -> Result<Session, NetError> {
+        let payload = read(&mut self.hs, third)?;
+        let peer = peer_address(&self.hs, &payload)?;
+        finish(self.hs, peer)
+    }
+}
+
+/// Writes one handshake message, prefixed by its length (stream form).
+async fn send(writer: &mut RawWriter, message: &[u8]) -> Result<(), NetError> {
+    let len =
+        u16::try_from(message.len()).map_err(|_| NetError::Handshake("message too long".into()))?;
+    writer
+        .write_messages(&[&len.to_be_bytes()[..], message].concat())
+        .await
+}
+
+/// Reads the next handshake message, refusing one above [`MAX_HANDSHAKE_MSG`] before its
+/// body is read.
+async fn receive(reader: &mut RawReader) -> Result<Vec<u8>, NetError> {
+    let mut message = Vec::new();
+    if !reader.read_message(&mut message, MAX_HANDSHAKE_MSG).await? {
+        return Err(NetError::Closed);
+    }
+    Ok(message)
+}
+
 /// Runs the initiator side, refusing a responder that does not prove `expected`.
 pub(crate) async fn initiate(
     reader: &mut RawReader,
@@ -108,15 +178,12 @@ pub(crate) async fn initiate(
     identity: &Identity,
     expected: Address,
 ) -> Result<Session, NetError> {
-    let mut hs = state(identity, true)?;
-    send(&mut hs, writer, &[]).await?;
-    let payload = receive(&mut hs, reader).await?;
-    let got = peer_address(&hs, &payload)?;
-    if got != expected {
-        return Err(NetError::WrongPeer { expected, got });
-    }
-    send(&mut hs, writer, identity.binding()).await?;
-    finish(hs, got)
+    let (initiator, first) = Initiator::start(identity)?;
+    send(writer, &first).await?;
+    let second = receive(reader).await?;
+    let (third, session) = initiator.answer(&second, expected, identity.binding())?;
+    send(writer, &third).await?;
+    Ok(session)
 }
 
 /// Runs the responder side and returns the initiator's proven address.
@@ -125,15 +192,10 @@ pub(crate) async fn respond(
     writer: &mut RawWriter,
     identity: &Identity,
 ) -> Result<Session, NetError> {
-    let mut hs = state(identity, false)?;
-    let first = receive(&mut hs, reader).await?;
-    if !first.is_empty() {
-        return Err(NetError::Handshake(
-            "unexpected payload in message 1".into(),
-        ));
-    }
-    send(&mut hs, writer, identity.binding()).await?;
-    let payload = receive(&mut hs, reader).await?;
-    let peer = peer_address(&hs, &payload)?;
-    finish(hs, peer)
+    let mut responder = Responder::new(identity)?;
+    let first = receive(reader).await?;
+    let second = responder.answer(&first, identity.binding())?;
+    send(writer, &second).await?;
+    let third = receive(reader).await?;
+    responder.finish(&third)
 }

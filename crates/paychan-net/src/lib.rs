@@ -37,8 +37,10 @@
 //! kind:           0 = keep-alive (length 0, never returned by recv), 1 = data
 //! ```
 //!
-//! A receiver refuses an announced length above the limit before allocating anything, and
-//! treats any other deviation (unknown kind, extra bytes, undecryptable message, a frame cut
+//! Before authentication a receiver reads handshake messages of at most 1 KiB (a longer one
+//! is refused from its length prefix, before its body is read). A receiver refuses an
+//! announced frame length above the limit, grows a frame's buffer with the bytes that
+//! actually arrive (never with the length announced), and treats any other deviation (unknown kind, extra bytes, undecryptable message, a frame cut
 //! by the end of the stream) as the end of the connection.
 
 pub mod addr;
@@ -47,6 +49,8 @@ mod connection;
 mod dial;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod identity;
 mod link;

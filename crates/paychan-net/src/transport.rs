@@ -76,30 +76,34 @@ pub(crate) fn split_ws(ws: WsStream) -> (RawReader, RawWriter) {
     (RawReader::Ws(stream), RawWriter::Ws(sink))
 }
 
-/// WebSocket limits: no message or frame larger than one Noise message.
+/// WebSocket limits: no message or frame larger than one Noise message, and a read buffer
+/// of [`READ_CHUNK`] (not tungstenite's default 128 KiB, allocated as soon as a stranger
+/// connects).
 pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
+        .read_buffer_size(READ_CHUNK)
         .max_message_size(Some(MAX_NOISE_MSG))
         .max_frame_size(Some(MAX_NOISE_MSG))
 }
 
 impl RawReader {
     /// Reads the next Noise message into `out` (replacing its contents); `false` at a clean
-    /// end of the stream. Cancel-safe: bytes of a half-read message stay buffered.
-    pub(crate) async fn read_message(&mut self, out: &mut Vec<u8>) -> Result<bool, NetError> {
+    /// end of the stream. A message longer than `max` is refused as soon as its length is
+    /// known (on TCP, from its 2-byte prefix, before its body is read), and the TCP buffer
+    /// grows by at most `max + 2` bytes per read: during the handshake `max` is 1 KiB, so an
+    /// unauthenticated connection holds a few KiB at most. Cancel-safe: bytes of a half-read
+    /// message stay buffered.
+    pub(crate) async fn read_message(
+        &mut self,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<bool, NetError> {
         match self {
             RawReader::Tcp { half, buf } => loop {
-                if let Some((len, body)) = buf.split_first_chunk::<2>() {
-                    let len = usize::from(u16::from_be_bytes(*len));
-                    if let Some(message) = body.get(..len) {
-                        out.clear();
-                        out.extend_from_slice(message);
-                        buf.drain(..len.saturating_add(2));
-                        return Ok(true);
-                    }
+                if take_message(buf, out, max)? {
+                    return Ok(true);
                 }
-                // At most one partial message (< 64 KiB) is buffered before this read.
-                buf.reserve(READ_CHUNK);
+                buf.reserve(READ_CHUNK.min(max.saturating_add(2)));
                 if half.read_buf(buf).await? == 0 {
                     return if buf.is_empty() {
                         Ok(false)
@@ -111,6 +115,9 @@ impl RawReader {
             RawReader::Ws(stream) => loop {
                 match stream.next().await {
                     Some(Ok(Message::Binary(bytes))) => {
+                        if bytes.len() > max {
+                            return Err(too_long(bytes.len(), max));
+                        }
                         out.clear();
                         out.extend_from_slice(&bytes);
                         return Ok(true);
@@ -136,6 +143,32 @@ impl RawReader {
             },
         }
     }
+}
+
+fn too_long(len: usize, max: usize) -> NetError {
+    NetError::Protocol(format!(
+        "message of {len} bytes, the most accepted is {max}"
+    ))
+}
+
+/// Moves the first whole message of `buf` (TCP stream form: `length (2 bytes, big-endian) ||
+/// message`) into `out`: `Ok(false)` if `buf` does not hold one yet. A message announced
+/// longer than `max` is refused as soon as its prefix is there.
+pub fn take_message(buf: &mut Vec<u8>, out: &mut Vec<u8>, max: usize) -> Result<bool, NetError> {
+    let Some((len, body)) = buf.split_first_chunk::<2>() else {
+        return Ok(false);
+    };
+    let len = usize::from(u16::from_be_bytes(*len));
+    if len > max {
+        return Err(too_long(len, max));
+    }
+    let Some(message) = body.get(..len) else {
+        return Ok(false);
+    };
+    out.clear();
+    out.extend_from_slice(message);
+    buf.drain(..len.saturating_add(2));
+    Ok(true)
 }
 
 impl RawWriter {
@@ -232,4 +265,78 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, NetError> {
         })
         .clone()
         .map_err(NetError::Tls)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::handshake::MAX_HANDSHAKE_MSG;
+
+    /// A connected pair: our reader, and the stranger's socket.
+    async fn pair() -> (RawReader, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stranger = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        (split_tcp(ours).0, stranger)
+    }
+
+    #[test]
+    fn take_message_refuses_a_long_message_from_its_prefix() {
+        let (mut buf, mut out) = (vec![0, 3, 1, 2], Vec::new());
+        assert!(!take_message(&mut buf, &mut out, 3).unwrap());
+        buf.push(3);
+        buf.push(0);
+        assert!(take_message(&mut buf, &mut out, 3).unwrap());
+        assert_eq!((out.as_slice(), buf.as_slice()), (&[1, 2, 3][..], &[0][..]));
+        let mut buf = vec![0, 4];
+        assert!(matches!(
+            take_message(&mut buf, &mut out, 3),
+            Err(NetError::Protocol(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn before_authentication_a_long_prefix_is_refused_before_its_body() {
+        // Issue 21, defect 2: the prefix announced 64 KiB and the reader waited for them.
+        let (mut reader, mut stranger) = pair().await;
+        stranger.write_all(&[0xff, 0xff, 1, 2, 3]).await.unwrap();
+        let mut out = Vec::new();
+        // The stranger keeps the connection open: only the prefix can end the read.
+        let read = tokio::time::timeout(
+            Duration::from_secs(30),
+            reader.read_message(&mut out, MAX_HANDSHAKE_MSG),
+        )
+        .await
+        .expect("refused without waiting for the body");
+        assert!(matches!(read, Err(NetError::Protocol(_))), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn before_authentication_the_buffer_grows_with_what_arrives() {
+        // Issue 21, defect 2: each read reserved 16 KiB, whatever the peer sent.
+        let (mut reader, mut stranger) = pair().await;
+        stranger.write_all(&[0x03, 0xe8]).await.unwrap();
+        stranger.write_all(&[7; 900]).await.unwrap();
+        stranger.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        let read = reader.read_message(&mut out, MAX_HANDSHAKE_MSG).await;
+        assert!(matches!(read, Err(NetError::Closed)), "{read:?}");
+        let RawReader::Tcp { buf, .. } = &reader else {
+            panic!("a TCP reader")
+        };
+        assert_eq!(buf.len(), 902);
+        assert!(
+            buf.capacity() <= 2 * (MAX_HANDSHAKE_MSG + 2),
+            "{} bytes reserved",
+            buf.capacity()
+        );
+    }
 }

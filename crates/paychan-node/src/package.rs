@@ -47,7 +47,8 @@ fn malformed(why: String) -> NodeError {
 /// The version of the package format this node writes and reads.
 pub const PACKAGE_VERSION: u32 = 1;
 
-/// The longest package accepted, in bytes of JSON (the message may be 512 KiB).
+/// The longest package accepted, in bytes of JSON as received and as written again in
+/// canonical form (the message may be 512 KiB, canonical form too).
 pub const MAX_PACKAGE_LEN: usize = MAX_BODY_LEN + 4096;
 
 /// The longest compact form: base64 of [`MAX_PACKAGE_LEN`] bytes.
@@ -193,6 +194,25 @@ impl PaymentPackage {
         }
         let package: PaymentPackage = serde_json::from_slice(json)
             .map_err(|e| malformed(format!("malformed package: {e}")))?;
+        // The limits hold for the canonical form too, the one this node writes and hashes:
+        // `1E2` is written `100.0`, so a package under the limit as received could grow past
+        // it, and then could not be written out (stored, forwarded, answered) and read again.
+        let canonical = package.to_json().len();
+        if canonical > MAX_PACKAGE_LEN {
+            return Err(malformed(format!(
+                "the package is {canonical} bytes once written in canonical form, the limit is \
+                 {MAX_PACKAGE_LEN}"
+            )));
+        }
+        if let Some(message) = &package.message {
+            let len = serde_json::to_vec(message).map_or(usize::MAX, |m| m.len());
+            if len > MAX_BODY_LEN {
+                return Err(malformed(format!(
+                    "the message is {len} bytes once written in canonical form, the limit is \
+                     {MAX_BODY_LEN}"
+                )));
+            }
+        }
         Ok(package)
     }
 
@@ -376,5 +396,86 @@ impl Node {
             memo: v.memo,
             message: package.message.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    /// A package whose message is `message_json` (raw JSON text, spliced in as received).
+    fn package_text(message_json: &str) -> String {
+        let package = PaymentPackage {
+            version: PACKAGE_VERSION,
+            ledger: PackageLedger {
+                chain_id: 1337,
+                verifying_contract: Address::repeat_byte(0xcc),
+            },
+            channel: PackageChannel {
+                party_a: Address::repeat_byte(0xa),
+                party_b: Address::repeat_byte(0xb),
+                token: Address::ZERO,
+                challenge_period: 86_400,
+                nonce: B256::repeat_byte(1),
+            },
+            voucher: PackageVoucher {
+                channel_id: ChannelId(B256::repeat_byte(2)),
+                payer: Address::repeat_byte(0xa),
+                cumulative: "10".into(),
+                sequence: 1,
+                memo: B256::repeat_byte(3),
+            },
+            signature: Signature([4; 65].into()),
+            message: Some(serde_json::Value::Null),
+        };
+        package
+            .to_json()
+            .replace("\"message\":null", &format!("\"message\":{message_json}"))
+    }
+
+    fn refused_as_malformed(text: &str) -> String {
+        match PaymentPackage::parse(text) {
+            Err(NodeError::PackageRefused(PackageRejection::Malformed(why))) => why,
+            other => panic!("expected a malformed-package refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_package_that_grows_when_written_again_is_refused() {
+        // Issue 21, defect 3: `1E2` is written `100.0`; 120 000 of them fit the limit as
+        // received (480 KB) but not once written again (720 KB).
+        let message = format!("[{}1E2]", "1E2,".repeat(120_000));
+        let text = package_text(&message);
+        assert!(text.len() <= MAX_PACKAGE_LEN);
+        let why = refused_as_malformed(&text);
+        assert!(why.contains("canonical form"), "{why}");
+        let compact = URL_SAFE_NO_PAD.encode(&text);
+        assert!(refused_as_malformed(&compact).contains("canonical form"));
+    }
+
+    #[test]
+    fn a_message_over_the_body_limit_in_canonical_form_is_refused() {
+        // Under the message limit as received, over it once written: 500 `1E2` grow by
+        // 1000 bytes, while the package as a whole stays under its own limit.
+        let grows = "1E2,".repeat(500);
+        let fill = "1,".repeat((MAX_BODY_LEN - 10 - grows.len() - 3) / 2);
+        let message = format!("[{grows}{fill}1]");
+        assert!(message.len() <= MAX_BODY_LEN);
+        let text = package_text(&message);
+        assert!(text.len() <= MAX_PACKAGE_LEN);
+        assert!(refused_as_malformed(&text).contains("the message is"));
+    }
+
+    #[test]
+    fn every_accepted_package_is_written_and_read_again() {
+        let message = format!("[{}1]", "1,".repeat(MAX_BODY_LEN / 2 - 2));
+        let package = PaymentPackage::parse(&package_text(&message)).unwrap();
+        assert_eq!(PaymentPackage::parse(&package.to_json()).unwrap(), package);
+        assert_eq!(
+            PaymentPackage::parse(&package.to_compact()).unwrap(),
+            package
+        );
     }
 }

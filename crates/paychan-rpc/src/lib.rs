@@ -7,6 +7,7 @@
 //! - [`dial`]: the networking hook through which `open_channel` reaches new peers.
 //! - [`error`]: stable error codes (documented there).
 //! - [`params`]: strict parsing of params; amounts as decimal strings or integers.
+//! - [`aa_params`]: the aa-channels calls' positional params, parsed and written back.
 //! - [`types`]: the answers, shared with clients.
 //! - [`remote`]: the remote payment handler, a WebSocket client answering payments.
 //! - [`client`]: HTTP and WebSocket clients that send the token (used by `paychan channel`).
@@ -61,6 +62,7 @@
 //! body size, batch length, connections and subscriptions are limited (see [`auth`] and
 //! [`RpcConfig`]).
 
+pub mod aa_params;
 mod api;
 pub mod auth;
 pub mod client;

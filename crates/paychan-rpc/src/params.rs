@@ -10,7 +10,7 @@ use std::fmt;
 use jsonrpsee::types::Params;
 use paychan_core::Amount;
 use serde::{
-    Deserialize, Deserializer,
+    Deserialize, Deserializer, Serialize, Serializer,
     de::{self, DeserializeOwned, Visitor},
 };
 
@@ -78,6 +78,13 @@ impl Visitor<'_> for AmountVisitor {
 impl<'de> Deserialize<'de> for AmountParam {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(AmountVisitor)
+    }
+}
+
+impl Serialize for AmountParam {
+    /// As a decimal string, the form the API writes amounts in.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_string())
     }
 }
 

@@ -147,3 +147,21 @@ async fn an_exhausted_budget_is_a_clear_error_and_pays_nothing() {
     assert_eq!(channels.len(), 1);
     assert_eq!(channels[0].balances.my_deposit, 25);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_with_commas_and_quotes_gets_a_readable_receipt() {
+    // Issue 21, defect 1: the receipt of `GET /weather?city=a,b` did not parse and the
+    // client dropped it without a word.
+    let net = Net::new().await;
+    let addr = serve(api(&net.paywall())).await;
+    let client = net.client(ClientConfig::default());
+    let paid = client
+        .get(&format!("http://{addr}/weather?city=a,b&q=%22x%22"))
+        .await
+        .unwrap();
+    assert_eq!(paid.response.status(), 200);
+    assert_eq!(paid.receipt_error, None);
+    let receipt = paid.receipt.expect("a receipt");
+    assert_eq!(receipt.request, "GET /weather?city=a,b&q=%22x%22");
+    assert!(receipt.is_signed_by(net.b.address()));
+}

@@ -20,33 +20,18 @@ use std::sync::Arc;
 
 use jsonrpsee::types::Params;
 use paychan_core::{Address, ChannelId};
-use serde::Deserialize;
 
 use super::{
     Context,
     open_channel::{resolve, target},
     set_auto_refill::refill,
 };
-use crate::{
-    error::RpcError,
-    params::{AmountParam, at_most, element, optional_amount, positional},
-    types::BalancesAndStatus,
-};
+use crate::{aa_params::AaCall, error::RpcError, params::AmountParam, types::BalancesAndStatus};
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Options {
-    #[serde(default)]
-    timeout: Option<u64>,
-    #[serde(default)]
-    asset: Option<String>,
-    #[serde(default, deserialize_with = "optional_amount")]
-    auto_refill_threshold: Option<AmountParam>,
-    #[serde(default, deserialize_with = "optional_amount")]
-    auto_refill_amount: Option<AmountParam>,
-    /// Accepted and ignored.
-    #[serde(default, rename = "salt")]
-    _salt: Option<serde_json::Value>,
+/// The parsed params of aa-channels method `method`.
+pub(super) fn call(method: &str, params: &Params<'_>) -> Result<AaCall, RpcError> {
+    AaCall::parse(method, params.as_str())?
+        .ok_or_else(|| RpcError::invalid_params(format!("{method} is not an aa-channels call")))
 }
 
 /// Whether an aa-channels asset names the native asset.
@@ -65,12 +50,14 @@ pub(crate) async fn create_new_channel(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ChannelId, RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 3)?;
-    let peer: String = element(&values, 0, "peer")?;
-    let deposit: AmountParam = element(&values, 1, "initial_amount")?;
-    let options: Option<Options> = element(&values, 2, "options")?;
-    let options = options.unwrap_or_default();
+    let AaCall::CreateNewChannel {
+        peer,
+        initial_amount,
+        options,
+    } = call(crate::method::aa::CREATE_NEW_CHANNEL, &params)?
+    else {
+        return Err(RpcError::invalid_params("not createNewChannel"));
+    };
     if !native(options.asset.as_deref()) {
         return Err(RpcError::invalid_params(
             "options.asset: only the native asset (\"base\") is supported",
@@ -83,9 +70,9 @@ pub(crate) async fn create_new_channel(
         )));
     }
     let target = target(Some(peer), None)?;
-    ctx.check_funds(deposit.0).await?;
+    ctx.check_funds(initial_amount).await?;
     let peer = resolve(&ctx, target).await?;
-    let id = ctx.node.create_channel(peer, deposit.0).await?;
+    let id = ctx.node.create_channel(peer, initial_amount).await?;
     if let Some(auto) = refill(options.auto_refill_threshold, options.auto_refill_amount) {
         ctx.node.set_auto_refill(id, Some(auto)).await?;
     }
@@ -96,12 +83,14 @@ pub(crate) async fn send_message_and_pay(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<serde_json::Value, RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 3)?;
-    let id: ChannelId = element(&values, 0, "aa_address")?;
-    let message: serde_json::Value = element(&values, 1, "message_to_peer")?;
-    let amount: AmountParam = element(&values, 2, "amount")?;
-    let amount = amount.positive("amount")?;
+    let AaCall::SendMessageAndPay {
+        aa_address: id,
+        message,
+        amount,
+    } = call(crate::method::aa::SEND_MESSAGE_AND_PAY, &params)?
+    else {
+        return Err(RpcError::invalid_params("not sendMessageAndPay"));
+    };
     Ok(ctx.node.send_message_and_pay(id, &message, amount).await?)
 }
 
@@ -109,11 +98,15 @@ pub(crate) async fn set_auto_refill(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<(), RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 3)?;
-    let id: ChannelId = element(&values, 0, "aa_address")?;
-    let amount: Option<AmountParam> = element(&values, 1, "auto_refill_amount")?;
-    let threshold: Option<AmountParam> = element(&values, 2, "auto_refill_threshold")?;
+    let AaCall::SetAutoRefill {
+        aa_address: id,
+        amount,
+        threshold,
+    } = call(crate::method::aa::SET_AUTO_REFILL, &params)?
+    else {
+        return Err(RpcError::invalid_params("not setAutoRefill"));
+    };
+    let (amount, threshold) = (amount.map(AmountParam), threshold.map(AmountParam));
     ctx.node
         .set_auto_refill(id, refill(threshold, amount))
         .await?;
@@ -124,9 +117,11 @@ pub(crate) async fn get_balances_and_status(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<BalancesAndStatus, RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 1)?;
-    let id: ChannelId = element(&values, 0, "aa_address")?;
+    let AaCall::GetBalancesAndStatus { aa_address: id } =
+        call(crate::method::aa::GET_BALANCES_AND_STATUS, &params)?
+    else {
+        return Err(RpcError::invalid_params("not getBalancesAndStatus"));
+    };
     Ok(ctx.view(id).await?.into())
 }
 
@@ -134,10 +129,11 @@ pub(crate) async fn get_channels_for_peer(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<Vec<ChannelId>, RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 2)?;
-    let peer: String = element(&values, 0, "peer")?;
-    let asset: Option<String> = element(&values, 1, "asset")?;
+    let AaCall::GetChannelsForPeer { peer, asset } =
+        call(crate::method::aa::GET_CHANNELS_FOR_PEER, &params)?
+    else {
+        return Err(RpcError::invalid_params("not getChannelsForPeer"));
+    };
     // A peer URL names the peer by its address before the '@'.
     let address = peer
         .split_once('@')

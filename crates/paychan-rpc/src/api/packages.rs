@@ -18,8 +18,9 @@ use serde::Deserialize;
 
 use super::Context;
 use crate::{
+    aa_params::AaCall,
     error::RpcError,
-    params::{AmountParam, at_most, element, parse, positional},
+    params::{AmountParam, parse},
     types::{ChannelView, CreatedPackage, VerifiedPaymentView},
 };
 
@@ -123,20 +124,25 @@ pub(crate) async fn aa_create(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<CreatedPackage, RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 3)?;
-    let id: ChannelId = element(&values, 0, "aa_address")?;
-    let amount: AmountParam = element(&values, 1, "amount")?;
-    let message: Option<serde_json::Value> = element(&values, 2, "message")?;
-    create_package(&ctx, id, amount, message).await
+    let AaCall::CreatePaymentPackage {
+        aa_address,
+        amount,
+        message,
+    } = super::aa::call(crate::method::aa::CREATE_PAYMENT_PACKAGE, &params)?
+    else {
+        return Err(RpcError::invalid_params("not createPaymentPackage"));
+    };
+    create_package(&ctx, aa_address, AmountParam(amount), message).await
 }
 
 pub(crate) async fn aa_verify(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<VerifiedPaymentView, RpcError> {
-    let values = positional(&params)?;
-    at_most(&values, 1)?;
-    let package: serde_json::Value = element(&values, 0, "package")?;
+    let AaCall::VerifyPaymentPackage { package } =
+        super::aa::call(crate::method::aa::VERIFY_PAYMENT_PACKAGE, &params)?
+    else {
+        return Err(RpcError::invalid_params("not verifyPaymentPackage"));
+    };
     verify_package(&ctx, package, AmountParam::default()).await
 }

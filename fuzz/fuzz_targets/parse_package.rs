@@ -5,7 +5,8 @@
 //! Properties: every package that parses is written (JSON and compact form) within the size
 //! limits and both forms parse back to the same package (the node can store, forward and
 //! answer whatever it accepted); its voucher reads the same from either, with the same
-//! signature check, and a cumulative amount is accepted only in canonical decimal form.
+//! signature check, and a cumulative amount is accepted only in canonical decimal form; the
+//! payee's checks of the package alone (`claim`) never panic.
 
 #![no_main]
 
@@ -32,6 +33,8 @@ fuzz_target!(|data: &[u8]| {
 
     let domain = package.domain();
     let _ = package.params().id(&domain);
+    // Every check the payee makes of the package alone: never a panic, whatever it holds.
+    let _ = package.claim(&domain, package.channel.party_b);
     match package.signed_voucher() {
         Ok(voucher) => {
             assert_eq!(

@@ -176,7 +176,8 @@ impl Paywall {
             ));
         };
         let refused = |why: String| refusal(&challenge, PaymentError::PACKAGE_REFUSED, why);
-        let package = PaymentPackage::parse(&presented).map_err(|e| refused(e.to_string()))?;
+        let package = PaymentPackage::parse(&presented)
+            .map_err(|e| refused(paychan_node::NodeError::from(e).to_string()))?;
         let (method, path) = request_line(&parts);
         if self.config.bind_requests && package.message != Some(binding(&method, &path)) {
             return Err(refused(format!(

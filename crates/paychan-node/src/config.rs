@@ -3,30 +3,8 @@
 
 use std::time::Duration;
 
-use paychan_core::Amount;
-pub use paychan_core::manager::ChannelPolicy;
+pub use paychan_core::manager::{ChannelPolicy, UnconfirmedCredit};
 use paychan_ledger::ChallengeFloor;
-use serde::{Deserialize, Serialize};
-
-/// How much a payee accepts ahead of a peer's deposits that the ledger shows but has not yet
-/// confirmed (its confirmation depth is the ledger backend's setting). Zero, the default,
-/// waits for confirmation. What is accepted this way is at risk until the deposit confirms:
-/// if it never does, the ledger pays at most the peer's confirmed funds.
-#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UnconfirmedCredit {
-    /// The most accepted ahead of confirmation in one channel.
-    pub per_channel: Amount,
-    /// The most accepted ahead of confirmation in all channels together.
-    pub total: Amount,
-}
-
-impl UnconfirmedCredit {
-    /// Whether any credit is given.
-    pub fn enabled(&self) -> bool {
-        self.per_channel > 0 && self.total > 0
-    }
-}
 
 /// A node's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! The node's errors: a stable numeric code, a category (as in perun-node: peer, client,
 //! protocol, internal) that says whose fault it is and what to do, and a human message.
 
+pub use paychan_core::manager::package::PackageRejection;
 use paychan_core::{
-    Amount, ChannelId,
+    ChannelId,
     channel::{CertificateRejection, CommandError, Reason, VoucherRejection},
-    manager::PolicyRejection,
     wire::CodecError,
 };
 use paychan_ledger::LedgerError;
@@ -50,7 +50,7 @@ pub enum NodeError {
     /// A payment package was refused (malformed, forged, replayed, for another payee,
     /// channel or ledger, or over the payer's balance); nothing was recorded.
     #[error("payment package refused: {0}")]
-    PackageRefused(PackageRejection),
+    PackageRefused(#[from] PackageRejection),
     /// The node's configuration cannot work with its ledger (a challenge period it could not
     /// defend); the message says what would be accepted.
     #[error("invalid configuration: {0}")]
@@ -163,82 +163,6 @@ impl NodeError {
             NodeError::Ledger(_) => 4001,
             NodeError::Store(_) => 4002,
             NodeError::ShuttingDown => 4003,
-        }
-    }
-}
-
-/// Why a payment package was refused. Nothing was recorded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PackageRejection {
-    /// Not a package: too large, neither JSON nor base64url, a field missing or malformed.
-    #[error("{0}")]
-    Malformed(String),
-    /// A format version this node does not read.
-    #[error("version {got} is not supported (this node reads version {supported})")]
-    Version {
-        /// The package's version.
-        got: u32,
-        /// The version this node reads.
-        supported: u32,
-    },
-    /// For another ledger.
-    #[error("the package is for another ledger")]
-    OtherLedger,
-    /// The channel id is not the digest of the channel parameters.
-    #[error("the channel id is not the digest of the channel parameters")]
-    ChannelId,
-    /// The payer is not a party of the channel.
-    #[error("the payer is not a party of the channel")]
-    NotAParty,
-    /// It pays another node.
-    #[error("the package pays another node")]
-    OtherPayee,
-    /// The signature is not the payer's.
-    #[error("the signature is not the payer's")]
-    Signature,
-    /// The message is not the one the voucher pays for.
-    #[error("the message is not the one the voucher pays for")]
-    Message,
-    /// The channel is not open on the ledger, or not there at all.
-    #[error("channel {id} is {}", if *.known { "not open on the ledger" } else { "not on the ledger (not opened yet?)" })]
-    NotOnLedger {
-        /// The channel.
-        id: ChannelId,
-        /// Whether the ledger knows it (closed) or not at all.
-        known: bool,
-    },
-    /// Our channel policy refuses the channel.
-    #[error(transparent)]
-    Policy(PolicyRejection),
-    /// The channel's rules refuse the voucher (replayed, older, over the payer's balance).
-    #[error(transparent)]
-    Voucher(VoucherRejection),
-    /// It pays less than the price of what it pays for.
-    #[error("underpaid: the package pays {amount}, at least {min} is due")]
-    Underpaid {
-        /// What it pays.
-        amount: Amount,
-        /// What is due.
-        min: Amount,
-    },
-}
-
-impl Reason for PackageRejection {
-    fn reason(&self) -> &'static str {
-        match self {
-            PackageRejection::Malformed(_) => "package.malformed",
-            PackageRejection::Version { .. } => "package.version",
-            PackageRejection::OtherLedger => "package.other_ledger",
-            PackageRejection::ChannelId => "package.channel_id",
-            PackageRejection::NotAParty => "package.not_a_party",
-            PackageRejection::OtherPayee => "package.other_payee",
-            PackageRejection::Signature => "package.signature",
-            PackageRejection::Message => "package.message",
-            PackageRejection::NotOnLedger { .. } => "package.not_on_ledger",
-            PackageRejection::Policy(e) => e.reason(),
-            PackageRejection::Voucher(e) => e.reason(),
-            PackageRejection::Underpaid { .. } => "package.underpaid",
         }
     }
 }

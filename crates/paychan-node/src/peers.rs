@@ -25,8 +25,10 @@ use std::{
     sync::{Arc, Mutex as StdMutex},
 };
 
+pub(crate) use paychan_core::manager::Wait;
 use paychan_core::{
     Address, ChannelId,
+    manager::{Replies, replies::Resolution},
     wire::{self, ErrorBody, Message},
 };
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -37,15 +39,8 @@ use crate::{
     peer::{Origin, PeerConnection},
 };
 
-/// What a channel-scoped answer answers.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(crate) enum Wait {
-    Proposal,
-    Withdrawal,
-    Settlement,
-}
-
-type Waiters<K> = StdMutex<HashMap<K, (Address, oneshot::Sender<Message>)>>;
+/// Who waits for a peer's answer: woken with it, or dropped (the answer will not come).
+type Waiter = oneshot::Sender<Message>;
 
 /// The connection the node uses for one peer, as [`Node::connection_info`] shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,8 +87,8 @@ pub(crate) struct Peers {
     me: Address,
     max_in_flight: usize,
     table: StdMutex<Table>,
-    requests: Waiters<u64>,
-    waiters: Waiters<(ChannelId, Wait)>,
+    /// Who waits for which answer (the manager's matching).
+    replies: StdMutex<Replies<Waiter>>,
 }
 
 impl Peers {
@@ -102,8 +97,7 @@ impl Peers {
             me,
             max_in_flight: max_in_flight.max(1),
             table: StdMutex::new(Table::default()),
-            requests: StdMutex::new(HashMap::new()),
-            waiters: StdMutex::new(HashMap::new()),
+            replies: StdMutex::new(Replies::new()),
         }
     }
 
@@ -199,8 +193,8 @@ impl Peers {
     /// Fails whoever waits for an answer of `peer`: it will not come (the connection the
     /// request went out on is gone).
     fn fail_waiting(&self, peer: Address) {
-        lock(&self.requests).retain(|_, (p, _)| *p != peer);
-        lock(&self.waiters).retain(|_, (p, _)| *p != peer);
+        // Dropped senders wake their receivers with "gone".
+        drop(lock(&self.replies).fail_peer(peer));
     }
 
     fn sender(&self, peer: Address) -> Option<mpsc::Sender<Vec<u8>>> {
@@ -390,14 +384,14 @@ impl Node {
     ) -> Result<Message, NodeError> {
         let id = self.next_id();
         let (tx, rx) = oneshot::channel();
-        let requests = &self.peers().requests;
-        lock(requests).insert(id, (peer, tx));
+        let replies = &self.peers().replies;
+        lock(replies).expect_request(peer, id, tx);
         if let Err(e) = self.send(peer, &build(id)).await {
-            lock(requests).remove(&id);
+            lock(replies).forget_request(id);
             return Err(e);
         }
         self.await_reply(peer, rx, || {
-            lock(requests).remove(&id);
+            lock(replies).forget_request(id);
         })
         .await
     }
@@ -411,34 +405,33 @@ impl Node {
         message: &Message,
     ) -> Result<Message, NodeError> {
         let (tx, rx) = oneshot::channel();
-        let waiters = &self.peers().waiters;
-        lock(waiters).insert((id, wait), (peer, tx));
+        let replies = &self.peers().replies;
+        drop(lock(replies).expect(peer, id, wait, tx));
         if let Err(e) = self.send(peer, message).await {
-            lock(waiters).remove(&(id, wait));
+            lock(replies).forget(id, wait);
             return Err(e);
         }
         self.await_reply(peer, rx, || {
-            lock(waiters).remove(&(id, wait));
+            lock(replies).forget(id, wait);
         })
         .await
     }
 
-    fn resolve_request(&self, peer: Address, id: u64, message: Message) {
-        let mut requests = lock(&self.peers().requests);
-        if requests.get(&id).is_some_and(|(p, _)| *p == peer)
-            && let Some((_, tx)) = requests.remove(&id)
-        {
+    /// Wakes whoever `message` answers, if it is an answer; gives it back otherwise.
+    fn wake(&self, peer: Address, message: Message) -> Option<Message> {
+        let resolution = lock(&self.peers().replies).resolve(peer, &message);
+        let Resolution::Answer(mut woken) = resolution else {
+            return Some(message);
+        };
+        // Usually one waiter (an error for a channel may answer several): the last takes it.
+        let last = woken.pop();
+        for tx in woken {
+            let _ = tx.send(message.clone());
+        }
+        if let Some(tx) = last {
             let _ = tx.send(message);
         }
-    }
-
-    fn resolve_wait(&self, peer: Address, key: (ChannelId, Wait), message: Message) {
-        let mut waiters = lock(&self.peers().waiters);
-        if waiters.get(&key).is_some_and(|(p, _)| *p == peer)
-            && let Some((_, tx)) = waiters.remove(&key)
-        {
-            let _ = tx.send(message);
-        }
+        None
     }
 
     pub(crate) async fn reply_error(
@@ -462,60 +455,32 @@ impl Node {
     }
 
     /// Hands an answer (to a request or a channel-scoped wait) to whoever waits for it;
-    /// gives back any other message, for [`dispatch`](Self::dispatch).
+    /// gives back any other message, for [`dispatch`](Self::dispatch), errors included (they
+    /// are logged and reported there, by [`on_error`](Self::on_error)).
     pub(crate) fn resolve_answer(&self, peer: Address, message: Message) -> Option<Message> {
-        match message {
-            Message::PayResult { request_id, .. } | Message::Response { request_id, .. } => {
-                self.resolve_request(peer, request_id, message);
-                None
-            }
-            m @ (Message::AcceptChannel { .. }
-            | Message::RejectChannel { .. }
-            | Message::WithdrawSignature { .. }
-            | Message::SettlementSignature { .. }) => {
-                if let Some(key) = answered_wait(&m) {
-                    self.resolve_wait(peer, key, m);
-                }
-                None
-            }
-            Message::Pong { .. } => None,
-            other => Some(other),
+        if matches!(message, Message::Error { .. }) {
+            return Some(message);
         }
+        self.wake(peer, message)
     }
 
     /// The peer's error message: wakes the request or the channel's waits it answers.
     pub(crate) fn on_error(&self, peer: Address, message: Message) {
         let Message::Error {
-            channel_id,
-            request_id,
-            error,
+            channel_id, error, ..
         } = &message
         else {
             return;
         };
         tracing::warn!(%peer, code = error.code, message = %error.message, "peer reported an error");
-        if let Some(id) = request_id {
-            self.resolve_request(peer, *id, message.clone());
-        } else if let Some(channel) = channel_id {
-            for wait in [Wait::Proposal, Wait::Withdrawal, Wait::Settlement] {
-                self.resolve_wait(peer, (*channel, wait), message.clone());
-            }
-        }
+        let (channel_id, text) = (
+            *channel_id,
+            format!("peer {peer}: {} (code {})", error.message, error.code),
+        );
+        let _ = self.wake(peer, message);
         self.emit(crate::events::NodeEvent::Error {
-            channel_id: *channel_id,
-            message: format!("peer {peer}: {} (code {})", error.message, error.code),
+            channel_id,
+            message: text,
         });
-    }
-}
-
-/// The channel-scoped wait a message answers, if it answers one.
-fn answered_wait(message: &Message) -> Option<(ChannelId, Wait)> {
-    match *message {
-        Message::AcceptChannel { channel_id } | Message::RejectChannel { channel_id, .. } => {
-            Some((channel_id, Wait::Proposal))
-        }
-        Message::WithdrawSignature { channel_id, .. } => Some((channel_id, Wait::Withdrawal)),
-        Message::SettlementSignature { channel_id, .. } => Some((channel_id, Wait::Settlement)),
-        _ => None,
     }
 }

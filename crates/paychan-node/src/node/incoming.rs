@@ -84,29 +84,33 @@ impl Node {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let verdict = match self.check_proposal(peer, &p) {
-            Err(why) => Err(why),
-            Ok(()) => match decider {
-                Some(d) => d.decide(peer, p.params, p.deposit).await,
-                None => Ok(()),
+        let exists = lock(&self.inner.channels).contains_key(&id);
+        let verdict = match self
+            .inner
+            .manager
+            .handle_proposal(peer, &p, exists, unix_now())
+        {
+            Err(why) => Err(why.to_string()),
+            Ok(channel) => match decider {
+                Some(d) => d.decide(peer, p.params, p.deposit).await.map(|()| channel),
+                None => Ok(channel),
             },
         };
-        if let Err(why) = verdict {
-            let reason = truncate(why);
-            let _ = self
-                .send(
-                    peer,
-                    &Message::RejectChannel {
-                        channel_id: id,
-                        reason,
-                    },
-                )
-                .await;
-            return;
-        }
-        let Some(channel) = Channel::proposed(p.params, p.domain, self.address(), unix_now())
-        else {
-            return;
+        let channel = match verdict {
+            Ok(channel) => channel,
+            Err(why) => {
+                let reason = truncate(why);
+                let _ = self
+                    .send(
+                        peer,
+                        &Message::RejectChannel {
+                            channel_id: id,
+                            reason,
+                        },
+                    )
+                    .await;
+                return;
+            }
         };
         let state = Persisted::new(channel);
         let result = async {
@@ -134,32 +138,6 @@ impl Node {
                     .await;
             }
         }
-    }
-
-    /// The channel policy's verdict on a proposal, and no channel of that id yet.
-    fn check_proposal(&self, peer: Address, p: &ProposeChannel) -> Result<(), String> {
-        self.check_offer(&Offer {
-            peer,
-            params: &p.params,
-            domain: &p.domain,
-            deposit: p.deposit,
-        })
-        .map_err(|e| e.to_string())?;
-        if lock(&self.inner.channels).contains_key(&p.params.id(&p.domain)) {
-            return Err("this channel already exists".into());
-        }
-        Ok(())
-    }
-
-    /// The channel policy's verdict on a channel offered to us (the one rule set for
-    /// proposals and for channels learned from the ledger).
-    pub(crate) fn check_offer(&self, offer: &Offer<'_>) -> Result<(), PolicyRejection> {
-        self.inner.config.policy.check(
-            self.address(),
-            &self.inner.domain,
-            &self.inner.challenge_floor,
-            offer,
-        )
     }
 
     async fn on_pay(&self, peer: Address, request_id: u64, voucher: SignedVoucher, body: Vec<u8>) {
@@ -204,7 +182,7 @@ impl Node {
             .probe_voucher(&slot, voucher, memo)
             .await
             .map_err(|e| ErrorBody::new(ErrorBody::VOUCHER_REJECTED, e.to_string()))?;
-        let amount = probe.amount;
+        let amount = probe.amount();
         let message: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
             ErrorBody::new(
                 ErrorBody::MALFORMED,
@@ -253,30 +231,30 @@ impl Node {
         voucher: &SignedVoucher,
         memo: paychan_core::B256,
     ) -> Result<Probe, VoucherRejection> {
-        let check = |credit: Amount| async move {
+        let manager = &self.inner.manager;
+        let check = |funds: Funds| async move {
             let entry = slot.entry.lock().await;
-            let mut checked = entry.state.channel.clone();
-            checked
-                .handle_voucher_with_credit(voucher, memo, credit)
-                .map(|amount| Probe {
-                    amount,
-                    credit,
-                    checked,
-                    version: entry.version,
-                })
+            let step = manager.check_voucher(&entry.state.channel, voucher, memo, funds);
+            (step, entry.version)
         };
-        let first = check(0).await;
-        let Err(VoucherRejection::OverBalance { .. }) = first else {
-            return first;
-        };
-        self.refresh_deposits(slot).await;
-        let confirmed = check(0).await;
-        let Err(VoucherRejection::OverBalance { .. }) = confirmed else {
-            return confirmed;
-        };
-        match self.credit_for(slot).await {
-            0 => confirmed,
-            credit => check(credit).await,
+        // The manager's steps only go forward: known, refreshed, credit.
+        let mut step = check(Funds::Known).await;
+        if let (VoucherStep::RefreshDeposits { .. }, _) = step {
+            self.refresh_deposits(slot).await;
+            step = check(Funds::Refreshed).await;
+        }
+        if let (VoucherStep::AskCredit { .. }, _) = step {
+            step = check(Funds::Credit(self.credit_for(slot).await)).await;
+        }
+        match step {
+            (VoucherStep::Accept(accepted), version) => Ok(Probe { accepted, version }),
+            // The credit step decides; a step asking further is refused as it stands.
+            (
+                VoucherStep::Refuse(why)
+                | VoucherStep::RefreshDeposits { over: why }
+                | VoucherStep::AskCredit { over: why },
+                _,
+            ) => Err(why),
         }
     }
 
@@ -284,7 +262,7 @@ impl Node {
     /// but has not confirmed, within the per-channel limit and what the total limit leaves
     /// after the other channels' exposure.
     async fn credit_for(&self, slot: &Arc<Slot>) -> Amount {
-        let policy = &self.inner.config.unconfirmed_credit;
+        let policy = self.inner.manager.credit();
         if !policy.enabled() {
             return 0;
         }
@@ -306,10 +284,7 @@ impl Node {
             .iter()
             .filter(|(channel, _)| **channel != id)
             .fold(0, |sum, (_, exposure)| sum.saturating_add(*exposure));
-        pending
-            .saturating_sub(confirmed)
-            .min(policy.per_channel)
-            .min(policy.total.saturating_sub(others))
+        policy.allowance(pending, confirmed, others)
     }
 
     /// Keeps an incoming voucher (checked again under the lock) and records the payment,
@@ -334,31 +309,41 @@ impl Node {
         probe: Probe,
         min_amount: Amount,
     ) -> Result<(Amount, Amount), NodeError> {
-        let _credit = if probe.credit > 0 {
+        let on_credit = probe.accepted.credit > 0;
+        let _credit = if on_credit {
             Some(self.inner.credit.lock().await)
         } else {
             None
         };
-        let credit = if probe.credit > 0 {
+        let credit = if on_credit {
             self.credit_for(slot).await
         } else {
             0
         };
         let mut entry = slot.entry.lock().await;
-        let (next, amount) = if probe.credit == 0 && entry.version == probe.version {
-            let next = Persisted {
-                channel: probe.checked,
-                opened: entry.state.opened,
-                auto_refill: entry.state.auto_refill,
-                payouts: entry.state.payouts,
-            };
-            (next, probe.amount)
+        let accepted = if !on_credit && entry.version == probe.version {
+            probe.accepted
         } else {
-            let mut next = entry.state.clone();
-            let amount = next
-                .channel
-                .handle_voucher_with_credit(voucher, memo, credit)?;
-            (next, amount)
+            let step = self.inner.manager.check_voucher(
+                &entry.state.channel,
+                voucher,
+                memo,
+                Funds::Credit(credit),
+            );
+            match step {
+                VoucherStep::Accept(accepted) => accepted,
+                // Decided on what is known now: a step asking further is refused as it stands.
+                VoucherStep::Refuse(why)
+                | VoucherStep::RefreshDeposits { over: why }
+                | VoucherStep::AskCredit { over: why } => return Err(NodeError::Voucher(why)),
+            }
+        };
+        let amount = accepted.amount;
+        let next = Persisted {
+            channel: accepted.next,
+            opened: entry.state.opened,
+            auto_refill: entry.state.auto_refill,
+            payouts: entry.state.payouts,
         };
         if amount < min_amount {
             return Err(NodeError::PackageRefused(PackageRejection::Underpaid {
@@ -408,31 +393,12 @@ impl Node {
         if let Ok(slot) = self.slot(&id) {
             return Ok(slot);
         }
-        let refuse = NodeError::PackageRefused;
-        let record = match self.inner.ledger.channel(id).await? {
-            Some(record)
-                if record.params == params
-                    && record.status == paychan_core::adjudicator::ChannelStatus::Open =>
-            {
-                record
-            }
-            found => {
-                return Err(refuse(PackageRejection::NotOnLedger {
-                    id,
-                    known: found.is_some(),
-                }));
-            }
-        };
-        self.check_offer(&Offer {
-            peer: params.party_a,
-            params: &params,
-            domain: &domain,
-            deposit: record.deposited.a,
-        })
-        .map_err(|e| refuse(PackageRejection::Policy(e)))?;
+        let record = self.inner.ledger.channel(id).await?;
+        let channel =
+            self.inner
+                .manager
+                .handle_ledger_channel(params, record.as_ref(), unix_now())?;
         let peer = params.party_a;
-        let channel = Channel::proposed(params, domain, self.address(), unix_now())
-            .ok_or(refuse(PackageRejection::NotAParty))?;
         let state = Persisted::new(channel);
         let slot = match self.insert_slot(id, Entry::new(state.clone(), 0)) {
             Ok(slot) => slot,
@@ -656,14 +622,15 @@ impl Node {
 
     /// Counter sync for every channel with `peer`: what we hold of theirs and ours.
     pub(crate) async fn sync_with(&self, peer: Address) {
-        for (id, slot) in self.slots() {
+        for (_, slot) in self.slots() {
             // Only open channels with this peer have counters to sync (a channel still being
             // proposed is unknown to the peer).
             let relevant = {
                 let entry = slot.entry.lock().await;
-                !is_proposed(&entry.state.channel)
-                    && entry.state.channel.peer() == peer
-                    && !matches!(entry.state.channel.phase(), Phase::Closed { .. })
+                self.inner
+                    .manager
+                    .counter_sync(&entry.state.channel, peer)
+                    .is_some()
             };
             if !relevant {
                 continue;
@@ -674,18 +641,9 @@ impl Node {
             let _in_flight = slot.paying.lock().await;
             let message = {
                 let entry = slot.entry.lock().await;
-                let channel = &entry.state.channel;
-                let (yours, mine) = (
-                    channel.latest_received().copied(),
-                    channel.latest_sent().copied(),
-                );
-                if yours.is_none() && mine.is_none() {
-                    continue;
-                }
-                Message::CounterSync {
-                    channel_id: id,
-                    yours,
-                    mine,
+                match self.inner.manager.counter_sync(&entry.state.channel, peer) {
+                    Some(message) => message,
+                    None => continue,
                 }
             };
             let _ = self.send(peer, &message).await;
@@ -704,22 +662,18 @@ impl Node {
         };
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
-        let mut changed = false;
-        if let Some(ours) = &yours {
-            match next.channel.handle_counter_sync(ours) {
-                Ok(moved) => changed |= moved,
-                Err(e) => tracing::warn!(%peer, channel = %id, error = %e, "bad counter sync"),
-            }
+        let outcome = self.inner.manager.handle_counter_sync(
+            &mut next.channel,
+            yours.as_ref(),
+            mine.as_ref(),
+        );
+        if let Some(e) = &outcome.ours_refused {
+            tracing::warn!(%peer, channel = %id, error = %e, "bad counter sync");
         }
-        if let Some(theirs) = &mine {
-            match next.channel.handle_resent_voucher(theirs) {
-                Ok(amount) => changed |= amount > 0,
-                Err(e) => {
-                    tracing::debug!(%peer, channel = %id, error = %e, "resent voucher not taken")
-                }
-            }
+        if let Some(e) = &outcome.theirs_refused {
+            tracing::debug!(%peer, channel = %id, error = %e, "resent voucher not taken");
         }
-        if changed {
+        if outcome.changed() {
             if let Err(e) = self.save(&mut entry, next, vec![], None).await {
                 tracing::error!(channel = %id, error = %e, "cannot persist counter sync");
             } else {

@@ -28,7 +28,7 @@ use paychan_core::{
     channel::{Balances, CertificateRejection, Channel, Phase, VoucherRejection},
     eip712::memo_of,
     keccak256,
-    manager::{DefenceFloor, Offer, PolicyRejection, Timers, timers::Deadlines},
+    manager::{Accepted, DefenceFloor, Funds, Manager, Timers, VoucherStep, timers::Deadlines},
     wire::{ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
 };
 use paychan_ledger::{Ledger, Receipt};
@@ -212,14 +212,17 @@ impl Entry {
 
 /// A voucher checked by [`Node::probe_voucher`] and not yet kept.
 pub(crate) struct Probe {
-    /// What it pays.
-    pub(crate) amount: Amount,
-    /// The credit it needs beyond the peer's confirmed funds.
-    credit: Amount,
-    /// The channel with the voucher accepted.
-    checked: Channel,
+    /// The manager's verdict: what it pays, the credit it needs, the channel with it counted.
+    accepted: Accepted,
     /// The channel's version it was checked at.
     version: u64,
+}
+
+impl Probe {
+    /// What it pays.
+    pub(crate) fn amount(&self) -> Amount {
+        self.accepted.amount
+    }
 }
 
 pub(crate) struct Slot {
@@ -232,9 +235,8 @@ pub(crate) struct Inner {
     key: SigningKey,
     domain: Domain,
     config: NodeConfig,
-    /// The shortest challenge period we can defend on our ledger.
-    /// The shortest challenge period this node can answer a close in on its ledger.
-    challenge_floor: DefenceFloor,
+    /// The protocol logic above the channels (policy, packages, vouchers, counter sync).
+    manager: Manager,
     pub(crate) ledger: Arc<dyn Ledger>,
     pub(crate) store: Arc<dyn Store>,
     channels: StdMutex<HashMap<ChannelId, Arc<Slot>>>,
@@ -346,15 +348,22 @@ impl NodeBuilder {
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
         let peers = Peers::new(key.address(), self.config.max_requests_per_peer);
+        let me = key.address();
         let node = Node {
             inner: Arc::new(Inner {
                 key,
                 domain,
+                manager: Manager::new(
+                    me,
+                    domain,
+                    self.config.policy.clone(),
+                    DefenceFloor {
+                        seconds: challenge_floor.seconds,
+                        reason: challenge_floor.reason,
+                    },
+                    self.config.unconfirmed_credit.clone(),
+                ),
                 config: self.config,
-                challenge_floor: DefenceFloor {
-                    seconds: challenge_floor.seconds,
-                    reason: challenge_floor.reason,
-                },
                 ledger,
                 store,
                 channels: StdMutex::new(channels),

@@ -6,6 +6,7 @@
 use paychan_core::{Address, Amount, B256, Signature, Voucher, eip712::Eip712, eip712::memo_of};
 use paychan_node::{
     ChannelPolicy, NodeError, PaymentPackage,
+    package::PackageRejection,
     testkit::{self, FUNDS, Net, connect},
 };
 use serde_json::{Value, json};
@@ -270,7 +271,7 @@ async fn bad_packages_are_refused_and_change_nothing() {
     ] {
         let parsed = PaymentPackage::parse(text).and_then(|p| p.signed_voucher().map(|_| p));
         assert!(
-            matches!(&parsed, Err(e) if e.reason() == Some("package.malformed")),
+            matches!(&parsed, Err(PackageRejection::Malformed(_))),
             "{text:?}: {parsed:?}"
         );
     }

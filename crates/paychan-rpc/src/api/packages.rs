@@ -75,7 +75,7 @@ fn package_of(value: serde_json::Value) -> Result<PaymentPackage, RpcError> {
             )));
         }
     };
-    Ok(parsed?)
+    Ok(parsed.map_err(paychan_node::NodeError::from)?)
 }
 
 async fn verify_package(

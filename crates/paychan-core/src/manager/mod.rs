@@ -10,6 +10,7 @@
 //! | a channel the ledger shows, offered by a package | [`Manager::handle_ledger_channel`] | the channel to persist, or a typed refusal |
 //! | a payment package | [`PaymentPackage::claim`] | the channel and voucher it claims, or a typed refusal |
 //! | a voucher (over a connection or in a package) | [`Manager::check_voucher`] | the checked next state to commit before answering, a refusal, or which ledger read it needs first |
+//! | ledger events of a channel | [`Manager::handle_ledger_events`] | the ledger calls it asks for, and what changed for the user |
 //! | a (re)connect | [`Manager::counter_sync`] | the counter-sync message per channel |
 //! | a peer's counter sync | [`Manager::handle_counter_sync`] | the next state to commit, if it moved |
 //! | an answer from a peer | [`Replies::resolve`] | who waits for it |
@@ -25,6 +26,7 @@
 //! - [`package`]: the payment-package format and the checks that need only the package.
 //! - [`payee`]: accepting a voucher, within the unconfirmed-credit limits.
 //! - [`sync`]: the counter sync on every (re)connect.
+//! - [`ledger`]: ledger events applied to a channel, and what they changed for the user.
 //! - [`replies`]: matching answers to the requests and waits they answer.
 //! - [`timers`]: every deadline of every channel, with `poll_timeout` for the driver.
 
@@ -38,6 +40,7 @@ use crate::{
     wire::ProposeChannel,
 };
 
+pub mod ledger;
 pub mod package;
 pub mod payee;
 pub mod policy;
@@ -49,6 +52,7 @@ pub mod timers;
 mod tests;
 
 pub use self::{
+    ledger::{ChannelChange, LedgerOutcome},
     package::{Claim, PackageRejection, PaymentPackage},
     payee::{Accepted, Funds, UnconfirmedCredit, VoucherStep},
     policy::{ChannelPolicy, DefenceFloor, Offer, PolicyRejection},

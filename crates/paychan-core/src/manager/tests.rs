@@ -632,3 +632,72 @@ fn a_lost_peer_fails_its_waiters_and_forgetting_stops_waiting() {
     assert_eq!(replies.forget_request(2), Some("q2"));
     assert!(replies.is_empty());
 }
+
+// --- ledger events ---------------------------------------------------------------------------
+
+#[test]
+fn ledger_events_are_applied_and_each_change_reported_once() {
+    let mut fx = Fx::proposed();
+    let m = fx.b_manager();
+    let open = fx.bank.open(fx.ka.address(), fx.params, 1_000).unwrap();
+    let mut b = fx.b.clone();
+    let outcome = m.handle_ledger_events(&mut b, &open);
+    assert_eq!(
+        outcome.changes,
+        vec![
+            ChannelChange::Opened,
+            ChannelChange::Deposited {
+                party: Role::A,
+                amount: 1_000
+            }
+        ]
+    );
+    assert!(outcome.actions.is_empty());
+    // The watcher brings the same events again: nothing new to report.
+    let again = m.handle_ledger_events(&mut b, &open);
+    assert_eq!(again, LedgerOutcome::default());
+    // Events of another channel are not ours.
+    let mut other = fx.params;
+    other.nonce = B256::repeat_byte(8);
+    let theirs = fx.bank.open(fx.ka.address(), other, 5).unwrap();
+    let before = b.clone();
+    assert_eq!(
+        m.handle_ledger_events(&mut b, &theirs),
+        LedgerOutcome::default()
+    );
+    assert_eq!(b, before);
+}
+
+#[test]
+fn a_close_counting_less_than_our_voucher_asks_to_submit_it_then_reports_the_payout() {
+    let mut fx = Fx::open(1_000);
+    let m = fx.b_manager();
+    let v = fx.a_pays(400, b"x");
+    fx.b.handle_voucher(&v, memo_of(b"x")).unwrap();
+    // A closes with nothing counted: B must submit A's voucher.
+    let id = fx.a.id();
+    let close = fx
+        .bank
+        .start_close(fx.ka.address(), &id, None, NOW)
+        .unwrap();
+    let outcome = m.handle_ledger_events(&mut fx.b, &close);
+    assert_eq!(
+        outcome.changes,
+        vec![ChannelChange::CloseStarted {
+            by: Role::A,
+            deadline: NOW + 3_600
+        }]
+    );
+    assert_eq!(
+        outcome.actions,
+        vec![crate::channel::LedgerAction::SubmitVoucher(v)]
+    );
+    let submitted = fx.bank.submit_voucher(&v, NOW + 1).unwrap();
+    m.handle_ledger_events(&mut fx.b, &submitted);
+    let settled = fx.bank.settle(&id, NOW + 3_600).unwrap();
+    let outcome = m.handle_ledger_events(&mut fx.b, &settled);
+    assert_eq!(
+        outcome.changes,
+        vec![ChannelChange::Closed { received: 400 }]
+    );
+}

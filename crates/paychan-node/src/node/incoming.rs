@@ -441,20 +441,20 @@ impl Node {
             })
             .collect();
         let mut entry = slot.entry.lock().await;
-        let before = entry.state.clone();
         let mut next = entry.state.clone();
-        for event in &events {
-            // Opens a proposed channel too: the ledger has it.
-            let _ = next.channel.handle_ledger_event(event);
-        }
-        if next.channel == before.channel {
+        // Opens a proposed channel too: the ledger has it.
+        let outcome = self
+            .inner
+            .manager
+            .handle_ledger_events(&mut next.channel, &events);
+        if next.channel == entry.state.channel {
             return;
         }
         if let Err(e) = self.save(&mut entry, next, vec![], None).await {
             tracing::warn!(channel = %id, error = %e, "cannot persist the ledger's deposits");
             return;
         }
-        let reported = user_events(&before, &entry.state, &events, self.address());
+        let reported = user_events(&entry.state.channel, &outcome.changes, self.address());
         drop(entry);
         for event in reported {
             self.emit(event);

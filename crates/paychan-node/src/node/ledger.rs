@@ -1,5 +1,6 @@
 //! Ledger events applied to channels, from our own receipts at once and from the watcher,
-//! and the user events they cause, each reported once.
+//! and the user events they cause, each reported once: the manager applies them and says
+//! what changed ([`Manager::handle_ledger_events`]); the node commits, then reports.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -12,18 +13,16 @@ impl Node {
         slot: &Arc<Slot>,
         receipt: &Receipt,
     ) -> Result<(), NodeError> {
+        let events: Vec<LedgerEvent> = receipt.events.iter().map(|r| r.event).collect();
         let mut entry = slot.entry.lock().await;
-        let before = entry.state.clone();
         let mut next = entry.state.clone();
-        let mut applied = vec![];
-        for record in &receipt.events {
-            if record.event.channel_id() == Some(next.channel.id()) {
-                let _ = next.channel.handle_ledger_event(&record.event);
-                applied.push(record.event);
-            }
-        }
+        // Our own operation: whatever it asks of the ledger, the watcher asks again.
+        let outcome = self
+            .inner
+            .manager
+            .handle_ledger_events(&mut next.channel, &events);
         self.save(&mut entry, next, vec![], None).await?;
-        let events = user_events(&before, &entry.state, &applied, self.address());
+        let events = user_events(&entry.state.channel, &outcome.changes, self.address());
         drop(entry);
         for event in events {
             self.emit(event);
@@ -47,9 +46,11 @@ impl Node {
         let id = record.event.channel_id()?;
         let slot = self.slot(&id).ok()?;
         let mut entry = slot.entry.lock().await;
-        let before = entry.state.clone();
         let mut next = entry.state.clone();
-        let action = next.channel.handle_ledger_event(&record.event);
+        let outcome = self
+            .inner
+            .manager
+            .handle_ledger_events(&mut next.channel, &[record.event]);
         let cursor = Some(record.cursor.saturating_add(1));
         if let Err(e) = self.save(&mut entry, next, vec![], cursor).await {
             self.emit(NodeEvent::Error {
@@ -58,93 +59,60 @@ impl Node {
             });
             return None;
         }
-        let events = user_events(&before, &entry.state, &[record.event], self.address());
+        let events = user_events(&entry.state.channel, &outcome.changes, self.address());
         drop(entry);
         for event in events {
             self.emit(event);
         }
-        action
+        outcome.actions.into_iter().next()
     }
 }
 
-/// What ledger events changed for the user, from the channel's state before and after them.
-/// Both paths that apply ledger events (our own receipts, the watcher) call this; since it
-/// reports only what changed, whichever path applies an event first reports it, once.
+/// The user events of what ledger events changed in `channel` (its state after them), for
+/// the node `my_address`.
 pub(super) fn user_events(
-    before: &Persisted,
-    after: &Persisted,
-    events: &[LedgerEvent],
+    channel: &Channel,
+    changes: &[ChannelChange],
     my_address: Address,
 ) -> Vec<NodeEvent> {
-    let (was, now) = (&before.channel, &after.channel);
-    let id = now.id();
-    let (me, peer) = (now.role(), now.peer());
-    let mut out = vec![];
-    if is_proposed(was) && !is_proposed(now) {
-        out.push(match me {
-            Role::A => NodeEvent::ChannelOpened {
+    let id = channel.id();
+    let (me, peer) = (channel.role(), channel.peer());
+    let who = |party: Role| if party == me { my_address } else { peer };
+    changes
+        .iter()
+        .map(|change| match *change {
+            ChannelChange::Opened if me == Role::A => NodeEvent::ChannelOpened {
                 channel_id: id,
                 peer,
             },
-            Role::B => NodeEvent::ChannelCreatedByPeer {
+            ChannelChange::Opened => NodeEvent::ChannelCreatedByPeer {
                 channel_id: id,
                 peer,
             },
-        });
-    }
-    let grew = |role: Role| {
-        now.ledger()
-            .deposited
-            .at(role)
-            .saturating_sub(was.ledger().deposited.at(role))
-    };
-    if grew(me) > 0 {
-        out.push(NodeEvent::MyDepositBecameStable {
-            channel_id: id,
-            amount: grew(me).to_string(),
-        });
-    }
-    if grew(me.peer()) > 0 {
-        out.push(NodeEvent::PeerDepositBecameStable {
-            channel_id: id,
-            amount: grew(me.peer()).to_string(),
-        });
-    }
-    for role in [Role::A, Role::B] {
-        let amount = now
-            .ledger()
-            .withdrawn
-            .at(role)
-            .saturating_sub(was.ledger().withdrawn.at(role));
-        if amount > 0 {
-            let by = if role == me { my_address } else { peer };
-            out.push(NodeEvent::Withdrawn {
+            ChannelChange::Deposited { party, amount } if party == me => {
+                NodeEvent::MyDepositBecameStable {
+                    channel_id: id,
+                    amount: amount.to_string(),
+                }
+            }
+            ChannelChange::Deposited { amount, .. } => NodeEvent::PeerDepositBecameStable {
                 channel_id: id,
-                by,
                 amount: amount.to_string(),
-            });
-        }
-    }
-    let closing_started = |p: &Phase| matches!(p, Phase::Closing { .. } | Phase::Closed { .. });
-    if !closing_started(was.phase())
-        && let Some(LedgerEvent::CloseStarted { by, deadline, .. }) = events
-            .iter()
-            .find(|e| matches!(e, LedgerEvent::CloseStarted { .. }))
-    {
-        let by = if *by == me { my_address } else { peer };
-        out.push(NodeEvent::CloseStarted {
-            channel_id: id,
-            by,
-            deadline: *deadline,
-        });
-    }
-    if let (false, Phase::Closed { payouts }) =
-        (matches!(was.phase(), Phase::Closed { .. }), now.phase())
-    {
-        out.push(NodeEvent::ChannelClosed {
-            channel_id: id,
-            amount_received: payouts.at(me).to_string(),
-        });
-    }
-    out
+            },
+            ChannelChange::Withdrawn { party, amount } => NodeEvent::Withdrawn {
+                channel_id: id,
+                by: who(party),
+                amount: amount.to_string(),
+            },
+            ChannelChange::CloseStarted { by, deadline } => NodeEvent::CloseStarted {
+                channel_id: id,
+                by: who(by),
+                deadline,
+            },
+            ChannelChange::Closed { received } => NodeEvent::ChannelClosed {
+                channel_id: id,
+                amount_received: received.to_string(),
+            },
+        })
+        .collect()
 }

@@ -28,7 +28,10 @@ use paychan_core::{
     channel::{Balances, CertificateRejection, Channel, Phase, VoucherRejection},
     eip712::memo_of,
     keccak256,
-    manager::{Accepted, DefenceFloor, Funds, Manager, Timers, VoucherStep, timers::Deadlines},
+    manager::{
+        Accepted, ChannelChange, DefenceFloor, Funds, Manager, Timers, VoucherStep,
+        timers::Deadlines,
+    },
     wire::{ErrorBody, MAX_BODY_LEN, Message, ProposeChannel, Reply},
 };
 use paychan_ledger::{Ledger, Receipt};

@@ -2,9 +2,10 @@
 //! consistency fuzzer (`fuzz/fuzz_targets/channel_consistency.rs`) and its property test
 //! (`tests/it/consistency.rs`), after rust-lightning's `chanmon_consistency`.
 //!
-//! Two [`Party`]s each run the core's [`Channel`](crate::channel::Channel) and the manager's
-//! [`Timers`](crate::manager::Timers) the way the node drives them (see [`party`]); the
-//! proposal passes the receiver's [`ChannelPolicy`]; the ledger is the in-memory [`Bank`]
+//! Two [`Party`]s each run the core's [`Channel`](crate::channel::Channel) and the
+//! [`Manager`](crate::manager::Manager) (proposal, vouchers, counter sync, ledger events) with
+//! its [`Timers`](crate::manager::Timers) the way the node drives them (see [`party`]); the
+//! proposal passes the receiver's manager and its channel policy; the ledger is the in-memory [`Bank`]
 //! around the ledger rules. A byte string decodes into a [`Setup`] and [`Action`]s
 //! ([`action`]): payments both ways, frames delivered in or out of order, duplicated or
 //! lost, reconnects with counter sync, restarts from the latest or an older committed state,
@@ -41,7 +42,6 @@ use crate::{
     channel::Channel,
     crypto::SigningKey,
     eip712::{ChannelParams, Domain},
-    manager::{ChannelPolicy, DefenceFloor, Offer},
     types::{Amount, ChannelId, Pair, Role},
     wire::{self, Message, ProposeChannel},
 };
@@ -149,7 +149,10 @@ impl Simulation {
             bank,
             now: START,
             id,
-            parties: Pair::new(Party::new(Role::A, ka, id), Party::new(Role::B, kb, id)),
+            parties: Pair::new(
+                Party::new(Role::A, ka, id, domain),
+                Party::new(Role::B, kb, id, domain),
+            ),
             net: Network::new(),
             setup,
             step: 0,
@@ -165,7 +168,7 @@ impl Simulation {
     /// The proposal, through the codec and B's policy, and the open on the ledger.
     fn open(&mut self, params: ChannelParams, domain: Domain) -> Result<(), String> {
         let deposit = self.setup.deposit_a;
-        let (a, b) = (params.party_a, params.party_b);
+        let a = params.party_a;
         self.parties.a.channel = Channel::proposed(params, domain, a, self.now);
         self.parties.a.commit();
         let proposal = Message::ProposeChannel(ProposeChannel {
@@ -176,16 +179,13 @@ impl Simulation {
         let Message::ProposeChannel(p) = through_codec(&proposal)? else {
             return Err("the proposal changed in the codec".into());
         };
-        let offer = Offer {
-            peer: a,
-            params: &p.params,
-            domain: &p.domain,
-            deposit: p.deposit,
-        };
-        ChannelPolicy::default()
-            .check(b, &domain, &DefenceFloor::default(), &offer)
-            .map_err(|e| format!("B's policy refuses a valid proposal: {e}"))?;
-        self.parties.b.channel = Channel::proposed(p.params, p.domain, b, self.now);
+        let accepted = self
+            .parties
+            .b
+            .manager()
+            .handle_proposal(a, &p, false, self.now)
+            .map_err(|e| format!("B's manager refuses a valid proposal: {e}"))?;
+        self.parties.b.channel = Some(accepted);
         self.parties.b.commit();
         through_codec(&Message::AcceptChannel {
             channel_id: self.id,

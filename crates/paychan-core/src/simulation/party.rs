@@ -1,5 +1,5 @@
-//! One simulated node with one channel: the core's [`Channel`], the manager's
-//! [`Timers`], a store that keeps every state it committed, and the node's rules around
+//! One simulated node with one channel: the core's [`Channel`], the [`Manager`] (vouchers,
+//! counter sync, ledger events) and its [`Timers`], a store that keeps every state it committed, and the node's rules around
 //! them as `docs/ARCHITECTURE.md` describes the driver (`paychan-node`):
 //!
 //! - every change is committed before the frame that depends on it leaves, and a payee
@@ -20,8 +20,11 @@ use crate::{
     adjudicator::LedgerEvent,
     channel::{Channel, CoSigned, LedgerAction},
     crypto::SigningKey,
-    eip712::{Eip712, Settlement, SignedVoucher, Voucher, Withdrawal, memo_of},
-    manager::{Clock, Timer, Timers},
+    eip712::{Domain, Eip712, Settlement, SignedVoucher, Voucher, Withdrawal, memo_of},
+    manager::{
+        ChannelPolicy, Clock, DefenceFloor, Funds, Manager, Timer, Timers, UnconfirmedCredit,
+        VoucherStep,
+    },
     types::{Amount, ChannelId, Role},
     wire::{ErrorBody, Message, Reply},
 };
@@ -78,6 +81,8 @@ pub struct Party {
     pub role: Role,
     key: SigningKey,
     id: ChannelId,
+    /// Its protocol logic above the channel, as the node's.
+    manager: Manager,
     /// Its state of the channel (none before it knows it or after it forgot it).
     pub channel: Option<Channel>,
     /// How many ledger events it has applied.
@@ -98,12 +103,21 @@ pub struct Party {
 }
 
 impl Party {
-    /// A party with key `key` in channel `id`, knowing nothing yet.
-    pub fn new(role: Role, key: SigningKey, id: ChannelId) -> Self {
+    /// A party with key `key` in channel `id` on the ledger `domain`, knowing nothing yet;
+    /// its manager has the node's default policy.
+    pub fn new(role: Role, key: SigningKey, id: ChannelId, domain: Domain) -> Self {
+        let manager = Manager::new(
+            key.address(),
+            domain,
+            ChannelPolicy::default(),
+            DefenceFloor::default(),
+            UnconfirmedCredit::default(),
+        );
         Party {
             role,
             key,
             id,
+            manager,
             channel: None,
             cursor: 0,
             store: vec![],
@@ -187,21 +201,18 @@ impl Party {
         self.paying = None;
     }
 
+    /// Its manager.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+
     /// The counter sync sent on (re)connect: our copy of the peer's latest voucher and our
-    /// own latest voucher, if any.
+    /// own latest voucher, if any ([`Manager::counter_sync`]).
     pub fn counter_sync(&self) -> Option<Message> {
         // A payment still in flight is settled first (the node holds the channel's payment
         // lock while it sends the sync); here the connection just dropped, so none is.
         let channel = self.channel.as_ref()?;
-        let (yours, mine) = (
-            channel.latest_received().copied(),
-            channel.latest_sent().copied(),
-        );
-        (yours.is_some() || mine.is_some()).then_some(Message::CounterSync {
-            channel_id: self.id,
-            yours,
-            mine,
-        })
+        self.manager.counter_sync(channel, channel.peer())
     }
 
     fn signed(&mut self, voucher: &SignedVoucher) {
@@ -347,16 +358,22 @@ impl Party {
                 voucher,
                 body,
             } => {
-                let mut next = channel.clone();
-                let reply = match next.handle_voucher(&voucher, memo_of(&body)) {
-                    Err(why) => {
+                // The party reads no ledger beyond its watcher: a voucher over the funds it
+                // knows is refused as it stands.
+                let step =
+                    self.manager
+                        .check_voucher(channel, &voucher, memo_of(&body), Funds::Known);
+                let reply = match step {
+                    VoucherStep::Refuse(why)
+                    | VoucherStep::RefreshDeposits { over: why }
+                    | VoucherStep::AskCredit { over: why } => {
                         Reply::Err(ErrorBody::new(ErrorBody::VOUCHER_REJECTED, why.to_string()))
                     }
-                    Ok(_) if body.first() == Some(&1) => {
+                    VoucherStep::Accept(_) if body.first() == Some(&1) => {
                         Reply::Err(ErrorBody::new(ErrorBody::HANDLER_ERROR, "refused"))
                     }
-                    Ok(_) => {
-                        *channel = next;
+                    VoucherStep::Accept(accepted) => {
+                        *channel = accepted.next;
                         self.commit();
                         Reply::Ok(b"{}".to_vec())
                     }
@@ -416,13 +433,11 @@ impl Party {
                 }
             }
             Message::CounterSync { yours, mine, .. } => {
-                if let Some(ours) = &yours {
-                    let _ = channel.handle_counter_sync(ours);
-                }
-                if let Some(theirs) = &mine {
-                    // Ok(0) may still have kept a newer voucher of the same amount.
-                    let _ = channel.handle_resent_voucher(theirs);
-                }
+                // Whatever it did (a resent voucher of the same amount may still have been
+                // kept) is committed below.
+                let _ = self
+                    .manager
+                    .handle_counter_sync(channel, yours.as_ref(), mine.as_ref());
             }
             Message::Error {
                 request_id: Some(WITHDRAWAL_REFUSED),
@@ -454,10 +469,10 @@ impl Party {
     pub fn apply_events(&mut self, events: &[LedgerEvent], from_log: bool) -> Vec<LedgerCall> {
         let mut calls = vec![];
         if let Some(channel) = self.channel.as_mut() {
-            for event in events {
-                if let Some(LedgerAction::SubmitVoucher(v)) = channel.handle_ledger_event(event) {
-                    calls.push(LedgerCall::Submit(v));
-                }
+            let outcome = self.manager.handle_ledger_events(channel, events);
+            for action in outcome.actions {
+                let LedgerAction::SubmitVoucher(v) = action;
+                calls.push(LedgerCall::Submit(v));
             }
         }
         if from_log {

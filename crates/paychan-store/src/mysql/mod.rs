@@ -1,0 +1,1 @@
+//! The MariaDB/MySQL backend (feature `mysql`): being written, nothing here yet.

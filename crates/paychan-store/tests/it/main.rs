@@ -12,5 +12,7 @@
 )]
 
 mod conformance;
+mod mysql;
 mod postgres;
+mod shared;
 mod sqlite;

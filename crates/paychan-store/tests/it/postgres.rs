@@ -13,13 +13,14 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use paychan_core::{Address, B256, ChannelId, keccak256};
+use paychan_core::{Address, B256};
 use paychan_store::{
     Batch, ChannelRow, Direction, PaymentRow, Remedy, Store, StoreError,
     postgres::{PostgresOptions, PostgresStore, SCHEMA_VERSION},
     testkit::Harness,
 };
-use tokio::sync::Barrier;
+
+use crate::shared::{id, row, two_stores_race};
 
 /// The server's URL.
 fn url() -> String {
@@ -130,117 +131,16 @@ mod conformance {
     paychan_store::store_conformance_suite!(super::postgres_harness());
 }
 
-fn id(n: u32) -> ChannelId {
-    ChannelId(keccak256(n.to_be_bytes()))
-}
-
-fn row(n: u32, version: u64) -> ChannelRow {
-    ChannelRow {
-        id: id(n),
-        peer: Address::repeat_byte(1),
-        phase: "open".to_owned(),
-        version,
-        state: format!("channel {n} version {version}").into_bytes(),
-        updated_at: version,
-    }
-}
-
-fn paid(n: u32, version: u64, writer: u8) -> Batch {
-    let mut row = row(n, version);
-    row.state.push(writer);
-    Batch {
-        channels: vec![row],
-        payments: vec![PaymentRow {
-            channel_id: id(n),
-            direction: Direction::Incoming,
-            sequence: version,
-            amount: u128::from(writer),
-            cumulative: u128::from(version),
-            memo: B256::repeat_byte(writer),
-            time: version,
-        }],
-        ledger_cursor: None,
-        removals: vec![],
-    }
-}
-
-/// Two stores with pools of their own (two processes, as in high availability) commit the same
-/// version of one channel at the same instant, a hundred times: exactly one wins each time,
-/// the other gets a conflict naming the winner's version, reloads, and commits the next
-/// version. The stored history has exactly one payment per version, from its winner.
+/// Two stores with pools of their own (two processes, as in high availability) race for the
+/// same version of one channel (see `shared::two_stores_race`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_racing_for_one_version_one_wins_and_the_loser_reloads() {
     let schema = TestSchema::create().await;
-    let stores = [
+    let stores: [Arc<dyn Store>; 2] = [
         Arc::new(schema.store().await),
         Arc::new(schema.store().await),
     ];
-    stores[0].commit(paid(1, 1, 0)).await.unwrap();
-    let mut version = 1;
-    let mut wins = [0u32; 2];
-    for _ in 0..100 {
-        version += 1;
-        let barrier = Arc::new(Barrier::new(2));
-        let racers: Vec<_> = (0..2u8)
-            .map(|writer| {
-                let (store, barrier) = (
-                    Arc::clone(&stores[usize::from(writer)]),
-                    Arc::clone(&barrier),
-                );
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    store.commit(paid(1, version, writer)).await
-                })
-            })
-            .collect();
-        let mut outcomes = Vec::new();
-        for racer in racers {
-            outcomes.push(racer.await.unwrap());
-        }
-        let winner = match (&outcomes[0], &outcomes[1]) {
-            (Ok(()), Err(_)) => 0,
-            (Err(_), Ok(())) => 1,
-            other => panic!("version {version}: expected one winner, got {other:?}"),
-        };
-        wins[winner] += 1;
-        let loser = 1 - winner;
-        match &outcomes[loser] {
-            Err(
-                e @ StoreError::Conflict {
-                    channel_id,
-                    stored_version,
-                },
-            ) => {
-                assert_eq!((*channel_id, *stored_version), (id(1), version));
-                assert_eq!(e.remedy(), Remedy::ReloadAndRetry);
-            }
-            other => panic!("version {version}: the loser got {other:?}"),
-        }
-        let reloaded = stores[loser].channel(id(1)).await.unwrap().unwrap();
-        assert_eq!(reloaded.version, version);
-        assert_eq!(
-            reloaded.state.last(),
-            Some(&(winner as u8)),
-            "the winner's state"
-        );
-        version += 1;
-        stores[loser]
-            .commit(paid(1, version, loser as u8))
-            .await
-            .unwrap();
-    }
-    let payments = stores[1]
-        .payments(id(1), Direction::Incoming, u32::MAX, None)
-        .await
-        .unwrap();
-    assert_eq!(payments.len() as u64, version, "one payment per version");
-    assert!(
-        payments
-            .iter()
-            .all(|p| p.cumulative == u128::from(p.sequence)),
-        "each payment is its version's"
-    );
-    eprintln!("wins per store: {wins:?}");
+    two_stores_race(stores).await;
 }
 
 /// Version 1 of the PostgreSQL schema exactly as it shipped, written independently of the

@@ -38,6 +38,10 @@
 
 mod encoding;
 mod error;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 mod store;
 #[cfg(feature = "testkit")]

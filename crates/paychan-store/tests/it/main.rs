@@ -1,5 +1,6 @@
-//! Integration tests of paychan-store, in one binary: the conformance suite against SQLite
-//! and the SQLite backend's own tests (migrations, refusals, group commit, `kill -9`).
+//! Integration tests of paychan-store, in one binary: the conformance suite against SQLite,
+//! PostgreSQL and MariaDB, and each backend's own tests (migrations, refusals, races between
+//! processes, group commit, `kill -9`).
 
 // Tests fail by panicking, and compute expectations with plain arithmetic.
 #![allow(
@@ -11,4 +12,7 @@
 )]
 
 mod conformance;
+mod mysql;
+mod postgres;
+mod shared;
 mod sqlite;

@@ -1,0 +1,322 @@
+//! The MariaDB/MySQL backend against the real server of the machine (127.0.0.1:3306, root
+//! with an empty password; `PAYCHAN_TEST_MYSQL_URL` overrides the server): the conformance
+//! suite, two stores racing for one channel, migrations from a hand-made version-1 schema, and
+//! refusals. Every test works in a database of its own, created for it and dropped when it
+//! ends, failed or not. A server that cannot be reached fails the tests with a message that
+//! says so; they never skip.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use mysql_async::prelude::Queryable;
+use paychan_core::{Address, B256};
+use paychan_store::{
+    Batch, ChannelRow, Direction, PaymentRow, Remedy, Store, StoreError,
+    mysql::{MysqlOptions, MysqlStore, SCHEMA_VERSION},
+    testkit::Harness,
+};
+
+use crate::shared::{id, row, two_stores_race};
+
+/// The server's URL, without a database.
+fn server() -> String {
+    std::env::var("PAYCHAN_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+}
+
+/// A database of one test: created on [`TestDatabase::create`], dropped with everything in it
+/// when the value is dropped (also while a failed test unwinds).
+pub(crate) struct TestDatabase {
+    pub(crate) name: String,
+}
+
+impl TestDatabase {
+    /// Creates a database with a name no other test uses. Panics, saying what to do, if the
+    /// server cannot be reached.
+    pub(crate) async fn create() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "paychan_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        execute(&format!("CREATE DATABASE `{name}`")).await;
+        TestDatabase { name }
+    }
+
+    /// The URL of this database.
+    pub(crate) fn url(&self) -> String {
+        format!("{}/{}", server(), self.name)
+    }
+
+    /// A store in this database, with a pool of its own.
+    pub(crate) async fn store(&self) -> MysqlStore {
+        MysqlStore::connect_with(&self.url(), options())
+            .await
+            .unwrap_or_else(|e| panic!("connecting to MariaDB at {}: {e}", self.url()))
+    }
+}
+
+fn options() -> MysqlOptions {
+    let mut options = MysqlOptions::default();
+    options.max_connections = 8;
+    options
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop may run inside the test's runtime, which cannot block: use a thread of its own.
+        let sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(try_execute(&sql))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("dropping test database {}: {e}", self.name),
+            Err(_) => eprintln!("dropping test database {}: the thread panicked", self.name),
+        }
+    }
+}
+
+/// Runs `sql` on a connection of its own; panics with a clear message on failure.
+pub(crate) async fn execute(sql: &str) {
+    if let Err(e) = try_execute(sql).await {
+        panic!(
+            "MariaDB at {} (the tests need it running: 127.0.0.1:3306, root with an empty \
+             password): {e}",
+            server()
+        );
+    }
+}
+
+async fn try_execute(sql: &str) -> Result<(), String> {
+    let opts = mysql_async::Opts::from_url(&server()).map_err(|e| e.to_string())?;
+    let mut conn = mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let outcome = conn
+        .query_drop(sql)
+        .await
+        .map_err(|e| format!("{sql}: {e}"));
+    let _ = conn.disconnect().await;
+    outcome
+}
+
+/// A harness over a new database; the database lives as long as the harness.
+pub(crate) async fn mysql_harness() -> Harness {
+    let database = Arc::new(TestDatabase::create().await);
+    Harness::new(move || {
+        let database = Arc::clone(&database);
+        async move {
+            let store = MysqlStore::connect_with(&database.url(), options()).await?;
+            Ok(Arc::new(store) as Arc<dyn Store>)
+        }
+    })
+}
+
+mod conformance {
+    paychan_store::store_conformance_suite!(super::mysql_harness());
+}
+
+/// Two stores with pools of their own (two processes, as in high availability) race for the
+/// same version of one channel (see `shared::two_stores_race`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_racing_for_one_version_one_wins_and_the_loser_reloads() {
+    let database = TestDatabase::create().await;
+    let stores: [Arc<dyn Store>; 2] = [
+        Arc::new(database.store().await),
+        Arc::new(database.store().await),
+    ];
+    two_stores_race(stores).await;
+}
+
+/// Version 1 of the MariaDB schema exactly as it shipped, written independently of the crate.
+const SCHEMA_V1: &str = "
+    CREATE TABLE schema_version (
+        id      SMALLINT NOT NULL PRIMARY KEY CHECK (id = 0),
+        version BIGINT   NOT NULL
+    ) ENGINE = InnoDB;
+    INSERT INTO schema_version (id, version) VALUES (0, 1);
+    CREATE TABLE meta (
+        `key` VARBINARY(512) NOT NULL PRIMARY KEY,
+        value LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL
+    ) ENGINE = InnoDB;
+    CREATE TABLE channels (
+        id         VARBINARY(32) NOT NULL PRIMARY KEY CHECK (LENGTH(id) = 32),
+        peer       VARBINARY(20) NOT NULL CHECK (LENGTH(peer) = 20),
+        phase      TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+        version    BIGINT        NOT NULL,
+        state      LONGBLOB      NOT NULL,
+        updated_at BIGINT        NOT NULL
+    ) ENGINE = InnoDB;
+    CREATE TABLE payments (
+        channel_id VARBINARY(32) NOT NULL CHECK (LENGTH(channel_id) = 32),
+        direction  SMALLINT      NOT NULL CHECK (direction IN (0, 1)),
+        sequence   BIGINT        NOT NULL,
+        amount     VARBINARY(16) NOT NULL CHECK (LENGTH(amount) = 16),
+        cumulative VARBINARY(16) NOT NULL CHECK (LENGTH(cumulative) = 16),
+        memo       VARBINARY(32) NOT NULL CHECK (LENGTH(memo) = 32),
+        time       BIGINT        NOT NULL,
+        PRIMARY KEY (channel_id, direction, sequence)
+    ) ENGINE = InnoDB;
+";
+
+/// `bytes` as a MySQL literal.
+fn hex(bytes: &[u8]) -> String {
+    let digits: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("x'{digits}'")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrates_a_hand_made_version_1_schema() {
+    let database = TestDatabase::create().await;
+    let peer = Address::repeat_byte(0x42);
+    let mut amount = [0u8; 16];
+    amount[15] = 5;
+    execute(&format!(
+        "USE `{name}`; {SCHEMA_V1}
+         INSERT INTO channels VALUES ({id}, {peer}, 'closing', {v3}, x'c0ffee', {max});
+         INSERT INTO payments VALUES ({id}, 1, {top}, {amount}, {full}, {memo}, {time});
+         INSERT INTO meta VALUES ('node.address', '0x42');",
+        name = database.name,
+        id = hex(id(1).0.as_slice()),
+        peer = hex(peer.as_slice()),
+        v3 = i64::MIN + 3,
+        max = i64::MAX,
+        top = 0,
+        amount = hex(&amount),
+        full = hex(&[0xff; 16]),
+        memo = hex(&[7; 32]),
+        time = i64::MIN + 1_700_000_000,
+    ))
+    .await;
+
+    let store = database.store().await;
+    let expected = ChannelRow {
+        id: id(1),
+        peer,
+        phase: "closing".to_owned(),
+        version: 3,
+        state: vec![0xc0, 0xff, 0xee],
+        updated_at: u64::MAX,
+    };
+    assert_eq!(store.channel(id(1)).await.unwrap(), Some(expected.clone()));
+    assert_eq!(store.channels_for_peer(peer).await.unwrap(), vec![expected]);
+    assert_eq!(
+        store
+            .payments(id(1), Direction::Outgoing, 10, None)
+            .await
+            .unwrap(),
+        vec![PaymentRow {
+            channel_id: id(1),
+            direction: Direction::Outgoing,
+            sequence: 1 << 63,
+            amount: 5,
+            cumulative: u128::MAX,
+            memo: B256::repeat_byte(7),
+            time: 1_700_000_000,
+        }]
+    );
+    assert_eq!(
+        store.meta("node.address").await.unwrap().as_deref(),
+        Some("0x42")
+    );
+    assert_eq!(
+        store.ledger_cursor().await.unwrap(),
+        0,
+        "step 2 adds the cursor"
+    );
+    assert!(
+        store.contacts().await.unwrap().is_empty(),
+        "step 3 adds contacts"
+    );
+    let mut next = row(1, 4);
+    next.peer = peer;
+    store
+        .commit(Batch {
+            channels: vec![next],
+            ledger_cursor: Some(9),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.ledger_cursor().await.unwrap(), 9);
+    drop(store);
+
+    // The version is stored, and a second connect finds nothing to do.
+    let store = database.store().await;
+    assert_eq!(store.channel(id(1)).await.unwrap().unwrap().version, 4);
+    let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&database.url()).unwrap())
+        .await
+        .unwrap();
+    let version: Option<i64> = conn
+        .query_first("SELECT version FROM schema_version")
+        .await
+        .unwrap();
+    assert_eq!(version, Some(SCHEMA_VERSION as i64));
+    let index: Option<i64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND index_name = 'channels_by_peer'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(index, Some(1), "step 2 adds the peer index");
+    conn.disconnect().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_newer_schema_and_a_foreign_one() {
+    let database = TestDatabase::create().await;
+    drop(database.store().await);
+    execute(&format!(
+        "UPDATE `{}`.schema_version SET version = {}",
+        database.name,
+        SCHEMA_VERSION + 1
+    ))
+    .await;
+    match MysqlStore::connect_with(&database.url(), options()).await {
+        Err(StoreError::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+
+    let foreign = TestDatabase::create().await;
+    execute(&format!(
+        "CREATE TABLE `{}`.users (name TEXT)",
+        foreign.name
+    ))
+    .await;
+    match MysqlStore::connect_with(&foreign.url(), options()).await {
+        Err(StoreError::Corrupt { reason }) => {
+            assert!(reason.contains("not a paychan database"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_unavailable() {
+    let mut options = MysqlOptions::default();
+    options.timeout = std::time::Duration::from_secs(2);
+    // Port 1 on the loopback: nothing listens there.
+    match MysqlStore::connect_with("mysql://root@127.0.0.1:1/test", options).await {
+        Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.remedy(), Remedy::RetryLater),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}

@@ -150,9 +150,11 @@ pub(crate) fn run(args: &LedgerArgs) -> Result<()> {
 /// The message of a ledger error, without the variant's prefix.
 fn reason(e: &LedgerError) -> String {
     match e {
-        LedgerError::Rejected(why)
-        | LedgerError::Unauthorized(why)
+        LedgerError::Rejected(rule) => format!("{rule} ({})", rule.name()),
+        LedgerError::Unauthorized(why)
         | LedgerError::Invalid(why)
+        | LedgerError::Disabled(why)
+        | LedgerError::Chain(why)
         | LedgerError::Unavailable(why) => why.clone(),
         other => other.to_string(),
     }

@@ -2,7 +2,8 @@
 //!
 //! An [`Adjudicator`] holds every channel of one ledger and applies the seven operations of
 //! the rules table, refusing what the rules refuse with a typed [`LedgerError`] and changing
-//! nothing when it does. It moves no money itself: each operation returns the [`Outcome`] —
+//! nothing when it does. Each refusal names the [`Rule`] it broke ([`LedgerError::rule`]), the
+//! stable reason every ledger backend (and the contract's custom errors) reports. It moves no money itself: each operation returns the [`Outcome`] —
 //! events to publish and payouts to credit — and the ledger that wraps it (the embedded ledger
 //! with its accounts, or a test harness) applies it atomically. Deposits are debited by the
 //! wrapper before it calls in, and given back if the call is refused. The Solidity contract
@@ -11,6 +12,8 @@
 //! Invariant kept by every operation, for every channel: `withdrawn.a + withdrawn.b +
 //! payouts <= deposited.a + deposited.b`, so a channel can never pay out more than was put in
 //! it, even if both parties collude.
+
+mod rule;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +28,8 @@ use crate::{
     },
     types::{Amount, ChannelId, Pair, Role, sum},
 };
+
+pub use self::rule::Rule;
 
 /// The chain id of the embedded ledger's EIP-712 domain.
 pub const EMBEDDED_CHAIN_ID: u64 = 1337;
@@ -174,7 +179,7 @@ pub enum LedgerError {
     ChannelExists(ChannelId),
     /// The parameters are unusable (same or zero parties, zero challenge period).
     #[error("invalid channel parameters: {0}")]
-    InvalidParams(&'static str),
+    InvalidParams(ParamsError),
     /// The operation needs an open channel.
     #[error("channel is not open")]
     NotOpen,
@@ -226,6 +231,61 @@ pub enum LedgerError {
     /// A total would exceed 2^128 - 1 units, or a deadline 2^64 - 1 seconds.
     #[error("amount or time overflow")]
     Overflow,
+}
+
+impl LedgerError {
+    /// The rule the operation broke: the stable reason every ledger backend reports.
+    pub fn rule(&self) -> Rule {
+        match self {
+            LedgerError::UnknownChannel(_) => Rule::UnknownChannel,
+            LedgerError::ChannelExists(_) => Rule::ChannelExists,
+            LedgerError::InvalidParams(p) => p.rule(),
+            LedgerError::NotOpen => Rule::NotOpen,
+            LedgerError::NotClosing => Rule::NotClosing,
+            LedgerError::NotAParty(_) => Rule::NotAParty,
+            LedgerError::BadSignature(_) => Rule::BadSignature,
+            LedgerError::WrongChannel => Rule::WrongChannel,
+            LedgerError::Expired { .. } => Rule::Expired,
+            LedgerError::NotIncreasing => Rule::NotIncreasing,
+            LedgerError::OverBalance => Rule::OverBalance,
+            LedgerError::DeadlineNotReached { .. } => Rule::DeadlineNotReached,
+            LedgerError::DeadlinePassed { .. } => Rule::DeadlinePassed,
+            LedgerError::ZeroAmount => Rule::ZeroAmount,
+            LedgerError::Overflow => Rule::Overflow,
+        }
+    }
+}
+
+impl From<&LedgerError> for Rule {
+    fn from(e: &LedgerError) -> Rule {
+        e.rule()
+    }
+}
+
+/// Why channel parameters are unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamsError {
+    /// Party A and party B are the same address.
+    #[error("partyA and partyB are the same")]
+    SameParties,
+    /// A party is the zero address.
+    #[error("a party is the zero address")]
+    ZeroParty,
+    /// The challenge period is zero.
+    #[error("challenge period is zero")]
+    ZeroChallengePeriod,
+}
+
+impl ParamsError {
+    /// The rule broken.
+    pub fn rule(self) -> Rule {
+        match self {
+            ParamsError::SameParties => Rule::SameParties,
+            ParamsError::ZeroParty => Rule::ZeroParty,
+            ParamsError::ZeroChallengePeriod => Rule::ZeroChallengePeriod,
+        }
+    }
 }
 
 /// What an operation did: the events to publish and the payouts to credit, in order.
@@ -326,13 +386,13 @@ impl Adjudicator {
     /// Opens a channel with `amount` deposited for A (the caller has debited it).
     pub fn open(&mut self, params: ChannelParams, amount: Amount) -> Result<Outcome, LedgerError> {
         if params.party_a == params.party_b {
-            return Err(LedgerError::InvalidParams("partyA and partyB are the same"));
+            return Err(LedgerError::InvalidParams(ParamsError::SameParties));
         }
         if params.party_a == Address::ZERO || params.party_b == Address::ZERO {
-            return Err(LedgerError::InvalidParams("a party is the zero address"));
+            return Err(LedgerError::InvalidParams(ParamsError::ZeroParty));
         }
         if params.challenge_period == 0 {
-            return Err(LedgerError::InvalidParams("challenge period is zero"));
+            return Err(LedgerError::InvalidParams(ParamsError::ZeroChallengePeriod));
         }
         let id = params.id(&self.domain);
         if self.channels.contains_key(&id) {

@@ -68,7 +68,7 @@ pub async fn deploy_code(
             chain_id,
             gas_used: receipt.gas_used,
         }),
-        _ => Err(LedgerError::Rejected(format!(
+        _ => Err(LedgerError::Chain(format!(
             "deployment transaction {} failed",
             receipt.transaction_hash
         ))),

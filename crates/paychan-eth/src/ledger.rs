@@ -39,7 +39,7 @@ use futures::StreamExt;
 use paychan_core::{
     Address, Amount, B256, ChannelId, ChannelParams, Domain, Pair, Role, Settlement, SignedVoucher,
     SigningKey, U256, Withdrawal,
-    adjudicator::{ChannelRecord, ChannelStatus},
+    adjudicator::{ChannelRecord, ChannelStatus, Rule},
     channel::CoSigned,
 };
 use paychan_ledger::{
@@ -374,7 +374,7 @@ impl EthAccount {
             let before = BlockId::number(block.saturating_sub(1));
             return Err(match self.shared.provider.call(tx).block(before).await {
                 Err(e) => from_rpc(e),
-                Ok(_) => LedgerError::Rejected(format!(
+                Ok(_) => LedgerError::Chain(format!(
                     "transaction {hash} reverted in block {block} (state changed since the \
                      simulation, or out of gas)"
                 )),
@@ -617,10 +617,10 @@ impl LedgerFunding for EthAccount {
     /// ([`crate::payouts::opened_by_another`]).
     async fn open(&self, params: &ChannelParams, amount: Amount) -> Result<Receipt, LedgerError> {
         match self.open_channel(params, amount).await {
-            Err(LedgerError::Rejected(why)) => {
+            Err(LedgerError::Rejected(rule)) => {
                 match crate::payouts::opened_by_another(self, params, amount).await? {
                     Some(receipt) => Ok(receipt),
-                    None => Err(LedgerError::Rejected(why)),
+                    None => Err(LedgerError::Rejected(rule)),
                 }
             }
             other => other,
@@ -634,7 +634,7 @@ impl LedgerFunding for EthAccount {
         amount: Amount,
     ) -> Result<Receipt, LedgerError> {
         let Some(record) = self.channel(id).await? else {
-            return Err(LedgerError::Rejected(format!("unknown channel {id}")));
+            return Err(LedgerError::Rejected(Rule::UnknownChannel));
         };
         let value = self.prepare_payment(record.params.token, amount).await?;
         let call = PaychanAdjudicator::depositCall {

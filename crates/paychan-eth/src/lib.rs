@@ -4,6 +4,8 @@
 //! - [`bindings`]: `sol!` bindings generated from the committed artifacts in `contracts/out`.
 //! - [`config`]: where the contract is and how cautious to be (confirmations, polling, retries).
 //! - [`error`]: contract reverts and RPC failures mapped onto [`LedgerError`] kinds.
+//! - [`revert`]: each custom error of the contract as the ledger rule it stands for, the
+//!   same [`Rule`](paychan_core::adjudicator::Rule) the embedded ledger reports.
 //! - [`events`]: contract logs decoded into ledger events, numbered by a cursor that maps onto
 //!   (block, log index) and survives restarts; only confirmed blocks are indexed.
 //! - [`ledger`]: [`EthLedger`] (one connection to one contract) and [`EthAccount`] (a handle
@@ -27,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod ledger;
 mod payouts;
+pub mod revert;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -10,12 +10,13 @@
 //!   from [`LedgerEvents::events`]. Backends with probabilistic finality (Ethereum) return
 //!   only after their configured confirmation depth.
 //! - **All or nothing**: a refused operation ([`LedgerError::is_final`]) changed nothing and
-//!   will be refused again for the same inputs; a transient error
-//!   ([`LedgerError::Unavailable`]) may be retried, and the retry is safe because every
-//!   operation is idempotent in effect: a replayed withdrawal, open, settle or close is refused
-//!   (`NotIncreasing`, `ChannelExists`, `NotClosing`, `NotOpen`), a re-submitted voucher never
-//!   lowers what is counted. A deposit is the one operation that is not: retry it only after
-//!   checking the balance.
+//!   will be refused again for the same inputs; a refusal by the ledger rules names the
+//!   [`Rule`] it broke ([`LedgerError::Rejected`]), the same rule on every backend. A
+//!   transient error ([`LedgerError::Unavailable`]) may be retried, and the retry is safe
+//!   because every operation is idempotent in effect: a replayed withdrawal, open, settle or
+//!   close is refused (`ledger.not_increasing`, `ledger.channel_exists`, `ledger.not_closing`,
+//!   `ledger.not_open`), a re-submitted voucher never lowers what is counted. A deposit is the
+//!   one operation that is not: retry it only after checking the balance.
 //! - **Who acts**: a ledger handle is bound to one account (its key). Funds move only out of
 //!   that account (open, deposit); only a party may start a close; everything else may be
 //!   done by anyone (a watchtower can submit vouchers and settle).
@@ -28,19 +29,34 @@ use async_trait::async_trait;
 use futures::Stream;
 use paychan_core::{
     Address, Amount, ChannelId, ChannelParams, Domain, Role, Settlement, SignedVoucher, Withdrawal,
-    adjudicator::{self, ChannelRecord, LedgerEvent},
+    adjudicator::{self, ChannelRecord, LedgerEvent, Rule},
     bank::BankError,
     channel::CoSigned,
 };
 use serde::{Deserialize, Serialize};
 
 /// Why a ledger call failed.
+///
+/// Every variant but [`Unavailable`](LedgerError::Unavailable) is final. A refusal by the
+/// ledger rules is [`Rejected`](LedgerError::Rejected) with the exact [`Rule`], the same on
+/// every backend; the other variants are refusals that no channel rule stands for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum LedgerError {
     /// The ledger rules refused the operation (final; nothing changed).
-    #[error("refused by the ledger rules: {0}")]
-    Rejected(String),
+    #[error("refused by the ledger rules: {0} ({name})", name = .0.name())]
+    Rejected(Rule),
+    /// The ledger refused under a rule this build does not know (a newer ledger; final,
+    /// nothing changed).
+    #[error(
+        "refused by the ledger under rule `{name}`, which this version does not know: {message}"
+    )]
+    UnknownRule {
+        /// The rule's name as the ledger sent it.
+        name: String,
+        /// The ledger's message.
+        message: String,
+    },
     /// The acting account holds less than the operation needs (final; nothing changed).
     #[error("insufficient funds: {needed} needed, {available} available")]
     InsufficientFunds {
@@ -55,6 +71,16 @@ pub enum LedgerError {
     /// A malformed request (final).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The ledger does not offer this method: the faucet, or moving the clock, of a ledger
+    /// served without them (final).
+    #[error("not offered by this ledger: {0}")]
+    Disabled(String),
+    /// The chain refused the transaction for a reason outside the ledger rules: a token's own
+    /// revert, revert data that is not the adjudicator's, the node refusing the transaction
+    /// (gas, fees), or a revert on chain whose replay does not say why (final; nothing
+    /// changed). Only the Ethereum ledger reports it.
+    #[error("refused by the chain: {0}")]
+    Chain(String),
     /// The ledger cannot be reached or failed to persist; retry later (transient).
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
@@ -65,11 +91,25 @@ impl LedgerError {
     pub fn is_final(&self) -> bool {
         !matches!(self, LedgerError::Unavailable(_))
     }
+
+    /// The ledger rule the operation broke, if the error is such a refusal.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            LedgerError::Rejected(rule) => Some(*rule),
+            _ => None,
+        }
+    }
+}
+
+impl From<Rule> for LedgerError {
+    fn from(rule: Rule) -> Self {
+        LedgerError::Rejected(rule)
+    }
 }
 
 impl From<adjudicator::LedgerError> for LedgerError {
     fn from(e: adjudicator::LedgerError) -> Self {
-        LedgerError::Rejected(e.to_string())
+        LedgerError::Rejected(e.rule())
     }
 }
 
@@ -80,7 +120,8 @@ impl From<BankError> for LedgerError {
                 LedgerError::InsufficientFunds { needed, available }
             }
             BankError::Ledger(e) => e.into(),
-            other => LedgerError::Rejected(other.to_string()),
+            BankError::Overflow => LedgerError::Rejected(Rule::Overflow),
+            other => LedgerError::Invalid(other.to_string()),
         }
     }
 }
@@ -285,9 +326,7 @@ pub trait LedgerClose: LedgerQuery {
     /// nothing to claim; a ledger that never defers payouts always refuses.
     async fn claim(&self, asset: Address, to: Address) -> Result<Receipt, LedgerError> {
         let _ = (asset, to);
-        Err(LedgerError::Rejected(
-            "nothing to claim: this ledger never defers a payout".into(),
-        ))
+        Err(LedgerError::Rejected(Rule::NothingToClaim))
     }
 }
 

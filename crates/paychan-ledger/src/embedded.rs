@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use paychan_core::{
     Address, Amount, ChannelId, ChannelParams, Domain, Role, Settlement, SignedVoucher, SigningKey,
     Withdrawal,
-    adjudicator::{ChannelRecord, LedgerEvent, embedded_domain},
+    adjudicator::{ChannelRecord, LedgerEvent, Rule, embedded_domain},
     bank::{Bank, BankError},
     channel::CoSigned,
     keccak256,
@@ -340,9 +340,8 @@ impl EmbeddedLedger {
         let mut state = self.state()?;
         let time = self.inner.clock.now().max(state.last_time);
         if state.bank.supply(asset).checked_add(amount).is_none() {
-            return Err(LedgerError::Rejected(format!(
-                "the supply of {asset} would exceed 2^128 - 1"
-            )));
+            // The supply of the asset would exceed 2^128 - 1.
+            return Err(LedgerError::Rejected(Rule::Overflow));
         }
         state.write(&Entry::Faucet {
             time,

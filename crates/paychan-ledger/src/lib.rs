@@ -1,7 +1,8 @@
 //! The ledger side of paychan.
 //!
 //! - [`api`]: the `Ledger` interface, split into small role traits with documented
-//!   contracts, the operations and events every backend shares, and its error type.
+//!   contracts, the operations and events every backend shares, and its error type, whose
+//!   refusals name the ledger [`Rule`] they broke.
 //! - [`request`]: ledger operations signed by the account that makes them, so a ledger served
 //!   to other processes knows who is asking.
 //! - [`clock`]: the ledger's time: real by default, manual in tests.
@@ -18,6 +19,8 @@ pub mod request;
 pub mod rpc;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+pub use paychan_core::adjudicator::Rule;
 
 pub use crate::{
     api::{

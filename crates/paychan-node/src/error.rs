@@ -128,13 +128,15 @@ impl NodeError {
     }
 
     /// The typed reason of a refusal, if the error is one: a stable name such as
-    /// `"voucher.not_monotonic"` or `"package.underpaid"` (documented in the RPC API).
+    /// `"voucher.not_monotonic"`, `"package.underpaid"` or, for a refusal by the ledger
+    /// rules, the rule's name (`"ledger.not_open"`) (documented in the RPC API).
     pub fn reason(&self) -> Option<&'static str> {
         match self {
             NodeError::Command(e) => Some(e.reason()),
             NodeError::PackageRefused(e) => Some(e.reason()),
             NodeError::Voucher(e) => Some(e.reason()),
             NodeError::Certificate(e) => Some(e.reason()),
+            NodeError::Ledger(LedgerError::Rejected(rule)) => Some(rule.name()),
             _ => None,
         }
     }

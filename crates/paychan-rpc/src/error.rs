@@ -37,7 +37,7 @@
 //! | 2004 | peer | the connection was lost before the peer answered (a payment's outcome is unknown) |
 //! | 2901 | peer | the peer could not be reached (dial or handshake failed) |
 //! | 3001 | protocol | the peer broke the protocol |
-//! | 3002 | protocol | the ledger refused the operation |
+//! | 3002 | protocol | the ledger refused the operation (`reason`: the ledger rule, `ledger.*`) |
 //! | 3003 | protocol | a voucher was refused by the channel's rules |
 //! | 3004 | protocol | a withdrawal or settlement certificate was refused by the channel's rules |
 //! | 4001 | internal | the ledger is unreachable |
@@ -46,7 +46,8 @@
 //!
 //! A refusal by the protocol's rules also carries `error.data.reason`, a stable name of the
 //! rule (`"voucher.not_monotonic"`, `"package.underpaid"`, `"policy.challenge_period"`,
-//! `"command.withdrawal_pending"`, ...): match on it, never on the message.
+//! `"command.withdrawal_pending"`, a ledger rule such as `"ledger.not_open"`, ...): match on
+//! it, never on the message.
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, error::ErrorCode};
 use paychan_node::{Category, NodeError};

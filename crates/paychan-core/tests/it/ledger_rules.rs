@@ -6,7 +6,7 @@ use alloy_primitives::{Address, B256};
 use paychan_core::{
     Amount, ChannelId, ChannelParams, Domain, Pair, Role, SignedVoucher, SigningKey, Voucher,
     Withdrawal,
-    adjudicator::{ChannelStatus, LedgerError},
+    adjudicator::{ChannelStatus, LedgerError, ParamsError, Rule},
     bank::{Bank, BankError},
     channel::CoSigned,
     eip712::Eip712,
@@ -152,28 +152,26 @@ fn unusable_parameters_are_refused() {
                 party_b: l.params.party_a,
                 ..l.params
             },
-            "same",
+            ParamsError::SameParties,
         ),
         (
             ChannelParams {
                 party_b: Address::ZERO,
                 ..l.params
             },
-            "zero",
+            ParamsError::ZeroParty,
         ),
         (
             ChannelParams {
                 challenge_period: 0,
                 ..l.params
             },
-            "zero",
+            ParamsError::ZeroChallengePeriod,
         ),
     ] {
         let e = ledger(l.refused(|b| b.open(ka, params, 1)));
-        assert!(
-            matches!(e, LedgerError::InvalidParams(m) if m.contains(why)),
-            "{e}"
-        );
+        assert_eq!(e, LedgerError::InvalidParams(why));
+        assert_eq!(e.rule(), why.rule());
     }
     let params = l.params;
     let e = l.refused(|b| b.open(ka, params, FUNDS + 1));
@@ -448,4 +446,55 @@ fn ledger_events_and_records_round_trip_through_json_with_full_size_amounts() {
         &serde_json::from_str::<paychan_core::adjudicator::ChannelRecord>(&json).unwrap(),
         record
     );
+}
+
+/// Every refusal of the adjudicator names its rule, and the names are the documented ones
+/// (docs/PROTOCOL.md, section 6): what every ledger backend reports.
+#[test]
+fn every_refusal_names_its_rule() {
+    let id = ChannelId(B256::repeat_byte(3));
+    let cases = [
+        (LedgerError::UnknownChannel(id), "ledger.unknown_channel"),
+        (LedgerError::ChannelExists(id), "ledger.channel_exists"),
+        (
+            LedgerError::InvalidParams(ParamsError::SameParties),
+            "ledger.same_parties",
+        ),
+        (
+            LedgerError::InvalidParams(ParamsError::ZeroParty),
+            "ledger.zero_party",
+        ),
+        (
+            LedgerError::InvalidParams(ParamsError::ZeroChallengePeriod),
+            "ledger.zero_challenge_period",
+        ),
+        (LedgerError::NotOpen, "ledger.not_open"),
+        (LedgerError::NotClosing, "ledger.not_closing"),
+        (LedgerError::NotAParty(Address::ZERO), "ledger.not_a_party"),
+        (LedgerError::BadSignature("payer"), "ledger.bad_signature"),
+        (LedgerError::WrongChannel, "ledger.wrong_channel"),
+        (LedgerError::Expired { expiry: 1, now: 2 }, "ledger.expired"),
+        (LedgerError::NotIncreasing, "ledger.not_increasing"),
+        (LedgerError::OverBalance, "ledger.over_balance"),
+        (
+            LedgerError::DeadlineNotReached {
+                deadline: 2,
+                now: 1,
+            },
+            "ledger.deadline_not_reached",
+        ),
+        (
+            LedgerError::DeadlinePassed {
+                deadline: 1,
+                now: 2,
+            },
+            "ledger.deadline_passed",
+        ),
+        (LedgerError::ZeroAmount, "ledger.zero_amount"),
+        (LedgerError::Overflow, "ledger.overflow"),
+    ];
+    for (e, name) in cases {
+        assert_eq!(e.rule().name(), name, "{e:?}");
+        assert_eq!(Rule::from_name(name), Some(e.rule()));
+    }
 }

@@ -7,7 +7,7 @@
 use alloy::{primitives::U256 as AU256, sol_types::SolCall};
 use paychan_core::{
     Address, B256, ChannelId, ChannelParams, Pair, Role, Settlement,
-    adjudicator::{ChannelStatus, LedgerEvent},
+    adjudicator::{ChannelStatus, LedgerEvent, Rule},
     channel::CoSigned,
     eip712::Eip712,
 };
@@ -31,10 +31,11 @@ fn params(a: Address, b: Address, token: Address, period: u64, nonce: u8) -> Cha
     }
 }
 
-fn refused(what: &str, r: Result<paychan_ledger::Receipt, LedgerError>) -> String {
+/// Checks that `r` is a refusal under exactly `rule`.
+fn refused(what: &str, rule: Rule, r: Result<paychan_ledger::Receipt, LedgerError>) {
     match r {
-        Err(LedgerError::Rejected(why)) => why,
-        other => panic!("{what}: expected a refusal, got {other:?}"),
+        Err(LedgerError::Rejected(got)) => assert_eq!(got, rule, "{what}"),
+        other => panic!("{what}: expected a refusal under {rule:?}, got {other:?}"),
     }
 }
 
@@ -63,15 +64,15 @@ async fn challenge_periods_below_the_deployment_minimum_are_refused() {
     // The payer's trick of issue 20: a 60 s challenge period, shorter than a watcher under 12
     // confirmations needs to see a close. Refused, as is anything below the minimum.
     for period in [60, 144, CHALLENGE_PERIOD_FLOOR - 1] {
-        let why = refused(
+        refused(
             &format!("open with a {period} s challenge period"),
+            Rule::ChallengePeriodTooShort,
             a.open(
                 &params(ka.address(), kb.address(), h.asset(), period, 1),
                 100,
             )
             .await,
         );
-        assert!(why.contains("ChallengePeriodTooShort"), "{why}");
     }
     assert_eq!(
         a.balance(ka.address(), h.asset()).await.unwrap(),
@@ -174,6 +175,7 @@ async fn a_token_that_returns_false_after_moving_is_paid_once() {
     );
     refused(
         "B claims the payout again",
+        Rule::NothingToClaim,
         b.claim(token, kb.address()).await,
     );
 }
@@ -380,7 +382,7 @@ async fn an_open_front_run_by_a_third_party_becomes_a_deposit() {
     assert_eq!(record.deposited, Pair::new(600, 0));
     assert_eq!(a.balance(ka.address(), h.asset()).await.unwrap(), 1_400);
     // A retried open never pays twice.
-    refused("the open again", a.open(&p, 600).await);
+    refused("the open again", Rule::ChannelExists, a.open(&p, 600).await);
     assert_eq!(a.balance(ka.address(), h.asset()).await.unwrap(), 1_400);
     // A's own open, replayed, stays refused.
     let q = params(
@@ -391,7 +393,11 @@ async fn an_open_front_run_by_a_third_party_becomes_a_deposit() {
         2,
     );
     a.open(&q, 100).await.unwrap();
-    refused("A's own open again", a.open(&q, 100).await);
+    refused(
+        "A's own open again",
+        Rule::ChannelExists,
+        a.open(&q, 100).await,
+    );
     assert_eq!(a.balance(ka.address(), h.asset()).await.unwrap(), 1_300);
 }
 

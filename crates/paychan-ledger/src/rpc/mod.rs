@@ -32,16 +32,20 @@
 //! # Errors
 //!
 //! A [`LedgerError`] is answered with a stable code per variant and the serialized error in
-//! `error.data`, from which the client rebuilds the exact variant:
+//! `error.data`, from which the client rebuilds the exact variant. A refusal by the ledger
+//! rules carries the rule's stable name: `{"Rejected": "ledger.not_open"}`
+//! ([`Rule`](paychan_core::adjudicator::Rule), listed in `docs/PROTOCOL.md`, section 6). A
+//! client that does not know the name (an older client of a newer ledger) answers
+//! [`LedgerError::UnknownRule`] with the name and the server's message.
 //!
 //! | code | meaning |
 //! |---|---|
-//! | -32010 | [`LedgerError::Rejected`] |
+//! | -32010 | [`LedgerError::Rejected`] (and `UnknownRule`, `Chain`: the other refusals) |
 //! | -32011 | [`LedgerError::InsufficientFunds`] |
 //! | -32012 | [`LedgerError::Unauthorized`] (bad signature, used nonce) |
 //! | -32013 | [`LedgerError::Invalid`] |
 //! | -32014 | [`LedgerError::Unavailable`] (retry later) |
-//! | -32015 | the method is disabled on this ledger (faucet, advancing time); `data` holds a `Rejected` |
+//! | -32015 | [`LedgerError::Disabled`]: the method is not offered on this ledger (faucet, advancing time) |
 //! | -32602 | the standard invalid-params error: missing, unknown or ill-typed parameters |
 
 pub mod client;
@@ -67,7 +71,8 @@ pub const UNAUTHORIZED: i32 = -32012;
 pub const INVALID: i32 = -32013;
 /// Error code of [`LedgerError::Unavailable`].
 pub const UNAVAILABLE: i32 = -32014;
-/// Error code of a method this ledger does not offer (faucet, advancing time).
+/// Error code of [`LedgerError::Disabled`]: a method this ledger does not offer (faucet,
+/// advancing time).
 pub const DISABLED: i32 = -32015;
 
 /// The most events one `ledger_events` call returns.
@@ -167,7 +172,10 @@ pub(crate) struct SubscribeParams {
 /// The JSON-RPC error for a ledger error: its code, its message, and itself as `data`.
 pub fn error_object(error: &LedgerError) -> ErrorObjectOwned {
     let code = match error {
-        LedgerError::Rejected(_) => REJECTED,
+        LedgerError::Rejected(_) | LedgerError::UnknownRule { .. } | LedgerError::Chain(_) => {
+            REJECTED
+        }
+        LedgerError::Disabled(_) => DISABLED,
         LedgerError::InsufficientFunds { .. } => INSUFFICIENT_FUNDS,
         LedgerError::Unauthorized(_) => UNAUTHORIZED,
         LedgerError::Invalid(_) => INVALID,
@@ -177,21 +185,31 @@ pub fn error_object(error: &LedgerError) -> ErrorObjectOwned {
 }
 
 /// The ledger error a JSON-RPC error stands for: the exact one from `data` when the server
-/// put it there; otherwise `Invalid` for a malformed call (parse error, invalid request or
-/// params, unknown method) and `Unavailable` for anything else, since then nothing says
-/// that the call changed nothing.
+/// put it there (a refusal under a rule this build does not know is
+/// [`LedgerError::UnknownRule`]); otherwise `Invalid` for a malformed call (parse error,
+/// invalid request or params, unknown method) or a refusal whose rule cannot be read, and
+/// `Unavailable` for anything else, since then nothing says that the call changed nothing.
 pub fn ledger_error(error: &ErrorObject<'_>) -> LedgerError {
-    if let Some(data) = error.data()
-        && let Ok(parsed) = serde_json::from_str::<LedgerError>(data.get())
-    {
-        return parsed;
+    if let Some(data) = error.data() {
+        if let Ok(parsed) = serde_json::from_str::<LedgerError>(data.get()) {
+            return parsed;
+        }
+        if let Some(name) = rejected_rule_name(data.get()) {
+            return LedgerError::UnknownRule {
+                name,
+                message: error.message().to_owned(),
+            };
+        }
     }
     let detail = match error.data() {
         Some(data) => format!("{}: {}", error.message(), data.get()),
         None => error.message().to_owned(),
     };
     match error.code() {
-        REJECTED | DISABLED => LedgerError::Rejected(detail),
+        REJECTED => LedgerError::Invalid(format!(
+            "a refusal without a rule this version can read: {detail} (JSON-RPC error {REJECTED})"
+        )),
+        DISABLED => LedgerError::Disabled(detail),
         UNAUTHORIZED => LedgerError::Unauthorized(detail),
         INVALID => LedgerError::Invalid(detail),
         code if code == ErrorCode::ParseError.code()
@@ -202,5 +220,87 @@ pub fn ledger_error(error: &ErrorObject<'_>) -> LedgerError {
             LedgerError::Invalid(format!("{detail} (JSON-RPC error {code})"))
         }
         code => LedgerError::Unavailable(format!("{detail} (JSON-RPC error {code})")),
+    }
+}
+
+/// The rule name of a `{"Rejected": "<name>"}` error, whether or not this build knows it.
+fn rejected_rule_name(data: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(data).ok()?;
+    Some(value.get("Rejected")?.as_str()?.to_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use paychan_core::adjudicator::Rule;
+
+    use super::*;
+
+    fn round_trip(e: &LedgerError) -> LedgerError {
+        let object = error_object(e);
+        let text = match serde_json::to_string(&object) {
+            Ok(text) => text,
+            Err(err) => panic!("cannot serialize {object:?}: {err}"),
+        };
+        match serde_json::from_str::<ErrorObjectOwned>(&text) {
+            Ok(parsed) => ledger_error(&parsed),
+            Err(err) => panic!("cannot parse {text}: {err}"),
+        }
+    }
+
+    #[test]
+    fn every_rule_travels_by_its_name() {
+        for &rule in Rule::ALL {
+            let e = LedgerError::Rejected(rule);
+            let object = error_object(&e);
+            assert_eq!(object.code(), REJECTED);
+            let data = object.data().map(|d| d.get().to_owned());
+            assert_eq!(data, Some(format!("{{\"Rejected\":\"{}\"}}", rule.name())));
+            assert_eq!(round_trip(&e), e);
+        }
+    }
+
+    #[test]
+    fn other_errors_travel_exactly() {
+        for e in [
+            LedgerError::InsufficientFunds {
+                needed: 2,
+                available: 1,
+            },
+            LedgerError::Unauthorized("nonce".into()),
+            LedgerError::Invalid("bad".into()),
+            LedgerError::Disabled("faucet".into()),
+            LedgerError::Chain("gas".into()),
+            LedgerError::Unavailable("disk".into()),
+            LedgerError::UnknownRule {
+                name: "ledger.new".into(),
+                message: "new".into(),
+            },
+        ] {
+            assert_eq!(round_trip(&e), e);
+        }
+    }
+
+    #[test]
+    fn an_unknown_rule_is_named_not_lost() {
+        let object = ErrorObject::owned(
+            REJECTED,
+            "refused by the ledger rules: a rule from the future",
+            Some(serde_json::json!({"Rejected": "ledger.from_the_future"})),
+        );
+        assert_eq!(
+            ledger_error(&object),
+            LedgerError::UnknownRule {
+                name: "ledger.from_the_future".into(),
+                message: "refused by the ledger rules: a rule from the future".into(),
+            }
+        );
+        // A refusal without a readable rule is still final.
+        let bare = ErrorObject::owned(REJECTED, "refused", None::<()>);
+        let e = ledger_error(&bare);
+        assert!(
+            matches!(e, LedgerError::Invalid(_)) && e.is_final(),
+            "{e:?}"
+        );
     }
 }

@@ -19,8 +19,8 @@ use jsonrpsee::{
 use serde::de::DeserializeOwned;
 
 use super::{
-    AdvanceParams, BalanceParams, ChannelQuery, DISABLED, EventsParams, FaucetParams,
-    MAX_EVENTS_PER_CALL, NonceParams, SubmitParams, SubscribeParams, error_object, method,
+    AdvanceParams, BalanceParams, ChannelQuery, EventsParams, FaucetParams, MAX_EVENTS_PER_CALL,
+    NonceParams, SubmitParams, SubscribeParams, error_object, method,
 };
 use crate::{
     api::{EventRecord, LedgerError},
@@ -134,11 +134,7 @@ fn answer<T>(result: Result<T, LedgerError>) -> Result<T, ErrorObjectOwned> {
 
 /// The error for a method this ledger does not offer.
 fn disabled(why: &str) -> ErrorObjectOwned {
-    ErrorObject::owned(
-        DISABLED,
-        why.to_owned(),
-        Some(LedgerError::Rejected(why.to_owned())),
-    )
+    error_object(&LedgerError::Disabled(why.to_owned()))
 }
 
 fn invalid_params(why: String) -> ErrorObjectOwned {

@@ -7,7 +7,7 @@
 
 use paychan_core::{
     Address, Amount, ChannelId, ChannelParams, Domain, Pair, Role, Voucher,
-    adjudicator::LedgerEvent,
+    adjudicator::{LedgerEvent, Rule},
     channel::{Channel, LedgerAction, Phase},
     eip712::{Eip712, memo_of},
     keccak256,
@@ -140,14 +140,14 @@ pub async fn cooperative_close_during_a_close<H: Harness>(h: &H) {
     w.advance_to(deadline).await;
     w.refused(
         "settle after a cooperative close",
-        Refusal::Rule,
+        Rule::NotClosing,
         a.ledger.settle(id),
     )
     .await;
     let v = w.voucher(&a.key, id, 50, 1);
     w.refused(
         "voucher after a cooperative close",
-        Refusal::Rule,
+        Rule::NotClosing,
         b.ledger.submit_voucher(&v),
     )
     .await;
@@ -557,26 +557,26 @@ pub async fn forged_voucher_is_refused<H: Harness>(h: &H) {
     let own = w.voucher(&mallory.key, id, 90, 1);
 
     let forgeries = [
-        ("signed by a stranger", by_mallory),
-        ("signed by B", by_b),
-        ("with a zero signature", zero),
-        ("with an invalid recovery byte", bad_v),
-        ("of a stranger as payer", own),
+        ("signed by a stranger", by_mallory, Rule::BadSignature),
+        ("signed by B", by_b, Rule::BadSignature),
+        ("with a zero signature", zero, Rule::BadSignature),
+        ("with an invalid recovery byte", bad_v, Rule::BadSignature),
+        ("of a stranger as payer", own, Rule::NotAParty),
     ];
-    for (what, v) in &forgeries {
+    for (what, v, rule) in &forgeries {
         w.refused(
             &format!("start close presenting a voucher {what}"),
-            Refusal::Rule,
+            *rule,
             b.ledger.start_close(id, Some(v)),
         )
         .await;
     }
     let deadline = w.start_close(&b, id, None, Pair::new(0, 0)).await;
-    for (what, v) in &forgeries {
+    for (what, v, rule) in &forgeries {
         for p in [&b, &mallory] {
             w.refused(
                 &format!("{} submits a voucher {what}", p.name),
-                Refusal::Rule,
+                *rule,
                 p.ledger.submit_voucher(v),
             )
             .await;
@@ -616,7 +616,7 @@ pub async fn tampered_voucher_is_refused<H: Harness>(h: &H) {
     for (what, v) in &tampered {
         w.refused(
             &format!("start close presenting a voucher with {what}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             b.ledger.start_close(id, Some(v)),
         )
         .await;
@@ -625,7 +625,7 @@ pub async fn tampered_voucher_is_refused<H: Harness>(h: &H) {
     for (what, v) in &tampered {
         w.refused(
             &format!("submit a voucher with {what}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             b.ledger.submit_voucher(v),
         )
         .await;
@@ -651,20 +651,20 @@ pub async fn voucher_of_another_channel_is_refused<H: Harness>(h: &H) {
 
     w.refused(
         "start close of channel 1 presenting channel 2's voucher",
-        Refusal::Rule,
+        Rule::WrongChannel,
         b.ledger.start_close(id1, Some(&v2)),
     )
     .await;
     let deadline = w.start_close(&b, id1, None, Pair::new(0, 0)).await;
     w.refused(
         "submit channel 2's voucher while channel 2 is open",
-        Refusal::Rule,
+        Rule::NotClosing,
         b.ledger.submit_voucher(&v2),
     )
     .await;
     w.refused(
         "submit channel 2's voucher re-addressed to channel 1",
-        Refusal::Rule,
+        Rule::BadSignature,
         b.ledger.submit_voucher(&readdressed),
     )
     .await;
@@ -677,7 +677,7 @@ pub async fn voucher_of_another_channel_is_refused<H: Harness>(h: &H) {
     let deadline = w.start_close(&b, id2, None, Pair::new(0, 0)).await;
     w.refused(
         "submit channel 1's voucher during channel 2's close",
-        Refusal::Rule,
+        Rule::NotClosing,
         b.ledger.submit_voucher(&v1),
     )
     .await;
@@ -721,20 +721,20 @@ pub async fn foreign_domain_signatures_are_refused<H: Harness>(h: &H) {
         assert_ne!(*d, w.domain, "{case}: the foreign domain is this ledger's");
         w.refused(
             &format!("withdrawal signed for {name}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             a.ledger.withdraw(&cosign(d, withdrawal, &a.key, &b.key)),
         )
         .await;
         w.refused(
             &format!("settlement signed for {name}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             b.ledger
                 .close_cooperative(&cosign(d, settlement, &a.key, &b.key)),
         )
         .await;
         w.refused(
             &format!("start close presenting a voucher signed for {name}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             b.ledger
                 .start_close(id, Some(&sign_voucher(d, &a.key, voucher))),
         )
@@ -746,7 +746,7 @@ pub async fn foreign_domain_signatures_are_refused<H: Harness>(h: &H) {
     for (name, d) in &foreign {
         w.refused(
             &format!("submit a voucher signed for {name}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             b.ledger.submit_voucher(&sign_voucher(d, &a.key, voucher)),
         )
         .await;
@@ -804,7 +804,7 @@ pub async fn replayed_withdrawal_is_refused<H: Harness>(h: &H) {
     w.withdraw(&a, &c1, 30).await;
     w.refused(
         "replay of A's first withdrawal",
-        Refusal::Rule,
+        Rule::NotIncreasing,
         a.ledger.withdraw(&c1),
     )
     .await;
@@ -812,27 +812,27 @@ pub async fn replayed_withdrawal_is_refused<H: Harness>(h: &H) {
     for (who, p) in [("A", &a), ("B", &b), ("a third party", &carol)] {
         w.refused(
             &format!("replay of A's second withdrawal by {who}"),
-            Refusal::Rule,
+            Rule::NotIncreasing,
             p.ledger.withdraw(&c2),
         )
         .await;
     }
     w.refused(
         "A's older withdrawal after a newer one",
-        Refusal::Rule,
+        Rule::NotIncreasing,
         a.ledger.withdraw(&c1),
     )
     .await;
     w.refused(
         "the same total with other counters",
-        Refusal::Rule,
+        Rule::NotIncreasing,
         a.ledger.withdraw(&c2b),
     )
     .await;
     w.withdraw(&carol, &cb, 20).await;
     w.refused(
         "replay of B's withdrawal",
-        Refusal::Rule,
+        Rule::NotIncreasing,
         b.ledger.withdraw(&cb),
     )
     .await;
@@ -866,14 +866,14 @@ pub async fn withdrawal_beyond_balance_is_refused<H: Harness>(h: &H) {
     let over = cert(&w, a.addr(), 101, (0, 0));
     w.refused(
         "A withdraws 101 of 100",
-        Refusal::Rule,
+        Rule::OverBalance,
         a.ledger.withdraw(&over),
     )
     .await;
     let over = cert(&w, a.addr(), 50, (60, 0));
     w.refused(
         "A withdraws 50 of 100 having paid 60",
-        Refusal::Rule,
+        Rule::OverBalance,
         a.ledger.withdraw(&over),
     )
     .await;
@@ -882,7 +882,7 @@ pub async fn withdrawal_beyond_balance_is_refused<H: Harness>(h: &H) {
     let over = cert(&w, b.addr(), 111, (60, 0));
     w.refused(
         "B withdraws 111 of 50 + 60 received",
-        Refusal::Rule,
+        Rule::OverBalance,
         b.ledger.withdraw(&over),
     )
     .await;
@@ -890,7 +890,7 @@ pub async fn withdrawal_beyond_balance_is_refused<H: Harness>(h: &H) {
     let over = cert(&w, a.addr(), 41, (60, 0));
     w.refused(
         "A withdraws once more from an empty share",
-        Refusal::Rule,
+        Rule::OverBalance,
         a.ledger.withdraw(&over),
     )
     .await;
@@ -924,7 +924,7 @@ pub async fn colluding_parties_cannot_drain_other_channels<H: Harness>(h: &H) {
     );
     w.refused(
         "colluding withdrawal of 300 from a channel holding 200",
-        Refusal::Rule,
+        Rule::OverBalance,
         a.ledger.withdraw(&c),
     )
     .await;
@@ -944,7 +944,7 @@ pub async fn colluding_parties_cannot_drain_other_channels<H: Harness>(h: &H) {
         );
         w.refused(
             &format!("colluding withdrawal of {total} from an emptied channel"),
-            Refusal::Rule,
+            Rule::OverBalance,
             b.ledger.withdraw(&cb),
         )
         .await;
@@ -972,7 +972,7 @@ pub async fn expired_withdrawal_is_refused<H: Harness>(h: &H) {
     let expired = w.cosign(body, &a.key, &b.key);
     w.refused(
         "a certificate expiring now",
-        Refusal::Rule,
+        Rule::Expired,
         a.ledger.withdraw(&expired),
     )
     .await;
@@ -981,7 +981,7 @@ pub async fn expired_withdrawal_is_refused<H: Harness>(h: &H) {
     w.advance(100).await;
     w.refused(
         "a certificate after its expiry",
-        Refusal::Rule,
+        Rule::Expired,
         b.ledger.withdraw(&soon),
     )
     .await;
@@ -1006,7 +1006,7 @@ pub async fn withdrawal_of_a_closing_channel_or_stranger_is_refused<H: Harness>(
     let to_mallory = w.withdrawal(id, mallory.addr(), 10, (0, 0)).await;
     w.refused(
         "a withdrawal paying a stranger",
-        Refusal::Rule,
+        Rule::NotAParty,
         mallory
             .ledger
             .withdraw(&w.cosign(to_mallory, &a.key, &b.key)),
@@ -1026,7 +1026,7 @@ pub async fn withdrawal_of_a_closing_channel_or_stranger_is_refused<H: Harness>(
     ] {
         w.refused(
             &format!("a withdrawal {what}"),
-            Refusal::Rule,
+            Rule::BadSignature,
             a.ledger.withdraw(&cert),
         )
         .await;
@@ -1034,7 +1034,7 @@ pub async fn withdrawal_of_a_closing_channel_or_stranger_is_refused<H: Harness>(
     let deadline = w.start_close(&b, id, None, Pair::new(0, 0)).await;
     w.refused(
         "a valid withdrawal of a closing channel",
-        Refusal::Rule,
+        Rule::NotOpen,
         a.ledger.withdraw(&w.cosign(body, &a.key, &b.key)),
     )
     .await;
@@ -1053,14 +1053,18 @@ pub async fn settle_before_deadline_is_refused<H: Harness>(h: &H) {
     w.fund(&b, FUNDS).await;
     let id = w.open(&a, w.params(&a, &b, 1), 100).await;
     w.deposit(&b, id, Role::B, 100).await;
-    w.refused("settle an open channel", Refusal::Rule, b.ledger.settle(id))
-        .await;
+    w.refused(
+        "settle an open channel",
+        Rule::NotClosing,
+        b.ledger.settle(id),
+    )
+    .await;
     let v = w.voucher(&a.key, id, 20, 1);
     let deadline = w.start_close(&b, id, Some(&v), Pair::new(20, 0)).await;
     for p in [&a, &b, &carol] {
         w.refused(
             &format!("{} settles right after the close started", p.name),
-            Refusal::Rule,
+            Rule::DeadlineNotReached,
             p.ledger.settle(id),
         )
         .await;
@@ -1069,7 +1073,7 @@ pub async fn settle_before_deadline_is_refused<H: Harness>(h: &H) {
     if w.now().await < deadline {
         w.refused(
             "settle half way through the challenge period",
-            Refusal::Rule,
+            Rule::DeadlineNotReached,
             a.ledger.settle(id),
         )
         .await;
@@ -1097,37 +1101,37 @@ pub async fn settle_twice_is_refused<H: Harness>(h: &H) {
     for p in [&a, &b, &carol] {
         w.refused(
             &format!("{} settles again", p.name),
-            Refusal::Rule,
+            Rule::NotClosing,
             p.ledger.settle(id),
         )
         .await;
     }
-    w.refused("close again", Refusal::Rule, a.ledger.start_close(id, None))
+    w.refused("close again", Rule::NotOpen, a.ledger.start_close(id, None))
         .await;
     let s = w.cosign(w.settlement(id, (0, 0)), &a.key, &b.key);
     w.refused(
         "cooperative close after settlement",
-        Refusal::Rule,
+        Rule::NotOpen,
         a.ledger.close_cooperative(&s),
     )
     .await;
     w.refused(
         "deposit after settlement",
-        Refusal::Rule,
+        Rule::NotOpen,
         carol.ledger.deposit(id, Role::A, 10),
     )
     .await;
     let c = w.cosign(w.withdrawal(id, a.addr(), 10, (0, 0)).await, &a.key, &b.key);
     w.refused(
         "withdrawal after settlement",
-        Refusal::Rule,
+        Rule::NotOpen,
         a.ledger.withdraw(&c),
     )
     .await;
     let v = w.voucher(&a.key, id, 90, 2);
     w.refused(
         "voucher after settlement",
-        Refusal::Rule,
+        Rule::NotClosing,
         b.ledger.submit_voucher(&v),
     )
     .await;
@@ -1151,7 +1155,7 @@ pub async fn voucher_after_deadline_is_refused<H: Harness>(h: &H) {
     for p in [&b, &tower] {
         w.refused(
             &format!("{} submits a voucher after the deadline", p.name),
-            Refusal::Rule,
+            Rule::DeadlinePassed,
             p.ledger.submit_voucher(&v40),
         )
         .await;
@@ -1172,21 +1176,21 @@ pub async fn start_close_by_stranger_is_refused<H: Harness>(h: &H) {
     let id = w.open(&a, w.params(&a, &b, 1), 100).await;
     w.refused(
         "a stranger starts a close",
-        Refusal::NotAParty,
+        Rule::NotAParty,
         mallory.ledger.start_close(id, None),
     )
     .await;
     let v = w.voucher(&a.key, id, 60, 1);
     w.refused(
         "a stranger starts a close with A's voucher",
-        Refusal::NotAParty,
+        Rule::NotAParty,
         mallory.ledger.start_close(id, Some(&v)),
     )
     .await;
     let own = w.voucher(&mallory.key, id, 60, 1);
     w.refused(
         "a stranger starts a close with her own voucher",
-        Refusal::NotAParty,
+        Rule::NotAParty,
         mallory.ledger.start_close(id, Some(&own)),
     )
     .await;
@@ -1210,14 +1214,14 @@ pub async fn start_close_twice_is_refused<H: Harness>(h: &H) {
     let deadline = w.start_close(&a, id, None, Pair::new(0, 0)).await;
     w.refused(
         "A starts the close again",
-        Refusal::Rule,
+        Rule::NotOpen,
         a.ledger.start_close(id, None),
     )
     .await;
     let v = w.voucher(&a.key, id, 30, 1);
     w.refused(
         "B starts the close again with A's voucher",
-        Refusal::Rule,
+        Rule::NotOpen,
         b.ledger.start_close(id, Some(&v)),
     )
     .await;
@@ -1245,7 +1249,7 @@ pub async fn deposit_while_closing_is_refused<H: Harness>(h: &H) {
     for (p, role, amount) in [(&b, Role::B, 50), (&carol, Role::B, 10), (&a, Role::A, 10)] {
         w.refused(
             &format!("{} deposits {amount} for {role} while closing", p.name),
-            Refusal::Rule,
+            Rule::NotOpen,
             p.ledger.deposit(id, role, amount),
         )
         .await;
@@ -1254,7 +1258,7 @@ pub async fn deposit_while_closing_is_refused<H: Harness>(h: &H) {
     w.settle(&b, id, Pair::new(100, 50)).await;
     w.refused(
         "deposit after settlement",
-        Refusal::Rule,
+        Rule::NotOpen,
         b.ledger.deposit(id, Role::B, 50),
     )
     .await;
@@ -1272,23 +1276,27 @@ pub async fn channel_id_is_never_reused<H: Harness>(h: &H) {
     let id = w.open(&a, p, 100).await;
     w.refused(
         "A opens the same id again",
-        Refusal::Rule,
+        Rule::ChannelExists,
         a.ledger.open(&p, 100),
     )
     .await;
-    w.refused("B opens the same id", Refusal::Rule, b.ledger.open(&p, 50))
-        .await;
+    w.refused(
+        "B opens the same id",
+        Rule::ChannelExists,
+        b.ledger.open(&p, 50),
+    )
+    .await;
     let s = w.cosign(w.settlement(id, (0, 0)), &a.key, &b.key);
     w.close_cooperative(&b, &s, Pair::new(100, 0)).await;
     w.refused(
         "open the id of a settled channel",
-        Refusal::Rule,
+        Rule::ChannelExists,
         a.ledger.open(&p, 100),
     )
     .await;
     w.refused(
         "open the id of a settled channel with another amount",
-        Refusal::Rule,
+        Rule::ChannelExists,
         b.ledger.open(&p, 7),
     )
     .await;
@@ -1342,7 +1350,7 @@ pub async fn cooperative_close_needs_both_signatures<H: Harness>(h: &H) {
         for p in [&b, &mallory] {
             w.refused(
                 &format!("{} submits a settlement with {what}", p.name),
-                Refusal::Rule,
+                Rule::BadSignature,
                 p.ledger.close_cooperative(cert),
             )
             .await;
@@ -1369,7 +1377,7 @@ pub async fn zero_deposit_is_refused<H: Harness>(h: &H) {
     ] {
         w.refused(
             &format!("{} deposits 0 for {role}", p.name),
-            Refusal::Rule,
+            Rule::ZeroAmount,
             p.ledger.deposit(id, role, 0),
         )
         .await;
@@ -1377,7 +1385,7 @@ pub async fn zero_deposit_is_refused<H: Harness>(h: &H) {
     let c = w.cosign(w.withdrawal(id, a.addr(), 0, (0, 0)).await, &a.key, &b.key);
     w.refused(
         "withdrawal of nothing",
-        Refusal::Rule,
+        Rule::NotIncreasing,
         a.ledger.withdraw(&c),
     )
     .await;
@@ -1406,7 +1414,7 @@ pub async fn amounts_at_the_integer_limits<H: Harness>(h: &H) {
     let z = w.open(&b, z, 1).await;
     w.refused(
         "a close whose deadline overflows",
-        Refusal::Rule,
+        Rule::Overflow,
         b.ledger.start_close(z, None),
     )
     .await;
@@ -1419,13 +1427,13 @@ pub async fn amounts_at_the_integer_limits<H: Harness>(h: &H) {
     w.withdraw(&b, &c, 2).await;
     w.refused(
         "A's total deposit would pass u128::MAX",
-        Refusal::Rule,
+        Rule::Overflow,
         a.ledger.deposit(id, Role::A, 2),
     )
     .await;
     w.refused(
         "both deposits together would pass u128::MAX",
-        Refusal::Rule,
+        Rule::Overflow,
         a.ledger.deposit(id, Role::B, 2),
     )
     .await;
@@ -1434,7 +1442,7 @@ pub async fn amounts_at_the_integer_limits<H: Harness>(h: &H) {
     for (p, role) in [(&b, Role::B), (&b, Role::A), (&a, Role::B)] {
         w.refused(
             &format!("{} deposits 1 for {role} into a full channel", p.name),
-            Refusal::Rule,
+            Rule::Overflow,
             p.ledger.deposit(id, role, 1),
         )
         .await;
@@ -1516,6 +1524,7 @@ pub async fn invalid_channel_params_are_refused<H: Harness>(h: &H) {
                 party_b: a.addr(),
                 ..good
             },
+            Rule::SameParties,
         ),
         (
             "B the zero address",
@@ -1523,6 +1532,7 @@ pub async fn invalid_channel_params_are_refused<H: Harness>(h: &H) {
                 party_b: Address::ZERO,
                 ..good
             },
+            Rule::ZeroParty,
         ),
         (
             "A the zero address",
@@ -1530,6 +1540,7 @@ pub async fn invalid_channel_params_are_refused<H: Harness>(h: &H) {
                 party_a: Address::ZERO,
                 ..good
             },
+            Rule::ZeroParty,
         ),
         (
             "a zero challenge period",
@@ -1537,16 +1548,13 @@ pub async fn invalid_channel_params_are_refused<H: Harness>(h: &H) {
                 challenge_period: 0,
                 ..good
             },
+            Rule::ZeroChallengePeriod,
         ),
     ];
-    for (what, p) in &bad {
+    for (what, p, rule) in &bad {
         w.watch_unused(w.id(p)).await;
-        w.refused(
-            &format!("open with {what}"),
-            Refusal::Rule,
-            a.ledger.open(p, 10),
-        )
-        .await;
+        w.refused(&format!("open with {what}"), *rule, a.ledger.open(p, 10))
+            .await;
     }
     let id = w.open(&a, good, 10).await;
     let s = w.cosign(w.settlement(id, (0, 0)), &a.key, &b.key);
@@ -1566,40 +1574,40 @@ pub async fn unknown_channel_is_refused<H: Harness>(h: &H) {
         w.watch_unused(id).await;
         w.refused(
             "deposit to an unknown channel",
-            Refusal::Rule,
+            Rule::UnknownChannel,
             a.ledger.deposit(id, Role::A, 10),
         )
         .await;
         w.refused(
             "start close of an unknown channel",
-            Refusal::Rule,
+            Rule::UnknownChannel,
             a.ledger.start_close(id, None),
         )
         .await;
         let v = w.voucher(&a.key, id, 10, 1);
         w.refused(
             "voucher for an unknown channel",
-            Refusal::Rule,
+            Rule::UnknownChannel,
             b.ledger.submit_voucher(&v),
         )
         .await;
         w.refused(
             "settle an unknown channel",
-            Refusal::Rule,
+            Rule::UnknownChannel,
             b.ledger.settle(id),
         )
         .await;
         let c = w.cosign(w.withdrawal(id, a.addr(), 10, (0, 0)).await, &a.key, &b.key);
         w.refused(
             "withdraw from an unknown channel",
-            Refusal::Rule,
+            Rule::UnknownChannel,
             a.ledger.withdraw(&c),
         )
         .await;
         let s = w.cosign(w.settlement(id, (0, 0)), &a.key, &b.key);
         w.refused(
             "cooperative close of an unknown channel",
-            Refusal::Rule,
+            Rule::UnknownChannel,
             a.ledger.close_cooperative(&s),
         )
         .await;

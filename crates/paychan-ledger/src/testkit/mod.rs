@@ -25,8 +25,10 @@
 //! - conservation: the asset held by its accounts plus `held()` of its channels equals what
 //!   it funded (nothing created or destroyed);
 //! - that events are numbered consecutively from 0 with no event for a refused operation;
-//! - for a refusal, that the error is final ([`LedgerError::is_final`](crate::LedgerError))
-//!   and of the right kind, and that nothing at all changed.
+//! - for a refusal, that the error is exactly the expected one: the ledger [`Rule`] broken
+//!   (`LedgerError::Rejected(rule)`, the same rule on every backend) or insufficient funds
+//!   with the exact amounts; that it is final
+//!   ([`LedgerError::is_final`](crate::LedgerError)); and that nothing at all changed.
 //!
 //! Payouts are always compared with the settlement formula worked out by hand in the case,
 //! so a case also checks that no honest party loses.
@@ -50,6 +52,8 @@ mod cases;
 mod world;
 
 use async_trait::async_trait;
+#[cfg(doc)]
+use paychan_core::adjudicator::Rule;
 use paychan_core::{Address, Amount, SigningKey};
 
 pub use self::cases::*;

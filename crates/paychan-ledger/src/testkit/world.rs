@@ -13,7 +13,7 @@ use futures::StreamExt;
 use paychan_core::{
     Address, Amount, B256, ChannelId, ChannelParams, Domain, Pair, Role, SignedVoucher, SigningKey,
     U256, Voucher, Withdrawal,
-    adjudicator::{ChannelRecord, ChannelStatus, LedgerEvent},
+    adjudicator::{ChannelRecord, ChannelStatus, LedgerEvent, Rule},
     channel::CoSigned,
     eip712::{Eip712, Settlement},
     keccak256,
@@ -47,15 +47,19 @@ impl<A> Party<A> {
     }
 }
 
-/// The kind of error a refused operation must return.
+/// The error a refused operation must return, exactly.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Refusal {
-    /// Refused by the ledger rules: `Rejected` (or `Invalid`).
-    Rule,
-    /// The caller is not a party: `Rejected`, `Invalid` or `Unauthorized`.
-    NotAParty,
+    /// Refused by the ledger rules under this rule: `Rejected(rule)`, on every backend.
+    Rule(Rule),
     /// The acting account holds too little.
     Funds { needed: Amount, available: Amount },
+}
+
+impl From<Rule> for Refusal {
+    fn from(rule: Rule) -> Self {
+        Refusal::Rule(rule)
+    }
 }
 
 /// The key of account `name` in case `case`: distinct per case and per name.
@@ -680,14 +684,15 @@ impl<'h, H: Harness> World<'h, H> {
         );
     }
 
-    /// Runs an operation that must be refused with an error of kind `expect`, and checks that
-    /// it changed nothing. Returns the error.
+    /// Runs an operation that must be refused with exactly `expect` (a [`Rule`] or
+    /// [`Refusal::Funds`]), and checks that it changed nothing. Returns the error.
     pub(crate) async fn refused<T: std::fmt::Debug>(
         &mut self,
         what: &str,
-        expect: Refusal,
+        expect: impl Into<Refusal>,
         op: impl Future<Output = Result<T, LedgerError>>,
     ) -> LedgerError {
+        let expect = expect.into();
         let case = self.case;
         self.check(&format!("(before) {what}")).await;
         let e = match op.await {
@@ -698,19 +703,15 @@ impl<'h, H: Harness> World<'h, H> {
             e.is_final(),
             "{case}: {what}: refused with a transient error {e:?}, not a final one"
         );
-        let kind_ok = match expect {
-            Refusal::Rule => matches!(e, LedgerError::Rejected(_) | LedgerError::Invalid(_)),
-            Refusal::NotAParty => matches!(
-                e,
-                LedgerError::Rejected(_) | LedgerError::Invalid(_) | LedgerError::Unauthorized(_)
-            ),
+        let expected = match expect {
+            Refusal::Rule(rule) => LedgerError::Rejected(rule),
             Refusal::Funds { needed, available } => {
-                e == LedgerError::InsufficientFunds { needed, available }
+                LedgerError::InsufficientFunds { needed, available }
             }
         };
-        assert!(
-            kind_ok,
-            "{case}: {what}: refused with {e:?}, expected a refusal of kind {expect:?}"
+        assert_eq!(
+            e, expected,
+            "{case}: {what}: refused with {e:?} ({e}), expected {expected:?} ({expected})"
         );
         self.check(&format!("refused {what} ({e})")).await;
         e

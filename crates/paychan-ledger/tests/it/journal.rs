@@ -6,7 +6,7 @@ use std::{fs::OpenOptions, io::Write};
 use futures::StreamExt;
 use paychan_core::{Address, B256, ChannelParams, Role, SigningKey};
 use paychan_ledger::{
-    Clock, EmbeddedLedger, LedgerClose, LedgerError, LedgerFunding, LedgerQuery, Operation,
+    Clock, EmbeddedLedger, LedgerClose, LedgerError, LedgerFunding, LedgerQuery, Operation, Rule,
     embedded::{JOURNAL_FILE, token},
     request::SignedRequest,
 };
@@ -257,7 +257,7 @@ async fn the_faucet_refuses_to_overflow_the_supply() {
     ledger.faucet(who, Address::ZERO, u128::MAX).unwrap();
     assert!(matches!(
         ledger.faucet(who, Address::ZERO, 1),
-        Err(LedgerError::Rejected(_))
+        Err(LedgerError::Rejected(Rule::Overflow))
     ));
     assert_eq!(ledger.supply(Address::ZERO).unwrap(), u128::MAX);
 }

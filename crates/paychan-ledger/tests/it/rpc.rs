@@ -12,7 +12,7 @@ use jsonrpsee::{
 use paychan_core::{Address, Amount, B256, ChannelParams, Role, SigningKey};
 use paychan_ledger::{
     Clock, EmbeddedLedger, EventRecord, LedgerError, LedgerEvents, LedgerFunding, LedgerQuery,
-    Operation,
+    Operation, Rule,
     embedded::token,
     request::SignedRequest,
     rpc::{self, RpcLedger, RpcReader, RpcServer, ServeOptions, serve},
@@ -318,7 +318,7 @@ async fn refusals_come_back_as_the_exact_variant() {
         .deposit(params.id(&ledger.domain()), Role::A, 1)
         .await
         .unwrap_err();
-    assert!(matches!(err, LedgerError::Rejected(_)), "{err:?}");
+    assert_eq!(err, LedgerError::Rejected(Rule::UnknownChannel));
     // Refused requests used their nonces up; the handle goes on with the next ones.
     alice.open(&params, 100).await.unwrap();
     assert_eq!(ledger.nonce(alice.account()).unwrap(), 3);
@@ -473,7 +473,7 @@ async fn the_faucet_can_be_disabled() {
     let alice = key(1).address();
     let err = reader.faucet(alice, Address::ZERO, 5).await.unwrap_err();
     assert!(
-        matches!(&err, LedgerError::Rejected(why) if why.contains("faucet is disabled")),
+        matches!(&err, LedgerError::Disabled(why) if why.contains("faucet is disabled")),
         "{err:?}"
     );
     let (code, message, _) = raw_error(
@@ -501,7 +501,7 @@ async fn time_cannot_be_advanced_on_the_system_clock() {
     let reader = RpcReader::connect(&server.url()).await.unwrap();
     let err = reader.advance_time(3600).await.unwrap_err();
     assert!(
-        matches!(&err, LedgerError::Rejected(why) if why.contains("system clock")),
+        matches!(&err, LedgerError::Disabled(why) if why.contains("system clock")),
         "{err:?}"
     );
     let (code, _, _) = raw_error(&http(&server), "ledger_advanceTime", r#"{"secs":3600}"#).await;

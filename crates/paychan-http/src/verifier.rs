@@ -1,6 +1,7 @@
 //! Who checks packages for the paywall: the [`Verifier`] trait, implemented by an in-process
-//! [`Node`] and by [`RpcVerifier`], a remote node reached over its JSON-RPC API (what
-//! `paychan proxy` uses in front of a running `paychan node`).
+//! [`Node`], by a [`StorePayee`] (a front verifying against a store it shares with other
+//! fronts, no node in the process), and by [`RpcVerifier`], a remote node reached over its
+//! JSON-RPC API (what `paychan proxy` uses in front of a running `paychan node`).
 //!
 //! # Requirements
 //!
@@ -15,7 +16,7 @@ use jsonrpsee::{
     http_client::HttpClient,
 };
 use paychan_core::Amount;
-use paychan_node::{Category, Node, PaymentPackage, VerifiedPayment};
+use paychan_node::{Category, Node, NodeError, PaymentPackage, VerifiedPayment, front::StorePayee};
 use paychan_rpc::{
     client::Named,
     method,
@@ -65,10 +66,30 @@ impl Verifier for Node {
         // is the last step, and a failed commit installs nothing.
         self.verify_payment_package_min(package, min_amount)
             .await
-            .map_err(|e| match e.category() {
-                Category::Client | Category::Protocol => VerifyError::Refused(e.to_string()),
-                _ => VerifyError::Failed(e.to_string()),
-            })
+            .map_err(unrecorded)
+    }
+}
+
+#[async_trait]
+impl Verifier for StorePayee {
+    async fn verify(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, VerifyError> {
+        // As for the node: the conditional commit is the last step, and one that fails (a
+        // conflict it gave up on, a database that is down) writes nothing.
+        self.verify_payment_package(package, min_amount)
+            .await
+            .map_err(unrecorded)
+    }
+}
+
+/// A verification error that left the package unrecorded: a refusal, or a failure to retry.
+fn unrecorded(e: NodeError) -> VerifyError {
+    match e.category() {
+        Category::Client | Category::Protocol => VerifyError::Refused(e.to_string()),
+        _ => VerifyError::Failed(e.to_string()),
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`contacts`]: aliases for peers, persisted.
 //! - [`error`]: errors with stable codes and categories.
 //! - [`events`]: what the node reports to its user.
+//! - [`front`]: [`StorePayee`](front::StorePayee), a payee that verifies packages against a
+//!   shared store, holding no channel in memory and no key (the fronts of high availability).
 //! - `lifecycle`: the deadlines: proposals that expire, withdrawals released, settles.
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
 //! - [`package`]: payment packages, payments carried outside the peer connection.
@@ -23,6 +25,7 @@ pub mod config;
 pub mod contacts;
 pub mod error;
 pub mod events;
+pub mod front;
 mod lifecycle;
 pub mod net;
 pub mod node;

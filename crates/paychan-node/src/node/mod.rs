@@ -155,7 +155,7 @@ pub(crate) struct Persisted {
 }
 
 impl Persisted {
-    fn new(channel: Channel) -> Self {
+    pub(crate) fn new(channel: Channel) -> Self {
         let opened = !is_proposed(&channel);
         Persisted {
             channel,
@@ -163,6 +163,11 @@ impl Persisted {
             auto_refill: None,
             payouts: PayoutState::default(),
         }
+    }
+
+    /// Writes "opened" as "not [`Phase::Proposed`]", before the state is stored.
+    pub(crate) fn mark_opened(&mut self) {
+        self.opened = !is_proposed(&self.channel);
     }
 
     /// A row written before `payouts` existed.
@@ -515,7 +520,7 @@ impl Node {
         payments: Vec<PaymentRow>,
         cursor: Option<u64>,
     ) -> Result<(), NodeError> {
-        next.opened = !is_proposed(&next.channel);
+        next.mark_opened();
         let version = entry.version.saturating_add(1);
         let row = ChannelRow {
             id: next.channel.id(),
@@ -617,7 +622,7 @@ pub fn import_row(channel: Channel) -> Result<ChannelRow, NodeError> {
     })
 }
 
-fn status_of(state: &Persisted) -> &'static str {
+pub(crate) fn status_of(state: &Persisted) -> &'static str {
     state.channel.phase().name()
 }
 

@@ -12,6 +12,7 @@
 )]
 
 mod flows;
+mod front;
 mod lifecycle;
 mod malicious;
 mod network;

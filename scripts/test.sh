@@ -2,7 +2,9 @@
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; Python's websockets for the
 # example payment handler), then runs `cargo test --workspace` with any extra arguments.
-# Needs Node.js >= 20 with npm and python3 with pip.
+# Needs Node.js >= 20 with npm and python3 with pip, and the servers of paychan-store's tests
+# (PostgreSQL at 127.0.0.1:5432, trust, database `test`; MariaDB at 127.0.0.1:3306, root with
+# an empty password); CI's machine runs both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

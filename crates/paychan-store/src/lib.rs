@@ -10,6 +10,10 @@
 //! - [`ChannelRow`], [`PaymentRow`], [`Batch`], [`Direction`]: what is stored.
 //! - [`StoreError`]: what went wrong, and what the caller should do about it.
 //! - [`sqlite`]: the embedded default backend, with group commit and stepwise migrations.
+//! - `postgres` (feature `postgres`): `postgres::PostgresStore`, a
+//!   PostgreSQL database shared by several processes, from a `postgres://` URL.
+//! - `mysql` (feature `mysql`): `mysql::MysqlStore`, the same on MariaDB or
+//!   MySQL, from a `mysql://` URL.
 //! - `testkit` (feature `testkit`): the conformance suite every backend passes.
 //!
 //! # Concurrency
@@ -21,12 +25,30 @@
 //! overwrite each other: one wins, the other reloads and retries. No locks are held between
 //! calls.
 //!
+//! The server backends implement this the same way: each commit is one transaction (at `READ
+//! COMMITTED`) whose channel writes are compare-and-set on the stored version, a plain
+//! `INSERT` for version 1 (a taken id is a conflict) and `UPDATE ... WHERE id = ? AND
+//! version = ?` that must change exactly one row after that; removals are `DELETE ... WHERE
+//! version = ?` the same way. They take no advisory or named lock, so nothing is held on a
+//! pooled connection between calls and a process that dies holds nothing. A refused write
+//! rolls the whole transaction back. Lost connections, a server restarting, deadlocks and
+//! lock timeouts are [`StoreError::Unavailable`]: nothing was written, or (for a failed
+//! `COMMIT`) the outcome is unknown and a retry tells, as documented there.
+//!
+//! # Migrations
+//!
+//! Every backend stores its schema version in the database and brings an older schema up to
+//! date one step at a time on open; the steps are append-only, and a newer schema is refused
+//! ([`StoreError::SchemaTooNew`]). SQLite and PostgreSQL run each step in one transaction with
+//! its version; MariaDB/MySQL commit DDL implicitly, so there every step is written to run
+//! again harmlessly, and the version is raised after it.
+//!
 //! # Encoding (shared by every SQL backend)
 //!
 //! The same value is stored the same way by every backend, so the SQL stays portable and a
 //! database can be moved between them with a plain copy:
 //! - channel ids (32 bytes), addresses (20 bytes) and memos (32 bytes) are fixed-size binary
-//!   strings (`BLOB` / `BYTEA` / `BINARY(n)`);
+//!   strings (`BLOB` / `BYTEA` / `VARBINARY(n)` with a length check);
 //! - amounts (`u128`) are 16-byte big-endian binary strings: exact, and their byte order is
 //!   their numeric order in all three databases (decimal text would not sort, and SQLite's
 //!   `NUMERIC` would round to a double);
@@ -34,7 +56,10 @@
 //!   (`INTEGER` / `BIGINT`) holding the value with its top bit flipped (`v XOR 2^63`, read as
 //!   two's complement): every `u64` fits, and the integer order is the `u64` order, so
 //!   `ORDER BY sequence` and `cursor < ?` mean what they say. `0` is stored as `-2^63`;
-//! - a payment's direction is `0` (incoming) or `1` (outgoing); the channel phase is text.
+//! - a payment's direction is `0` (incoming) or `1` (outgoing); the channel phase is text;
+//! - text that is ordered or compared (contact aliases, settings' keys) compares by bytes:
+//!   SQLite's default, `COLLATE "C"` on PostgreSQL, `VARBINARY` on MariaDB/MySQL (whose text
+//!   collations would fold case or ignore trailing spaces).
 
 mod encoding;
 mod error;

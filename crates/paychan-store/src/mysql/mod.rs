@@ -89,12 +89,21 @@ impl MysqlStore {
             .map_err(|e| StoreError::internal(format!("invalid MySQL URL: {e}")))?;
         let constraints = PoolConstraints::new(0, options.max_connections.max(1))
             .ok_or_else(|| StoreError::internal("invalid pool size"))?;
+        // `setup` runs on every new connection and after every reset. The pool does not reset
+        // a connection handed back to it (a `COM_RESET_CONNECTION`, the default, costs a round
+        // trip and drops the prepared statements every time): the store leaves no session
+        // state behind (no temporary table, variable or named lock), and a connection handed
+        // back inside a transaction is rolled back by the pool.
         let opts = OptsBuilder::from_opts(opts)
-            .init(vec![
+            .setup(vec![
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
                 "SET NAMES utf8mb4",
             ])
-            .pool_opts(PoolOpts::default().with_constraints(constraints));
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_reset_connection(false),
+            );
         let store = MysqlStore {
             pool: Pool::new(opts),
             timeout: options.timeout,

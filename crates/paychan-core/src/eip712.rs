@@ -31,6 +31,10 @@ pub const VOUCHER_TYPE: &str =
 pub const WITHDRAWAL_TYPE: &str = "Withdrawal(bytes32 channelId,address party,uint256 totalWithdrawn,uint256 paidByA,uint256 paidByB,uint64 expiry)";
 /// The EIP-712 type of [`Settlement`].
 pub const SETTLEMENT_TYPE: &str = "Settlement(bytes32 channelId,uint256 paidByA,uint256 paidByB)";
+/// The EIP-712 type of [`FrontCertificate`](crate::front::FrontCertificate) (off-chain only:
+/// no contract checks it).
+pub const FRONT_CERTIFICATE_TYPE: &str =
+    "FrontCertificate(address payee,address front,uint64 expiry)";
 
 /// The domain name every paychan ledger uses.
 pub const DOMAIN_NAME: &str = "paychan";
@@ -42,6 +46,8 @@ static CHANNEL_TYPEHASH: LazyLock<B256> = LazyLock::new(|| keccak256(CHANNEL_TYP
 static VOUCHER_TYPEHASH: LazyLock<B256> = LazyLock::new(|| keccak256(VOUCHER_TYPE));
 static WITHDRAWAL_TYPEHASH: LazyLock<B256> = LazyLock::new(|| keccak256(WITHDRAWAL_TYPE));
 static SETTLEMENT_TYPEHASH: LazyLock<B256> = LazyLock::new(|| keccak256(SETTLEMENT_TYPE));
+static FRONT_CERTIFICATE_TYPEHASH: LazyLock<B256> =
+    LazyLock::new(|| keccak256(FRONT_CERTIFICATE_TYPE));
 static NAME_HASH: LazyLock<B256> = LazyLock::new(|| keccak256(DOMAIN_NAME));
 static VERSION_HASH: LazyLock<B256> = LazyLock::new(|| keccak256(DOMAIN_VERSION));
 
@@ -153,6 +159,18 @@ impl Words<'_> {
     }
     fn u64(&mut self, v: u64) {
         self.uint(U256::from(v));
+    }
+}
+
+impl Eip712 for crate::front::FrontCertificate {
+    fn struct_hash(&self) -> B256 {
+        let mut buf = [0u8; 128];
+        let mut w = Words(&mut buf);
+        w.b256(&FRONT_CERTIFICATE_TYPEHASH);
+        w.address(self.payee);
+        w.address(self.front);
+        w.u64(self.expiry);
+        keccak256(buf)
     }
 }
 

@@ -8,7 +8,10 @@
 //! - [`crypto`]: secp256k1 keys, Ethereum-compatible 65-byte signatures, recovery.
 //! - [`eip712`]: the typed structs of the protocol and their EIP-712 hashes.
 //! - [`channel`]: the state machine of one party in one channel.
-//! - [`manager`]: what decides across channels: the channel policy and every deadline.
+//! - [`front`]: front certificates: a payee's key lets a front's key speak for it, never
+//!   move its funds.
+//! - [`manager`]: what decides above one channel: proposals, vouchers, packages, counter
+//!   sync, ledger events, replies, the channel policy and every deadline.
 //! - [`adjudicator`]: the ledger rules, as a pure state machine the ledgers wrap.
 //! - [`bank`]: the adjudicator with account balances, in memory (demo, tests).
 //! - [`wire`]: the peer protocol's messages and their versioned binary codec.
@@ -20,6 +23,7 @@ pub mod bank;
 pub mod channel;
 pub mod crypto;
 pub mod eip712;
+pub mod front;
 pub mod manager;
 #[doc(hidden)]
 pub mod simulation;

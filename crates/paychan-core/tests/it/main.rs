@@ -14,4 +14,5 @@ mod channel_props;
 mod codec;
 mod consistency;
 mod eip712;
+mod front_certificate;
 mod ledger_rules;

@@ -10,6 +10,7 @@
 #![allow(clippy::arithmetic_side_effects, missing_docs, unreachable_pub)]
 
 mod flow;
+mod front;
 mod harness;
 mod packages;
 mod proxy;

@@ -8,6 +8,7 @@ mod daemon;
 mod demo;
 mod demo_ledger;
 mod eth;
+mod front;
 mod init;
 mod keystore;
 mod ledger;
@@ -60,6 +61,9 @@ enum Command {
     /// Runs a reverse proxy that charges per call for an upstream HTTP service, paid by
     /// payment packages verified by a running node.
     Proxy(proxy::ProxyArgs),
+    /// Runs a stateless payee for high availability: the proxy's paywall verifying packages
+    /// against a store any number of fronts share (PostgreSQL, MariaDB), holding no key.
+    Front(front::FrontArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Contacts(args) => contacts::run(&args),
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
+        Command::Front(args) => front::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

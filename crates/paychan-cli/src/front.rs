@@ -1,0 +1,134 @@
+//! `paychan front`: a stateless payee process for high availability. It is `paychan proxy`
+//! (the 402 paywall and reverse proxy) verifying payment packages in this process against a
+//! store that any number of fronts share, with no node, no JSON-RPC hop per call and no key
+//! of the payee's: accepting a voucher signs nothing (`docs/ARCHITECTURE.md`, paychan-node,
+//! `StorePayee`). Run several behind a load balancer on one PostgreSQL or MariaDB database;
+//! the payee's own node, on the same database, closes and settles the channels.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::{Context, Result, anyhow, bail};
+use paychan_core::{Address, Amount};
+use paychan_http::{Challenge, Paywall, Verifier, proxy};
+use paychan_ledger::{LedgerQuery, rpc::RpcReader};
+use paychan_node::{ChannelPolicy, front::StorePayee};
+use paychan_store::{
+    Durability, SqliteStore, Store, mysql::MysqlStore, postgres::PostgresStore,
+};
+
+use crate::{channel::positive_amount, config::DEFAULT_LEDGER_URL};
+
+/// Options of `paychan front`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FrontArgs {
+    /// The store the fronts share: `postgres://USER@HOST:PORT/DATABASE` (a schema other than
+    /// the default through `?options=-csearch_path%3DNAME`), `mysql://USER:PASSWORD@HOST:PORT/DATABASE`
+    /// (MariaDB or MySQL), or the path of a SQLite file (one machine).
+    #[arg(long, value_name = "URL")]
+    store: String,
+    /// The payee the front answers for (its node holds the key).
+    #[arg(long, value_name = "ADDRESS")]
+    payee: Address,
+    /// The served ledger (`paychan ledger serve`), read to learn new channels and deposits.
+    #[arg(long = "ledger-url", value_name = "URL", default_value = DEFAULT_LEDGER_URL)]
+    ledger_url: String,
+    /// The service to charge for (a base URL: `http://127.0.0.1:8080`).
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// The price of one call, in the ledger's smallest unit.
+    #[arg(long, value_parser = positive_amount)]
+    price: Amount,
+    /// Where the front listens.
+    #[arg(long, default_value = "127.0.0.1:8402")]
+    listen: SocketAddr,
+    /// A path served for free (exact, or a prefix when it ends with `/`); repeatable.
+    #[arg(long = "free", value_name = "PATH")]
+    free: Vec<String>,
+    /// Accept packages that do not name their request (by default a package must carry
+    /// `{"method", "path"}` of the call it pays for).
+    #[arg(long)]
+    unbound: bool,
+}
+
+/// Opens the store named by `url` (see [`FrontArgs::store`]).
+async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if url.starts_with("postgres://") || url.starts_with("postgresql://")
+    {
+        Arc::new(
+            PostgresStore::connect(url)
+                .await
+                .map_err(|e| anyhow!("the PostgreSQL store (--store): {e}"))?,
+        )
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        let url = url.replacen("mariadb://", "mysql://", 1);
+        Arc::new(
+            MysqlStore::connect(&url)
+                .await
+                .map_err(|e| anyhow!("the MariaDB/MySQL store (--store): {e}"))?,
+        )
+    } else if url.contains("://") {
+        bail!("--store {url:?}: use postgres://, mysql:// or the path of a SQLite file");
+    } else {
+        let path = url.to_owned();
+        Arc::new(
+            tokio::task::spawn_blocking(move || SqliteStore::open(&path, Durability::Normal))
+                .await
+                .context("opening the store failed")?
+                .map_err(|e| anyhow!("the SQLite store {url} (--store): {e}"))?,
+        )
+    };
+    Ok(store)
+}
+
+/// Runs the front until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: &FrontArgs) -> Result<()> {
+    let upstream: reqwest::Url = args
+        .upstream
+        .parse()
+        .with_context(|| format!("bad upstream URL {:?} (--upstream)", args.upstream))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let ledger: Arc<dyn LedgerQuery> =
+            Arc::new(RpcReader::connect(&args.ledger_url).await.map_err(|e| {
+                anyhow!(
+                    "cannot reach the ledger at {} (--ledger-url): {e}",
+                    args.ledger_url
+                )
+            })?);
+        let store = open_store(&args.store).await?;
+        let payee = StorePayee::new(args.payee, store, ledger, ChannelPolicy::default())
+            .await
+            .map_err(|e| anyhow!("cannot start the front: {e}"))?;
+        let domain = *payee.manager().domain();
+        let challenge = Challenge {
+            price: args.price,
+            payee: args.payee,
+            chain_id: domain.chain_id(),
+            contract: domain.verifying_contract(),
+            node: None,
+        };
+        let verifier: Arc<dyn Verifier> = Arc::new(payee);
+        let paywall = Paywall::new(verifier, challenge)
+            .free_paths(args.free.clone())
+            .bind_requests(!args.unbound);
+        let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let local = listener.local_addr()?;
+        // Installed before the banner, so a SIGTERM right after it is not missed.
+        let signals = crate::signals::Signals::install()?;
+        println!(
+            "paychan front on http://{local} -> {upstream}: {} per call to {}",
+            args.price, args.payee
+        );
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = signals.wait().await;
+            })
+            .await
+            .context("serving")
+    })
+}

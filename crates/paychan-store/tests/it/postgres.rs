@@ -359,3 +359,28 @@ async fn a_store_recovers_when_its_connections_are_killed() {
     assert_eq!(payments.len(), 20, "every payment is kept, once");
     eprintln!("attempts that failed with Unavailable: {failed}");
 }
+
+/// Four processes start at once on an empty schema: every one of them creates or migrates it
+/// (one after the other, or finding it done), and all of them can use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_opened_at_once_on_an_empty_schema_all_work() {
+    let schema = TestSchema::create().await;
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let options = schema.options();
+            tokio::spawn(async move { PostgresStore::connect_with(&url(), options).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(
+            open.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("a concurrent open: {e}")),
+        );
+    }
+    for (n, store) in stores.iter().enumerate() {
+        store.commit(paid(n as u32, 1, 0)).await.unwrap();
+    }
+    assert_eq!(stores[0].channels().await.unwrap().len(), 4);
+}

@@ -162,9 +162,11 @@ async fn bootstrap(conn: &mut Conn) -> Result<(), StoreError> {
         )
         .await
         .map_err(my_error)?;
-        conn.query_drop("INSERT IGNORE INTO schema_version (id, version) VALUES (0, 0)")
-            .await
-            .map_err(my_error)?;
     }
+    // Also when the table was there: a process starting at the same moment may have created
+    // it and not yet inserted its row (DDL commits at once). A row already there is kept.
+    conn.query_drop("INSERT IGNORE INTO schema_version (id, version) VALUES (0, 0)")
+        .await
+        .map_err(my_error)?;
     Ok(())
 }

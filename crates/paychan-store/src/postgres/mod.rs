@@ -236,7 +236,7 @@ pub(crate) fn quote_identifier(name: &str) -> String {
 /// corrupted, is [`StoreError::Corrupt`]. Everything else (a refused login, a bad statement)
 /// is [`StoreError::Internal`].
 pub(crate) fn pg_error(error: tokio_postgres::Error) -> StoreError {
-    let Some(code) = error.code() else {
+    let Some(code) = error.code().cloned() else {
         // No SQLSTATE: the client side (IO, a closed connection, a timeout) or decoding.
         let io = std::error::Error::source(&error)
             .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some());
@@ -246,16 +246,21 @@ pub(crate) fn pg_error(error: tokio_postgres::Error) -> StoreError {
             StoreError::internal(error)
         };
     };
+    // tokio-postgres shows a server error as "db error"; say what the server said.
+    let error = match error.as_db_error() {
+        Some(db) => PgError(format!("{db} (SQLSTATE {})", code.code())),
+        None => PgError(error.to_string()),
+    };
     let class = code.code().get(..2).unwrap_or_default();
     if matches!(class, "08" | "40" | "53" | "57" | "58")
-        || *code == SqlState::LOCK_NOT_AVAILABLE
-        || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+        || code == SqlState::LOCK_NOT_AVAILABLE
+        || code == SqlState::READ_ONLY_SQL_TRANSACTION
     {
         StoreError::unavailable(error)
-    } else if *code == SqlState::UNDEFINED_TABLE
-        || *code == SqlState::UNDEFINED_COLUMN
-        || *code == SqlState::DATA_CORRUPTED
-        || *code == SqlState::INDEX_CORRUPTED
+    } else if code == SqlState::UNDEFINED_TABLE
+        || code == SqlState::UNDEFINED_COLUMN
+        || code == SqlState::DATA_CORRUPTED
+        || code == SqlState::INDEX_CORRUPTED
     {
         StoreError::corrupt(format!(
             "the database does not hold what paychan wrote: {error}"
@@ -264,6 +269,18 @@ pub(crate) fn pg_error(error: tokio_postgres::Error) -> StoreError {
         StoreError::internal(error)
     }
 }
+
+/// A server error, as the server said it.
+#[derive(Debug)]
+struct PgError(String);
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PgError {}
 
 /// Classifies an error of the pool.
 pub(crate) fn pool_error(error: PoolError) -> StoreError {

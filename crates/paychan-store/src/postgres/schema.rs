@@ -15,6 +15,7 @@
 //! text, as the [`Store`](crate::Store) contract states, whatever the database's locale.
 
 use deadpool_postgres::Object;
+use tokio_postgres::error::SqlState;
 use tracing::info;
 
 use super::pg_error;
@@ -122,7 +123,41 @@ pub(super) async fn migrate(client: &mut Object) -> Result<(), StoreError> {
 }
 
 /// Creates `schema_version` in an empty schema; refuses a schema that holds other tables.
+///
+/// Processes that start together on an empty schema may race to create the table: the losers'
+/// `CREATE TABLE IF NOT EXISTS` can still fail on PostgreSQL's catalog (a unique violation, or
+/// the table or its row type "already exists") and they look again, finding it.
 async fn bootstrap(client: &mut Object) -> Result<(), StoreError> {
+    let mut attempts = 0u32;
+    loop {
+        match try_bootstrap(client).await {
+            Err(Retry::Again(error)) if attempts < 5 => {
+                attempts = attempts.saturating_add(1);
+                tracing::debug!(%error, "another process is creating the schema; looking again");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(Retry::Again(error)) => return Err(pg_error(error)),
+            Err(Retry::Fail(error)) => return Err(error),
+            Ok(()) => return Ok(()),
+        }
+    }
+}
+
+/// The failure of one attempt at [`bootstrap`].
+enum Retry {
+    /// Another process created the table at the same moment.
+    Again(tokio_postgres::Error),
+    /// Anything else.
+    Fail(StoreError),
+}
+
+impl From<StoreError> for Retry {
+    fn from(error: StoreError) -> Self {
+        Retry::Fail(error)
+    }
+}
+
+async fn try_bootstrap(client: &mut Object) -> Result<(), Retry> {
     let tx = client.transaction().await.map_err(pg_error)?;
     let row = tx
         .query_one(
@@ -139,15 +174,15 @@ async fn bootstrap(client: &mut Object) -> Result<(), StoreError> {
     let has_version: i64 = row.try_get(1).map_err(StoreError::internal)?;
     let tables: i64 = row.try_get(2).map_err(StoreError::internal)?;
     let Some(schema) = schema else {
-        return Err(StoreError::internal(
+        return Err(Retry::Fail(StoreError::internal(
             "the connection's search_path names no existing schema: create it first",
-        ));
+        )));
     };
     if has_version == 0 {
         if tables > 0 {
-            return Err(StoreError::corrupt(format!(
+            return Err(Retry::Fail(StoreError::corrupt(format!(
                 "not a paychan database: schema {schema} has tables but no schema_version"
-            )));
+            ))));
         }
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_version (
@@ -157,7 +192,21 @@ async fn bootstrap(client: &mut Object) -> Result<(), StoreError> {
              INSERT INTO schema_version (id, version) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;",
         )
         .await
-        .map_err(pg_error)?;
+        .map_err(|error| {
+            let code = error.code();
+            if [
+                SqlState::UNIQUE_VIOLATION,
+                SqlState::DUPLICATE_TABLE,
+                SqlState::DUPLICATE_OBJECT,
+            ]
+            .iter()
+            .any(|raced| code == Some(raced))
+            {
+                Retry::Again(error)
+            } else {
+                Retry::Fail(pg_error(error))
+            }
+        })?;
     }
-    tx.commit().await.map_err(pg_error)
+    Ok(tx.commit().await.map_err(pg_error)?)
 }

@@ -21,7 +21,7 @@ use paychan_store::{
     testkit::Harness,
 };
 
-use crate::shared::{id, row, two_stores_race};
+use crate::shared::{commit_retrying, id, paid, row, two_stores_race};
 
 /// The server's URL, without a database.
 fn server() -> String {
@@ -319,4 +319,71 @@ async fn an_unreachable_server_is_unavailable() {
         Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.remedy(), Remedy::RetryLater),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// The server ends every connection of a store (as a restart or a failover does): calls fail
+/// with `Unavailable` at worst, the pool reconnects by itself, and nothing committed is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_recovers_when_its_connections_are_killed() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let mut failed = 0;
+    for version in 1..=20u64 {
+        if version % 5 == 0 {
+            let mut admin = mysql_async::Conn::new(mysql_async::Opts::from_url(&server()).unwrap())
+                .await
+                .unwrap();
+            let ids: Vec<u64> = admin
+                .exec(
+                    "SELECT id FROM information_schema.processlist WHERE db = ?",
+                    (database.name.as_str(),),
+                )
+                .await
+                .unwrap();
+            assert!(!ids.is_empty(), "the store has connections to kill");
+            for id in ids {
+                admin
+                    .query_drop(format!("KILL CONNECTION {id}"))
+                    .await
+                    .unwrap();
+            }
+            admin.disconnect().await.unwrap();
+        }
+        failed += commit_retrying(&store, paid(1, version, 0)).await;
+        assert_eq!(
+            store.channel(id(1)).await.unwrap().unwrap().version,
+            version
+        );
+    }
+    let payments = store
+        .payments(id(1), Direction::Incoming, u32::MAX, None)
+        .await
+        .unwrap();
+    assert_eq!(payments.len(), 20, "every payment is kept, once");
+    eprintln!("attempts that failed with Unavailable: {failed}");
+}
+
+/// Four processes start at once on an empty schema: every one of them creates or migrates it
+/// (one after the other, or finding it done), and all of them can use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_opened_at_once_on_an_empty_schema_all_work() {
+    let database = TestDatabase::create().await;
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = database.url();
+            tokio::spawn(async move { MysqlStore::connect_with(&url, options()).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(
+            open.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("a concurrent open: {e}")),
+        );
+    }
+    for (n, store) in stores.iter().enumerate() {
+        store.commit(paid(n as u32, 1, 0)).await.unwrap();
+    }
+    assert_eq!(stores[0].channels().await.unwrap().len(), 4);
 }

@@ -20,7 +20,7 @@ use paychan_store::{
     testkit::Harness,
 };
 
-use crate::shared::{id, row, two_stores_race};
+use crate::shared::{commit_retrying, id, paid, row, two_stores_race};
 
 /// The server's URL.
 fn url() -> String {
@@ -324,4 +324,63 @@ async fn an_unreachable_server_is_unavailable() {
         Err(e @ StoreError::Unavailable { .. }) => assert_eq!(e.remedy(), Remedy::RetryLater),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// The server ends every connection of a store (as a restart or a failover does): calls fail
+/// with `Unavailable` at worst, the pool reconnects by itself, and nothing committed is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_recovers_when_its_connections_are_killed() {
+    let schema = TestSchema::create().await;
+    let separator = if url().contains('?') { '&' } else { '?' };
+    let tagged = format!("{}{separator}application_name={}", url(), schema.name);
+    let store = PostgresStore::connect_with(&tagged, schema.options())
+        .await
+        .unwrap();
+    let mut failed = 0;
+    for version in 1..=20u64 {
+        if version % 5 == 0 {
+            execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = '{}'",
+                schema.name
+            ))
+            .await;
+        }
+        failed += commit_retrying(&store, paid(1, version, 0)).await;
+        assert_eq!(
+            store.channel(id(1)).await.unwrap().unwrap().version,
+            version
+        );
+    }
+    let payments = store
+        .payments(id(1), Direction::Incoming, u32::MAX, None)
+        .await
+        .unwrap();
+    assert_eq!(payments.len(), 20, "every payment is kept, once");
+    eprintln!("attempts that failed with Unavailable: {failed}");
+}
+
+/// Four processes start at once on an empty schema: every one of them creates or migrates it
+/// (one after the other, or finding it done), and all of them can use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_opened_at_once_on_an_empty_schema_all_work() {
+    let schema = TestSchema::create().await;
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let options = schema.options();
+            tokio::spawn(async move { PostgresStore::connect_with(&url(), options).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(
+            open.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("a concurrent open: {e}")),
+        );
+    }
+    for (n, store) in stores.iter().enumerate() {
+        store.commit(paid(n as u32, 1, 0)).await.unwrap();
+    }
+    assert_eq!(stores[0].channels().await.unwrap().len(), 4);
 }

@@ -113,3 +113,28 @@ pub(crate) async fn two_stores_race(stores: [Arc<dyn Store>; 2]) {
     );
     eprintln!("wins per store: {wins:?}");
 }
+
+/// Commits `batch` as a node would after losing its connections: an error must be
+/// [`StoreError::Unavailable`] (retry later), and a retry of a batch whose first attempt did
+/// commit fails with a conflict naming the batch's own version. Answers how many attempts
+/// failed.
+pub(crate) async fn commit_retrying(store: &dyn Store, batch: Batch) -> u32 {
+    let version = batch.channels[0].version;
+    let mut failed = 0;
+    loop {
+        match store.commit(batch.clone()).await {
+            Ok(()) => return failed,
+            Err(StoreError::Conflict { stored_version, .. })
+                if failed > 0 && stored_version == version =>
+            {
+                return failed;
+            }
+            Err(e) => {
+                assert_eq!(e.remedy(), Remedy::RetryLater, "{e}");
+                failed += 1;
+                assert!(failed < 5, "still failing after 5 attempts: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -12,9 +12,7 @@ use paychan_core::{Address, Amount};
 use paychan_http::{Challenge, Paywall, Verifier, proxy};
 use paychan_ledger::{LedgerQuery, rpc::RpcReader};
 use paychan_node::{ChannelPolicy, front::StorePayee};
-use paychan_store::{
-    Durability, SqliteStore, Store, mysql::MysqlStore, postgres::PostgresStore,
-};
+use paychan_store::{Durability, SqliteStore, Store, mysql::MysqlStore, postgres::PostgresStore};
 
 use crate::{channel::positive_amount, config::DEFAULT_LEDGER_URL};
 
@@ -52,31 +50,31 @@ pub(crate) struct FrontArgs {
 
 /// Opens the store named by `url` (see [`FrontArgs::store`]).
 async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
-    let store: Arc<dyn Store> = if url.starts_with("postgres://") || url.starts_with("postgresql://")
-    {
-        Arc::new(
-            PostgresStore::connect(url)
-                .await
-                .map_err(|e| anyhow!("the PostgreSQL store (--store): {e}"))?,
-        )
-    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-        let url = url.replacen("mariadb://", "mysql://", 1);
-        Arc::new(
-            MysqlStore::connect(&url)
-                .await
-                .map_err(|e| anyhow!("the MariaDB/MySQL store (--store): {e}"))?,
-        )
-    } else if url.contains("://") {
-        bail!("--store {url:?}: use postgres://, mysql:// or the path of a SQLite file");
-    } else {
-        let path = url.to_owned();
-        Arc::new(
-            tokio::task::spawn_blocking(move || SqliteStore::open(&path, Durability::Normal))
-                .await
-                .context("opening the store failed")?
-                .map_err(|e| anyhow!("the SQLite store {url} (--store): {e}"))?,
-        )
-    };
+    let store: Arc<dyn Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(
+                PostgresStore::connect(url)
+                    .await
+                    .map_err(|e| anyhow!("the PostgreSQL store (--store): {e}"))?,
+            )
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            let url = url.replacen("mariadb://", "mysql://", 1);
+            Arc::new(
+                MysqlStore::connect(&url)
+                    .await
+                    .map_err(|e| anyhow!("the MariaDB/MySQL store (--store): {e}"))?,
+            )
+        } else if url.contains("://") {
+            bail!("--store {url:?}: use postgres://, mysql:// or the path of a SQLite file");
+        } else {
+            let path = url.to_owned();
+            Arc::new(
+                tokio::task::spawn_blocking(move || SqliteStore::open(&path, Durability::Normal))
+                    .await
+                    .context("opening the store failed")?
+                    .map_err(|e| anyhow!("the SQLite store {url} (--store): {e}"))?,
+            )
+        };
     Ok(store)
 }
 

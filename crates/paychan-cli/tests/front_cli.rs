@@ -1,0 +1,192 @@
+//! `paychan front` as an operator runs it: a served ledger, two front processes on one
+//! PostgreSQL schema (the machine's server, 127.0.0.1:5432, database `test`; a schema of this
+//! test's own, dropped at the end), and no payee node at all. A payer in this process pays by
+//! packages, alternating between the fronts, and presents one package to both at once: every
+//! call is served once and the shared store counts exactly what was paid.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
+
+mod common;
+
+use std::{path::Path, process::Command, sync::Arc};
+
+use common::{Process, command};
+use paychan_core::{Address, Amount, SigningKey};
+use paychan_ledger::rpc::{RpcLedger, RpcReader};
+use paychan_node::{Node, NodeConfig};
+use paychan_store::{
+    Direction, Durability, Store,
+    postgres::{PostgresOptions, PostgresStore},
+    sqlite::SqliteStore,
+};
+
+const PRICE: Amount = 10;
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Runs `sql` with psql on the test database; panics saying what is needed if it fails.
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(["-c", sql])
+        .output()
+        .expect("psql (PostgreSQL's client) must be installed");
+    assert!(
+        out.status.success(),
+        "PostgreSQL at 127.0.0.1:5432 (trust, database `test`) must run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A schema of this test, dropped with everything in it when the value is dropped.
+struct Schema(String);
+
+impl Schema {
+    fn create() -> Schema {
+        let name = format!("paychan_front_cli_{}", std::process::id());
+        psql(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+        ));
+        Schema(name)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
+    }
+}
+
+fn banner_url(log: &str, prefix: &str) -> Option<String> {
+    let rest = log.lines().find_map(|line| line.strip_prefix(prefix))?;
+    let url = rest.split_whitespace().next()?;
+    url.starts_with("http://").then(|| url.to_owned())
+}
+
+/// A payer node in this process on the served ledger, funded by its faucet.
+async fn payer(ledger_url: &str, dir: &Path) -> Node {
+    let key = SigningKey::from_entropy(&[0x5b; 32]).unwrap();
+    RpcReader::connect(ledger_url)
+        .await
+        .unwrap()
+        .faucet(key.address(), Address::ZERO, 1_000_000)
+        .await
+        .unwrap();
+    let store = SqliteStore::open(dir.join("payer.db"), Durability::Normal).unwrap();
+    Node::builder()
+        .key(key.clone())
+        .ledger(Arc::new(RpcLedger::connect(ledger_url, key).await.unwrap()))
+        .store(Arc::new(store))
+        .config(NodeConfig::default())
+        .build()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
+    let root = tempfile::tempdir().unwrap();
+    let schema = Schema::create();
+    let store_url = format!("{POSTGRES}?options=-csearch_path%3D{}", schema.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut ledger_command = command();
+    ledger_command
+        .args(["ledger", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.path().join("ledger"));
+    let mut ledger = Process::spawn("ledger", ledger_command, &root.path().join("ledger.log"));
+    let ledger_url = ledger.wait_for("its banner", |log| {
+        banner_url(log, "paychan ledger serving on ")
+    });
+    let upstream = runtime.block_on(async {
+        let router = axum::Router::new().route(
+            "/hello",
+            axum::routing::get(|| async { "hello from upstream" }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    });
+    let payee = Address::repeat_byte(0xb0);
+    let mut fronts = vec![];
+    let mut urls = vec![];
+    for name in ["front1", "front2"] {
+        let mut front = command();
+        front
+            .arg("front")
+            .args(["--store", &store_url])
+            .args(["--payee", &payee.to_string()])
+            .args(["--ledger-url", &ledger_url])
+            .args(["--upstream", &format!("http://{upstream}")])
+            .args(["--price", &PRICE.to_string()])
+            .args(["--listen", "127.0.0.1:0", "--unbound"]);
+        let mut process = Process::spawn(name, front, &root.path().join(format!("{name}.log")));
+        urls.push(process.wait_for("its banner", |log| banner_url(log, "paychan front on ")));
+        fronts.push(process);
+    }
+
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let bare = http.get(format!("{}/hello", urls[0])).send().await.unwrap();
+        assert_eq!(bare.status(), 402);
+
+        let node = payer(&ledger_url, root.path()).await;
+        let id = node.open_channel_on_ledger(payee, 10_000).await.unwrap();
+        let call = |url: &String, compact: &str| {
+            http.get(format!("{url}/hello"))
+                .header("authorization", format!("Paychan {compact}"))
+                .send()
+        };
+        for n in 0..10 {
+            let package = node.create_payment_package(id, PRICE, None).await.unwrap();
+            let paid = call(&urls[n % 2], &package.to_compact()).await.unwrap();
+            assert_eq!(paid.status(), 200);
+            assert_eq!(paid.text().await.unwrap(), "hello from upstream");
+        }
+        // One package at both fronts at once: served by exactly one.
+        let package = node.create_payment_package(id, PRICE, None).await.unwrap();
+        let compact = package.to_compact();
+        let (x, y) = tokio::join!(call(&urls[0], &compact), call(&urls[1], &compact));
+        let served = [x.unwrap().status(), y.unwrap().status()]
+            .iter()
+            .filter(|s| s.is_success())
+            .count();
+        assert_eq!(served, 1);
+
+        // The shared store counted eleven calls, once each.
+        let store = PostgresStore::connect_with(POSTGRES, PostgresOptions::in_schema(&schema.0))
+            .await
+            .unwrap();
+        let payments = store
+            .payments(id, Direction::Incoming, 100, None)
+            .await
+            .unwrap();
+        assert_eq!(payments.len(), 11);
+        assert_eq!(
+            payments.iter().map(|p| p.amount).sum::<Amount>(),
+            11 * PRICE
+        );
+    });
+    drop(fronts);
+    drop(ledger);
+}

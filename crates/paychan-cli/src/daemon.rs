@@ -16,6 +16,7 @@ use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
 use paychan_store::sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
+use crate::output::outln;
 use crate::{
     config::{Config, LedgerKind, data_dir, in_dir},
     keystore::{self, PassphraseArgs},
@@ -157,17 +158,17 @@ async fn serve(
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
 
     let signals = crate::signals::Signals::install()?;
-    println!("paychan node {} running", node.address());
-    println!(
+    outln!("paychan node {} running", node.address());
+    outln!(
         "  api      {} (WebSocket {})",
         server.url(),
         server.ws_url()
     );
     for addr in networking.listen_addresses() {
-        println!("  peers    {addr}");
+        outln!("  peers    {addr}");
     }
-    println!("  ledger   {}", config.ledger.describe());
-    println!("  data dir {}", dir.display());
+    outln!("  ledger   {}", config.ledger.describe());
+    outln!("  data dir {}", dir.display());
 
     let signal = signals.wait().await?;
     tracing::info!(signal, "stopping");

@@ -12,6 +12,7 @@ mod init;
 mod keystore;
 mod ledger;
 mod network;
+mod output;
 mod package;
 mod pair;
 mod proxy;
@@ -77,10 +78,19 @@ fn main() -> ExitCode {
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    // Written to stdout before anything goes wrong: nothing left to print after `result`.
+    let unwritten = output::finish();
+    // A closed stderr is no reason to panic either: the exit status still tells.
+    match (result, unwritten) {
+        (Ok(()), None) => ExitCode::SUCCESS,
+        (Ok(()), Some(why)) => {
+            output::errln!(
+                "error: the command completed, but its output could not be written: {why}"
+            );
+            ExitCode::FAILURE
+        }
+        (Err(e), _) => {
+            output::errln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+pub(crate) mod nodes;
+
 use std::{
     fs::{self, OpenOptions},
     io::Write,

@@ -1,7 +1,7 @@
 //! `paychan node`: runs a node until Ctrl-C or SIGTERM.
 //!
 //! In order, and stopping at the first failure with an error that says what to fix: load and
-//! check `config.toml`, read the API token, unlock the key, connect to the ledger, open the
+//! check `config.toml`, lock the data directory (one node per directory: [`dirlock`]), read the API token, unlock the key, connect to the ledger, open the
 //! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
 //! start peer networking ([`start_networking`]), and serve the JSON-RPC API. Events are
 //! logged through `tracing` (`RUST_LOG` sets the level; default `info`).
@@ -19,6 +19,7 @@ use tracing_subscriber::EnvFilter;
 use crate::output::outln;
 use crate::{
     config::{Config, LedgerKind, data_dir, in_dir},
+    dirlock,
     keystore::{self, PassphraseArgs},
     network::start_networking,
 };
@@ -45,6 +46,8 @@ pub(crate) fn run(args: &NodeArgs) -> Result<()> {
     let dir = data_dir(args.data_dir.as_deref());
     // Everything that needs no runtime is checked first.
     let config = Config::load(&dir)?;
+    // Held until the node stops: no second node on this directory (its store, its key).
+    let _lock = dirlock::lock(&dir)?;
     let token_path = in_dir(&dir, &config.rpc.token_file);
     let token = std::fs::read_to_string(&token_path).with_context(|| {
         format!(

@@ -7,6 +7,7 @@ mod contacts;
 mod daemon;
 mod demo;
 mod demo_ledger;
+mod dirlock;
 mod eth;
 mod init;
 mod keystore;

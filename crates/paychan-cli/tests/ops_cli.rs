@@ -14,18 +14,31 @@
 
 mod common;
 
-use std::process::Stdio;
+use std::{
+    process::Stdio,
+    sync::{Mutex, MutexGuard},
+};
 
 use common::{
-    command,
+    Process, command,
     nodes::{Ledger, NodeDir, json, text},
 };
+
+/// One test at a time: the harness picks free ports before the nodes bind them, and the
+/// ephemeral ports of another test's connections could take them meanwhile.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// `paychan channel open … | head -1`: stdout is a pipe whose reader has exited before the
 /// command prints. The command does its work once, says nothing and exits 0 (the README's
 /// CLI section), so a script that retries on failure does not open a second channel.
 #[test]
 fn a_closed_stdout_ends_a_command_quietly_after_its_work() {
+    let _serial = serial();
     let root = tempfile::tempdir().unwrap();
     let ledger = Ledger::start(root.path());
     let alice = NodeDir::init(root.path(), "alice", &ledger.url());
@@ -64,4 +77,30 @@ fn a_closed_stdout_ends_a_command_quietly_after_its_work() {
         1,
         "opened exactly once: {channels}"
     );
+}
+
+/// Two `paychan node` processes on one data directory: the second stops at once with an error
+/// naming the first, which keeps running and serving.
+#[test]
+fn a_second_node_on_the_same_data_directory_is_refused() {
+    let _serial = serial();
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let mut first = alice.run("alice");
+
+    let mut second = command();
+    second
+        .args(["node", "--data-dir", alice.dir(), "--passphrase-file"])
+        .arg(&alice.passphrase);
+    let mut second = Process::spawn("second alice", second, &root.path().join("second.log"));
+    assert!(!second.exit_status().success());
+    let log = second.log();
+    assert!(
+        log.contains("is in use by another `paychan node`")
+            && log.contains(&format!("pid {}", first.id())),
+        "{log}"
+    );
+    first.assert_running();
+    assert_eq!(json(alice.channel(&["list"])), serde_json::json!([]));
 }

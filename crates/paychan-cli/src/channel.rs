@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::config::{Config, data_dir, in_dir};
+use crate::output::outln;
 
 /// How to reach the node's API.
 #[derive(clap::Args, Debug, Clone)]
@@ -331,30 +332,30 @@ pub(crate) fn info(args: &InfoArgs) -> Result<()> {
         let result = async {
             let info: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
             if api.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&info).map_err(anyhow::Error::from)?
                 );
                 return Ok(());
             }
-            println!(
+            outln!(
                 "node {} (paychan {}, API v{})",
                 info.address, info.node_version, info.rpc_version
             );
-            println!(
+            outln!(
                 "  ledger   chain {} adjudicator {}",
                 info.ledger.chain_id, info.ledger.verifying_contract
             );
             if let Some(balance) = &info.balance {
-                println!("  balance  {balance}");
+                outln!("  balance  {balance}");
             }
             if let Some(unclaimed) = info.unclaimed.as_ref().filter(|u| *u != "0") {
-                println!(
+                outln!(
                     "  unclaimed {unclaimed} (payouts the ledger could not deliver: `paychan eth claim`)"
                 );
             }
             for addr in &info.listen {
-                println!("  peers    {addr}");
+                outln!("  peers    {addr}");
             }
             Ok(())
         }
@@ -370,7 +371,7 @@ pub(crate) fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
         Err(Failure::Other(e)) => Err(e),
         Err(Failure::Api(data)) => {
             if api.json {
-                println!("{}", json!({ "error": data }));
+                outln!("{}", json!({ "error": data }));
                 bail!("{}", data.message);
             }
             let category = format!("{:?}", data.category).to_lowercase();
@@ -380,7 +381,7 @@ pub(crate) fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
 }
 
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string(value).map_err(anyhow::Error::from)?
     );
@@ -389,42 +390,45 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
 
 fn print_channel(c: &ChannelView) {
     let b = &c.balances;
-    println!("channel {}", c.channel_id);
-    println!("  peer          {} (we are {})", c.peer, c.role);
-    println!("  status        {}", c.status);
-    println!(
+    outln!("channel {}", c.channel_id);
+    outln!("  peer          {} (we are {})", c.peer, c.role);
+    outln!("  status        {}", c.status);
+    outln!(
         "  available     {} (peer: {})",
-        b.my_available, b.peer_available
+        b.my_available,
+        b.peer_available
     );
-    println!(
+    outln!(
         "  deposited     {} (peer: {})",
-        b.my_deposit, b.peer_deposit
+        b.my_deposit,
+        b.peer_deposit
     );
-    println!(
+    outln!(
         "  paid          {} (received: {})",
-        b.paid_by_me, b.paid_by_peer
+        b.paid_by_me,
+        b.paid_by_peer
     );
     if let Some(p) = &c.expected_payouts {
-        println!("  payout now    {} (peer: {})", p.mine, p.peer);
+        outln!("  payout now    {} (peer: {})", p.mine, p.peer);
     }
     if let Some(deadline) = c.deadline {
-        println!("  settles after {deadline} (ledger time)");
+        outln!("  settles after {deadline} (ledger time)");
     }
     if c.unclaimed != "0" {
-        println!(
+        outln!(
             "  unclaimed     {} (our payout the ledger could not deliver: `paychan eth claim`)",
             c.unclaimed
         );
     }
     if let Some(r) = &c.auto_refill {
-        println!("  auto-refill   {} when below {}", r.amount, r.threshold);
+        outln!("  auto-refill   {} when below {}", r.amount, r.threshold);
     }
 }
 
 fn print_response(response: &Value) {
     match response {
-        Value::String(s) => println!("response: {s}"),
-        other => println!("response: {other}"),
+        Value::String(s) => outln!("response: {s}"),
+        other => outln!("response: {other}"),
     }
 }
 
@@ -445,9 +449,10 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             if api.json {
                 return print_json(&channel);
             }
-            println!(
+            outln!(
                 "opened {} with {} (deposit {deposit})",
-                channel.channel_id, channel.peer
+                channel.channel_id,
+                channel.peer
             );
             print_channel(&channel);
         }
@@ -467,7 +472,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             if api.json {
                 return print_json(&paid);
             }
-            println!("paid {amount} on {channel}");
+            outln!("paid {amount} on {channel}");
             print_response(&paid.response);
         }
         ChannelCommand::Message {
@@ -497,7 +502,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             if api.json {
                 return print_json(&view);
             }
-            println!("deposited {amount} into {channel}");
+            outln!("deposited {amount} into {channel}");
             print_channel(&view);
         }
         ChannelCommand::Withdraw { channel, amount } => {
@@ -511,7 +516,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             if api.json {
                 return print_json(&view);
             }
-            println!("withdrew {amount} from {channel}");
+            outln!("withdrew {amount} from {channel}");
             print_channel(&view);
         }
         ChannelCommand::Close {
@@ -545,13 +550,13 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                 };
             }
             if closed.cooperative {
-                println!("closed {channel} cooperatively: paid out");
+                outln!("closed {channel} cooperatively: paid out");
             } else {
-                println!("started a unilateral close of {channel}");
+                outln!("started a unilateral close of {channel}");
             }
             print_channel(settled.as_ref().unwrap_or(&closed.channel));
             if !closed.cooperative && settled.is_none() {
-                println!("the node settles it after the deadline; `--wait` waits for it");
+                outln!("the node settles it after the deadline; `--wait` waits for it");
             }
         }
         ChannelCommand::List { peer } => {
@@ -564,10 +569,10 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                 return print_json(&channels);
             }
             if channels.is_empty() {
-                println!("no channels");
+                outln!("no channels");
             }
             for c in &channels {
-                println!(
+                outln!(
                     "{}  {}  {:<9} {:<14} available {:>10}  paid {:>10}  received {:>10}",
                     c.channel_id,
                     c.peer,

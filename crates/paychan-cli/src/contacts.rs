@@ -7,6 +7,7 @@ use paychan_rpc::{method, types::ContactView};
 use serde_json::json;
 
 use crate::channel::{ApiArgs, Failure, print_json, with_api};
+use crate::output::outln;
 
 /// Options of `paychan contacts`.
 #[derive(clap::Args, Debug)]
@@ -46,8 +47,8 @@ enum ContactsCommand {
 
 fn print_contact(c: &ContactView) {
     match &c.peer_url {
-        Some(url) => println!("{:<20} {url}", c.alias),
-        None => println!("{:<20} {}", c.alias, c.address),
+        Some(url) => outln!("{:<20} {url}", c.alias),
+        None => outln!("{:<20} {}", c.alias, c.address),
     }
 }
 
@@ -65,7 +66,7 @@ pub(crate) fn run(args: &ContactsArgs) -> Result<()> {
                 if api.json {
                     return print_json(&contact);
                 }
-                println!("saved {} = {}", contact.alias, contact.address);
+                outln!("saved {} = {}", contact.alias, contact.address);
             }
             ContactsCommand::List => {
                 let contacts: Vec<ContactView> = api.call(method::LIST_CONTACTS, json!({})).await?;
@@ -73,7 +74,7 @@ pub(crate) fn run(args: &ContactsArgs) -> Result<()> {
                     return print_json(&contacts);
                 }
                 if contacts.is_empty() {
-                    println!("no contacts");
+                    outln!("no contacts");
                 }
                 contacts.iter().for_each(print_contact);
             }
@@ -84,10 +85,10 @@ pub(crate) fn run(args: &ContactsArgs) -> Result<()> {
                 if api.json {
                     return print_json(&contact);
                 }
-                println!("{}", contact.alias);
-                println!("  address  {}", contact.address);
+                outln!("{}", contact.alias);
+                outln!("  address  {}", contact.address);
                 if let Some(url) = &contact.peer_url {
-                    println!("  dial     {url}");
+                    outln!("  dial     {url}");
                 }
             }
             ContactsCommand::Remove { alias } => {
@@ -97,7 +98,7 @@ pub(crate) fn run(args: &ContactsArgs) -> Result<()> {
                 if api.json {
                     return print_json(&json!({ "removed": removed }));
                 }
-                println!("removed {alias}");
+                outln!("removed {alias}");
             }
         }
         Ok::<(), Failure>(())

@@ -1,7 +1,7 @@
 //! `paychan node`: runs a node until Ctrl-C or SIGTERM.
 //!
 //! In order, and stopping at the first failure with an error that says what to fix: load and
-//! check `config.toml`, read the API token, unlock the key, connect to the ledger, open the
+//! check `config.toml`, lock the data directory (one node per directory: [`dirlock`]), read the API token, unlock the key, connect to the ledger, open the
 //! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
 //! start peer networking ([`start_networking`]), and serve the JSON-RPC API. Events are
 //! logged through `tracing` (`RUST_LOG` sets the level; default `info`).
@@ -16,8 +16,10 @@ use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
 use paychan_store::sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
+use crate::output::outln;
 use crate::{
     config::{Config, LedgerKind, data_dir, in_dir},
+    dirlock,
     keystore::{self, PassphraseArgs},
     network::start_networking,
 };
@@ -44,6 +46,8 @@ pub(crate) fn run(args: &NodeArgs) -> Result<()> {
     let dir = data_dir(args.data_dir.as_deref());
     // Everything that needs no runtime is checked first.
     let config = Config::load(&dir)?;
+    // Held until the node stops: no second node on this directory (its store, its key).
+    let _lock = dirlock::lock(&dir)?;
     let token_path = in_dir(&dir, &config.rpc.token_file);
     let token = std::fs::read_to_string(&token_path).with_context(|| {
         format!(
@@ -157,17 +161,17 @@ async fn serve(
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
 
     let signals = crate::signals::Signals::install()?;
-    println!("paychan node {} running", node.address());
-    println!(
+    outln!("paychan node {} running", node.address());
+    outln!(
         "  api      {} (WebSocket {})",
         server.url(),
         server.ws_url()
     );
     for addr in networking.listen_addresses() {
-        println!("  peers    {addr}");
+        outln!("  peers    {addr}");
     }
-    println!("  ledger   {}", config.ledger.describe());
-    println!("  data dir {}", dir.display());
+    outln!("  ledger   {}", config.ledger.describe());
+    outln!("  data dir {}", dir.display());
 
     let signal = signals.wait().await?;
     tracing::info!(signal, "stopping");

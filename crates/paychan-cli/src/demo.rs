@@ -20,6 +20,7 @@ use paychan_node::{Incoming, Node, NodeEvent};
 use paychan_store::Durability;
 use serde_json::json;
 
+use crate::output::outln;
 use crate::{
     demo_ledger::{DemoLedger, DemoLedgerKind},
     pair::{self, Party, wait_event, wait_until_async},
@@ -63,7 +64,7 @@ struct Out {
 impl Out {
     fn say(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            println!("{}", line.as_ref());
+            outln!("{}", line.as_ref());
         }
     }
 
@@ -241,7 +242,7 @@ async fn demo(args: &DemoArgs) -> Result<()> {
 
     let summary = check(&ledger, &alice, &bob, &paid, &out, rate).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     }
     alice.node.shutdown();
     bob.node.shutdown();

@@ -16,6 +16,7 @@ use paychan_eth::EthLedger;
 use paychan_ledger::{LedgerClose, LedgerQuery};
 use serde_json::json;
 
+use crate::output::outln;
 use crate::{
     config::{Config, LedgerKind, data_dir, in_dir},
     keystore::{self, PassphraseArgs},
@@ -137,9 +138,9 @@ fn claim(args: &ClaimArgs) -> Result<()> {
         if owed == 0 {
             if args.json {
                 let out = json!({"account": key.address().to_string(), "asset": asset.to_string(), "claimed": "0"});
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                outln!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                println!("nothing to claim: the contract owes {} nothing in {}", key.address(), asset_name(asset));
+                outln!("nothing to claim: the contract owes {} nothing in {}", key.address(), asset_name(asset));
             }
             return Ok(());
         }
@@ -154,9 +155,9 @@ fn claim(args: &ClaimArgs) -> Result<()> {
                 "to": to.to_string(),
                 "claimed": owed.to_string(),
             });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            outln!("{}", serde_json::to_string_pretty(&out)?);
         } else {
-            println!("claimed {owed} of {} owed to {}, paid to {to}", asset_name(asset), key.address());
+            outln!("claimed {owed} of {} owed to {}, paid to {to}", asset_name(asset), key.address());
         }
         Ok(())
     })
@@ -203,10 +204,10 @@ fn deploy(args: &DeployArgs) -> Result<()> {
             "deployer": key.address().to_string(),
             "minChallengePeriod": args.min_challenge_period,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "PaychanAdjudicator deployed at {} on chain {} (block {}, {} gas, paid by {}); it \
          refuses challenge periods below {} s",
         d.address,
@@ -216,10 +217,13 @@ fn deploy(args: &DeployArgs) -> Result<()> {
         key.address(),
         args.min_challenge_period
     );
-    println!("\n# config.toml of every node using it:");
-    println!(
+    outln!("\n# config.toml of every node using it:");
+    outln!(
         "[ledger]\nkind = \"ethereum\"\nrpc_url = \"{}\"\ncontract = \"{}\"\nchain_id = {}\nconfirmations = 3\nstart_block = {}",
-        args.rpc_url, d.address, d.chain_id, d.block
+        args.rpc_url,
+        d.address,
+        d.chain_id,
+        d.block
     );
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::output::{errln, outln};
 use crate::{
     config::{
         CONFIG_FILE, DEFAULT_LEDGER_URL, DEFAULT_PEER_TCP, DEFAULT_RPC_LISTEN, KEYSTORE_FILE,
@@ -110,7 +111,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<()> {
             (KEYSTORE_FILE, true)
         }
         None => {
-            eprintln!(
+            errln!(
                 "warning: the key is stored UNENCRYPTED in {} (--insecure-plaintext-key): \
                  for development only",
                 dir.join(PLAINTEXT_KEY_FILE).display()
@@ -157,12 +158,12 @@ pub(crate) fn run(args: &InitArgs) -> Result<()> {
         token_file: token_file.clone(),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    println!("created a paychan node in {}", dir.display());
-    println!("  address     {}", report.address);
-    println!(
+    outln!("created a paychan node in {}", dir.display());
+    outln!("  address     {}", report.address);
+    outln!(
         "  key         {}{}",
         report.key_file.display(),
         if encrypted {
@@ -171,7 +172,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<()> {
             " (UNENCRYPTED)"
         }
     );
-    println!(
+    outln!(
         "  config      {}{}",
         config.display(),
         if config_written {
@@ -180,7 +181,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<()> {
             " (kept the existing one)"
         }
     );
-    println!(
+    outln!(
         "  rpc token   {}{}",
         token_file.display(),
         if token_written {
@@ -189,7 +190,7 @@ pub(crate) fn run(args: &InitArgs) -> Result<()> {
             " (kept the existing one)"
         }
     );
-    println!(
+    outln!(
         "next: fund {} on the ledger, then run `paychan node`",
         report.address
     );

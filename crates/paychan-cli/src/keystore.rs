@@ -1,6 +1,8 @@
 //! The node key on disk: the standard Ethereum V3 keystore (scrypt + aes-128-ctr + keccak
-//! MAC, through the `eth-keystore` crate, so geth, alloy and MetaMask read the same file), or,
-//! only with `--insecure-plaintext-key`, the raw key in hex for development.
+//! MAC, so geth, alloy and MetaMask read the same file), or, only with
+//! `--insecure-plaintext-key`, the raw key in hex for development. New keystores use geth's
+//! standard scrypt parameters (n = 2^18, r = 8, p = 1); reading (through the `eth-keystore`
+//! crate) uses the parameters the file states, so older files (n = 8192) still open.
 //!
 //! The passphrase comes from `--passphrase-file` (its first line), else the
 //! `PAYCHAN_PASSPHRASE` environment variable, else a prompt on the terminal. Key files are
@@ -98,29 +100,100 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `key` to `path` as a V3 keystore encrypted with `passphrase`, with its `address`
-/// (lower-case hex, as geth writes it).
+/// The scrypt parameters of a keystore (`crypto.kdfparams`): cost `2^log_n`, block size `r`,
+/// parallelism `p`. Reading a keystore uses the parameters written in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScryptParams {
+    pub(crate) log_n: u8,
+    pub(crate) r: u32,
+    pub(crate) p: u32,
+}
+
+impl ScryptParams {
+    /// geth's "standard" parameters (`StandardScryptN` = 2^18, r = 8, p = 1): about a second
+    /// and 256 MiB per unlock. `paychan init` always writes these.
+    pub(crate) const STANDARD: ScryptParams = ScryptParams {
+        log_n: 18,
+        r: 8,
+        p: 1,
+    };
+}
+
+/// Writes `key` to `path` as a V3 keystore encrypted with `passphrase` under the
+/// [standard](ScryptParams::STANDARD) scrypt parameters, with its `address` (lower-case hex,
+/// as geth writes it).
 pub(crate) fn write_encrypted(path: &Path, key: &SigningKey, passphrase: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let scratch = format!(".keystore-{}.tmp", hex(&random::<8>()?));
-    // eth-keystore writes the file itself; it goes to a scratch name, gets its address, and
-    // is written again with mode 0600.
-    eth_keystore::encrypt_key(
-        dir,
-        &mut rand::rngs::OsRng,
-        key.to_bytes(),
-        passphrase,
-        Some(&scratch),
-    )
-    .map_err(|e| anyhow!("cannot encrypt the key: {e}"))?;
-    let scratch = dir.join(scratch);
-    let text = fs::read_to_string(&scratch);
-    let _ = fs::remove_file(&scratch);
-    let mut json: serde_json::Value = serde_json::from_str(&text?)?;
-    if let Some(object) = json.as_object_mut() {
-        object.insert("address".into(), hex(key.address().as_slice()).into());
-    }
+    write_encrypted_with(path, key, passphrase, ScryptParams::STANDARD)
+}
+
+/// [`write_encrypted`] under the scrypt parameters `kdf` (tests use a cheaper cost; the
+/// commands always use the standard one).
+pub(crate) fn write_encrypted_with(
+    path: &Path,
+    key: &SigningKey,
+    passphrase: &str,
+    kdf: ScryptParams,
+) -> Result<()> {
+    let json = encrypt(key, passphrase, kdf)?;
     write_private(path, serde_json::to_string_pretty(&json)?.as_bytes())
+}
+
+/// The V3 keystore of `key`: scrypt derives 32 bytes from the passphrase and a random salt;
+/// the first 16 are the aes-128-ctr key of the secret, the last 16 are hashed with the
+/// ciphertext into the MAC (keccak256), which reading checks before decrypting.
+fn encrypt(key: &SigningKey, passphrase: &str, kdf: ScryptParams) -> Result<serde_json::Value> {
+    use ctr::cipher::{KeyIvInit, StreamCipher};
+    use sha3::Digest;
+
+    let salt = random::<32>()?;
+    let iv = random::<16>()?;
+    let params = scrypt::Params::new(kdf.log_n, kdf.r, kdf.p)
+        .map_err(|e| anyhow!("bad scrypt parameters {kdf:?}: {e}"))?;
+    let mut derived = [0u8; 32];
+    scrypt::scrypt(passphrase.as_bytes(), &salt, &params, &mut derived)
+        .map_err(|e| anyhow!("scrypt failed: {e}"))?;
+    let (cipher_key, mac_key) = derived.split_at(16);
+    let mut ciphertext = key.to_bytes();
+    ctr::Ctr128BE::<aes::Aes128>::new(cipher_key.into(), (&iv).into())
+        .apply_keystream(&mut ciphertext);
+    let mac = sha3::Keccak256::new()
+        .chain_update(mac_key)
+        .chain_update(ciphertext)
+        .finalize();
+    let n = 1u64.checked_shl(kdf.log_n.into()).unwrap_or(u64::MAX);
+    Ok(serde_json::json!({
+        "address": hex(key.address().as_slice()),
+        "crypto": {
+            "cipher": "aes-128-ctr",
+            "cipherparams": { "iv": hex(&iv) },
+            "ciphertext": hex(&ciphertext),
+            "kdf": "scrypt",
+            "kdfparams": { "dklen": 32, "n": n, "p": kdf.p, "r": kdf.r, "salt": hex(&salt) },
+            "mac": hex(&mac),
+        },
+        "id": uuid_v4(random::<16>()?),
+        "version": 3,
+    }))
+}
+
+/// A random (version 4) UUID made of `bytes`, in its usual text form.
+fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    if let Some(version) = bytes.get_mut(6) {
+        *version = (*version & 0x0f) | 0x40;
+    }
+    if let Some(variant) = bytes.get_mut(8) {
+        *variant = (*variant & 0x3f) | 0x80;
+    }
+    let text = hex(&bytes);
+    let part = |range: std::ops::Range<usize>| text.get(range).unwrap_or_default();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    )
 }
 
 /// Writes `key` to `path` in hex, unencrypted.
@@ -200,12 +273,75 @@ mod tests {
 
     use super::*;
 
+    /// A cheap scrypt cost, so that tests do not spend seconds per keystore.
+    const LIGHT: ScryptParams = ScryptParams {
+        log_n: 10,
+        r: 8,
+        p: 1,
+    };
+
+    fn passphrase_file(dir: &Path, passphrase: &str) -> PassphraseArgs {
+        let path = dir.join("pass");
+        fs::write(&path, format!("{passphrase}\n")).unwrap();
+        PassphraseArgs {
+            passphrase_file: Some(path),
+        }
+    }
+
+    /// Issue 17, defect 5: `paychan init` writes geth's standard parameters.
+    #[test]
+    fn a_new_keystore_uses_the_standard_scrypt_parameters() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate().unwrap();
+        let path = dir.path().join("keystore.json");
+        write_encrypted(&path, &key, "correct horse").unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let kdf = &json["crypto"]["kdfparams"];
+        assert_eq!(
+            (&kdf["n"], &kdf["r"], &kdf["p"], &kdf["dklen"]),
+            (
+                &serde_json::json!(262_144),
+                &serde_json::json!(8),
+                &serde_json::json!(1),
+                &serde_json::json!(32)
+            ),
+            "{json}"
+        );
+        assert_eq!(json["crypto"]["salt"], serde_json::Value::Null);
+        assert_eq!(kdf["salt"].as_str().unwrap().len(), 64);
+        assert_eq!(json["id"].as_str().unwrap().len(), 36);
+        let args = passphrase_file(dir.path(), "correct horse");
+        assert_eq!(load(&path, &args).unwrap().address(), key.address());
+    }
+
+    /// Keystores written before (by `eth-keystore`, n = 8192) still open.
+    #[test]
+    fn a_keystore_with_n_8192_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate().unwrap();
+        eth_keystore::encrypt_key(
+            dir.path(),
+            &mut rand::rngs::OsRng,
+            key.to_bytes(),
+            "correct horse",
+            Some("old.json"),
+        )
+        .unwrap();
+        let path = dir.path().join("old.json");
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["crypto"]["kdfparams"]["n"], 8192);
+        let args = passphrase_file(dir.path(), "correct horse");
+        assert_eq!(load(&path, &args).unwrap().address(), key.address());
+    }
+
     #[test]
     fn keys_round_trip_through_both_formats() {
         let dir = tempfile::tempdir().unwrap();
         let key = generate().unwrap();
         let encrypted = dir.path().join("keystore.json");
-        write_encrypted(&encrypted, &key, "correct horse").unwrap();
+        write_encrypted_with(&encrypted, &key, "correct horse", LIGHT).unwrap();
         let passphrase = dir.path().join("pass");
         fs::write(&passphrase, "correct horse\n").unwrap();
         let args = PassphraseArgs {
@@ -218,12 +354,10 @@ mod tests {
         assert_eq!(json["crypto"]["kdf"], "scrypt");
         assert_eq!(json["crypto"]["cipher"], "aes-128-ctr");
         assert_eq!(json["address"], hex(key.address().as_slice()));
-        // Only the keystore is left in the directory.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
         fs::write(&passphrase, "wrong horse\n").unwrap();
         assert!(format!("{:#}", load(&encrypted, &args).unwrap_err()).contains("wrong passphrase"));
         // Never overwritten.
-        assert!(write_encrypted(&encrypted, &key, "x").is_err());
+        assert!(write_encrypted_with(&encrypted, &key, "x", LIGHT).is_err());
 
         let plain = dir.path().join("node.key");
         write_plaintext(&plain, &key).unwrap();

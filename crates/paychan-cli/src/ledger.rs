@@ -11,6 +11,7 @@
 
 use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, str::FromStr};
 
+use crate::output::outln;
 use anyhow::{Context, Result, anyhow, bail};
 use paychan_core::{Address, Amount};
 use paychan_ledger::{
@@ -188,23 +189,23 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
         .map_err(|e| anyhow!("{}", reason(&e)))?;
     let addr = server.local_addr();
     let signals = crate::signals::Signals::install()?;
-    println!(
+    outln!(
         "paychan ledger serving on {} (WebSocket {})",
         server.url(),
         server.ws_url()
     );
-    println!("  chain id     {}", domain.chain_id());
-    println!("  adjudicator  {}", domain.verifying_contract());
-    println!(
+    outln!("  chain id     {}", domain.chain_id());
+    outln!("  adjudicator  {}", domain.verifying_contract());
+    outln!(
         "  data dir     {}{}",
         args.data_dir.display(),
         if args.sync { " (synced writes)" } else { "" }
     );
-    println!(
+    outln!(
         "  faucet       {}",
         if options.faucet { "on" } else { "off" }
     );
-    println!(
+    outln!(
         "  clock        {}",
         if args.manual_clock {
             "manual (ledger_advanceTime)"
@@ -259,17 +260,22 @@ struct BalanceReport<'a> {
 
 fn print_report(report: &BalanceReport<'_>, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string(report)?);
+        outln!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
     match report.funded {
-        Some(amount) => println!(
+        Some(amount) => outln!(
             "funded {} with {amount} {}; balance now {} {}",
-            report.address, report.token, report.balance, report.token
+            report.address,
+            report.token,
+            report.balance,
+            report.token
         ),
-        None => println!(
+        None => outln!(
             "{} holds {} {}",
-            report.address, report.balance, report.token
+            report.address,
+            report.balance,
+            report.token
         ),
     }
     Ok(())

@@ -7,12 +7,14 @@ mod contacts;
 mod daemon;
 mod demo;
 mod demo_ledger;
+mod dirlock;
 mod eth;
 mod front;
 mod init;
 mod keystore;
 mod ledger;
 mod network;
+mod output;
 mod package;
 mod pair;
 mod proxy;
@@ -82,10 +84,19 @@ fn main() -> ExitCode {
         Command::Proxy(args) => proxy::run(&args),
         Command::Front(args) => front::run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    // Written to stdout before anything goes wrong: nothing left to print after `result`.
+    let unwritten = output::finish();
+    // A closed stderr is no reason to panic either: the exit status still tells.
+    match (result, unwritten) {
+        (Ok(()), None) => ExitCode::SUCCESS,
+        (Ok(()), Some(why)) => {
+            output::errln!(
+                "error: the command completed, but its output could not be written: {why}"
+            );
+            ExitCode::FAILURE
+        }
+        (Err(e), _) => {
+            output::errln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

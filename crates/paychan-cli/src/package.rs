@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::channel::{
     ApiArgs, Failure, channel_id, message, positive_amount, print_json, with_api,
 };
+use crate::output::outln;
 
 /// Options of `paychan package`.
 #[derive(clap::Args, Debug)]
@@ -71,7 +72,7 @@ pub(crate) fn run(args: &PackageArgs) -> Result<()> {
                 if api.json {
                     return print_json(&created);
                 }
-                println!("{}", created.compact);
+                outln!("{}", created.compact);
             }
             PackageCommand::Verify { package } => {
                 let verified: VerifiedPaymentView = api
@@ -83,7 +84,7 @@ pub(crate) fn run(args: &PackageArgs) -> Result<()> {
                 if api.json {
                     return print_json(&verified);
                 }
-                println!(
+                outln!(
                     "accepted {} from {} on channel {} ({} paid in all, {} left to spend)",
                     verified.amount,
                     verified.payer,
@@ -92,7 +93,7 @@ pub(crate) fn run(args: &PackageArgs) -> Result<()> {
                     verified.remaining
                 );
                 if let Some(message) = &verified.message {
-                    println!("message: {message}");
+                    outln!("message: {message}");
                 }
             }
             PackageCommand::Cancel { package } => {
@@ -105,9 +106,11 @@ pub(crate) fn run(args: &PackageArgs) -> Result<()> {
                 if api.json {
                     return print_json(&channel);
                 }
-                println!(
+                outln!(
                     "taken back: channel {} has {} paid to the peer, {} left to spend",
-                    channel.channel_id, channel.balances.paid_by_me, channel.balances.my_available
+                    channel.channel_id,
+                    channel.balances.paid_by_me,
+                    channel.balances.my_available
                 );
             }
         }

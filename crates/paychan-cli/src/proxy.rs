@@ -10,6 +10,7 @@ use paychan_core::Amount;
 use paychan_http::{Paywall, RpcVerifier, Verifier, proxy};
 
 use crate::channel::{ApiArgs, endpoint, positive_amount};
+use crate::output::outln;
 
 /// Options of `paychan proxy`.
 #[derive(clap::Args, Debug)]
@@ -62,7 +63,7 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
         let local = listener.local_addr()?;
         // Installed before the banner, so a SIGTERM right after it is not missed.
         let signals = crate::signals::Signals::install()?;
-        println!(
+        outln!(
             "paychan proxy on http://{local} -> {upstream}: {} per call to {payee}",
             args.price
         );

@@ -15,6 +15,7 @@ mod scale;
 
 use std::{path::PathBuf, time::Duration};
 
+use crate::output::{errln, out, outln};
 use anyhow::{Context, Result};
 use paychan_store::Durability;
 
@@ -97,7 +98,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
     .context("cannot create a temporary directory")?;
     let say = |line: &str| {
         if !args.json {
-            eprintln!("{line}");
+            errln!("{line}");
         }
     };
     let subdir = |name: &str| -> Result<PathBuf> {
@@ -172,9 +173,9 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         steal_percent: cpu::MachineTime::now().steal_percent_since(&machine_at_start),
     };
     if args.json {
-        println!("{}", report::json(&results)?);
+        outln!("{}", report::json(&results)?);
     } else {
-        print!("{}", report::table(&results));
+        out!("{}", report::table(&results));
     }
     Ok(())
 }

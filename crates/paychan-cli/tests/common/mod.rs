@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+pub(crate) mod nodes;
+
 use std::{
     fs::{self, OpenOptions},
     io::Write,
@@ -83,6 +85,11 @@ impl Process {
             child,
             log: log.to_path_buf(),
         }
+    }
+
+    /// The process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// The whole log.

@@ -1,0 +1,106 @@
+//! What an operator meets running `paychan` for real (issue 17's defects): output into a
+//! pipe whose reader has gone, one node per data directory, and re-attaching to a close.
+//! Child processes on free ports and temporary directories, around a `paychan ledger serve`
+//! child with a manual clock.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
+
+mod common;
+
+use std::{
+    process::Stdio,
+    sync::{Mutex, MutexGuard},
+};
+
+use common::{
+    Process, command,
+    nodes::{Ledger, NodeDir, json, text},
+};
+
+/// One test at a time: the harness picks free ports before the nodes bind them, and the
+/// ephemeral ports of another test's connections could take them meanwhile.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `paychan channel open … | head -1`: stdout is a pipe whose reader has exited before the
+/// command prints. The command does its work once, says nothing and exits 0 (the README's
+/// CLI section), so a script that retries on failure does not open a second channel.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly_after_its_work() {
+    let _serial = serial();
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let bob = NodeDir::init(root.path(), "bob", &ledger.url());
+    ledger.fund(&alice.address);
+    let _a = alice.run("alice");
+
+    let closed_stdout = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    for args in [
+        vec!["channel", "open", &bob.address, "100", "--no-propose"],
+        vec!["channel", "list"],
+        vec!["channel", "list", "--json"],
+        vec!["info"],
+    ] {
+        let out = command()
+            .args(&args)
+            .args(["--data-dir", alice.dir()])
+            .stdout(closed_stdout())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    let channels = json(alice.channel(&["list"]));
+    assert_eq!(
+        channels.as_array().unwrap().len(),
+        1,
+        "opened exactly once: {channels}"
+    );
+}
+
+/// Two `paychan node` processes on one data directory: the second stops at once with an error
+/// naming the first, which keeps running and serving.
+#[test]
+fn a_second_node_on_the_same_data_directory_is_refused() {
+    let _serial = serial();
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let mut first = alice.run("alice");
+
+    let mut second = command();
+    second
+        .args(["node", "--data-dir", alice.dir(), "--passphrase-file"])
+        .arg(&alice.passphrase);
+    let mut second = Process::spawn("second alice", second, &root.path().join("second.log"));
+    assert!(!second.exit_status().success());
+    let log = second.log();
+    assert!(
+        log.contains("is in use by another `paychan node`")
+            && log.contains(&format!("pid {}", first.id())),
+        "{log}"
+    );
+    first.assert_running();
+    assert_eq!(json(alice.channel(&["list"])), serde_json::json!([]));
+}

@@ -5,7 +5,9 @@
 //! of its `config.toml`), or from `--rpc URL --token-file FILE`. Output is a few lines for
 //! humans, or with `--json` the API's answer as one JSON line (and on failure
 //! `{"error": {category, code, message}}`, exit status 1). A spinner shows while waiting
-//! for the peer or the ledger, and `close --wait` shows the challenge period passing.
+//! for the peer or the ledger, and `close --wait` (or `channel wait`, re-attaching to a close
+//! started without it) shows the challenge period passing. Ledger times are shown as UTC
+//! dates with the time left ([`when`]).
 
 use std::{
     io::IsTerminal,
@@ -29,8 +31,11 @@ use paychan_rpc::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::config::{Config, data_dir, in_dir};
 use crate::output::outln;
+use crate::{
+    config::{Config, data_dir, in_dir},
+    when,
+};
 
 /// How to reach the node's API.
 #[derive(clap::Args, Debug, Clone)]
@@ -118,8 +123,9 @@ enum ChannelCommand {
         #[arg(value_parser = positive_amount)]
         amount: Amount,
     },
-    /// Closes CHANNEL: cooperatively if the peer co-signs, otherwise unilaterally (the node
-    /// settles after the challenge period).
+    /// Closes CHANNEL: cooperatively if the peer co-signs, otherwise unilaterally: the node
+    /// settles after the challenge period (24 h by default, `challenge_period` in the
+    /// config's [node] section); `--wait`, or later `channel wait`, shows it passing.
     Close {
         /// The channel id.
         #[arg(value_parser = channel_id)]
@@ -130,6 +136,13 @@ enum ChannelCommand {
         /// After a unilateral close, wait until the channel is settled.
         #[arg(long)]
         wait: bool,
+    },
+    /// Waits until CHANNEL, closing unilaterally (`close` without `--wait`), is settled,
+    /// with the same progress bar as `close --wait`.
+    Wait {
+        /// The channel id.
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
     },
     /// Lists the channels (all, or those with --peer).
     List {
@@ -388,7 +401,20 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_channel(c: &ChannelView) {
+/// Prints `c`, with the ledger's time when it has a deadline (to say the time left).
+async fn show_channel(api: &Api, c: &ChannelView) {
+    let now = match c.deadline {
+        Some(_) => api
+            .call::<NodeInfo>(method::NODE_INFO, json!({}))
+            .await
+            .ok()
+            .and_then(|info| info.ledger_time),
+        None => None,
+    };
+    print_channel(c, now);
+}
+
+fn print_channel(c: &ChannelView, now: Option<u64>) {
     let b = &c.balances;
     outln!("channel {}", c.channel_id);
     outln!("  peer          {} (we are {})", c.peer, c.role);
@@ -412,7 +438,7 @@ fn print_channel(c: &ChannelView) {
         outln!("  payout now    {} (peer: {})", p.mine, p.peer);
     }
     if let Some(deadline) = c.deadline {
-        outln!("  settles after {deadline} (ledger time)");
+        outln!("  settles after {}", when::deadline(deadline, now));
     }
     if c.unclaimed != "0" {
         outln!(
@@ -454,7 +480,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                 channel.channel_id,
                 channel.peer
             );
-            print_channel(&channel);
+            show_channel(api, &channel).await;
         }
         ChannelCommand::Pay {
             channel,
@@ -503,7 +529,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                 return print_json(&view);
             }
             outln!("deposited {amount} into {channel}");
-            print_channel(&view);
+            show_channel(api, &view).await;
         }
         ChannelCommand::Withdraw { channel, amount } => {
             let view: ChannelView = api
@@ -517,7 +543,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                 return print_json(&view);
             }
             outln!("withdrew {amount} from {channel}");
-            print_channel(&view);
+            show_channel(api, &view).await;
         }
         ChannelCommand::Close {
             channel,
@@ -554,10 +580,31 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             } else {
                 outln!("started a unilateral close of {channel}");
             }
-            print_channel(settled.as_ref().unwrap_or(&closed.channel));
+            show_channel(api, settled.as_ref().unwrap_or(&closed.channel)).await;
             if !closed.cooperative && settled.is_none() {
-                outln!("the node settles it after the deadline; `--wait` waits for it");
+                outln!(
+                    "the node settles it after the deadline; `paychan channel wait {channel}` waits for it"
+                );
             }
+        }
+        ChannelCommand::Wait { channel } => {
+            let view: ChannelView = api
+                .call(method::CHANNEL_INFO, json!({ "channel_id": channel }))
+                .await?;
+            let settled = match view.status.as_str() {
+                "closed" => view,
+                "closing" => wait_settled(api, *channel, &view).await?,
+                other => {
+                    return Err(Failure::Other(anyhow!(
+                        "channel {channel} is {other}, not closing: start a close with `paychan channel close`"
+                    )));
+                }
+            };
+            if api.json {
+                return print_json(&settled);
+            }
+            outln!("{channel} is settled");
+            show_channel(api, &settled).await;
         }
         ChannelCommand::List { peer } => {
             let params = match peer {
@@ -591,7 +638,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             if api.json {
                 return print_json(&view);
             }
-            print_channel(&view);
+            show_channel(api, &view).await;
         }
         ChannelCommand::AutoRefill {
             channel,
@@ -607,7 +654,7 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             if api.json {
                 return print_json(&view);
             }
-            print_channel(&view);
+            show_channel(api, &view).await;
         }
     }
     Ok(())
@@ -626,11 +673,11 @@ async fn wait_settled(
         ProgressBar::hidden()
     } else {
         let bar = ProgressBar::new(deadline.saturating_sub(begin).max(1));
-        if let Ok(style) =
-            ProgressStyle::with_template("{spinner} challenge period {bar:40} {pos}/{len} s {msg}")
+        if let Ok(style) = ProgressStyle::with_template("{spinner} challenge period {bar:40} {msg}")
         {
             bar.set_style(style);
         }
+        bar.set_message(format!("ends {}", when::deadline(deadline, Some(begin))));
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     };
@@ -645,7 +692,11 @@ async fn wait_settled(
         let info: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
         if let Some(now) = info.ledger_time {
             bar.set_position(now.saturating_sub(begin));
-            bar.set_message(if now >= deadline { "settling…" } else { "" });
+            bar.set_message(if now >= deadline {
+                "settling…".to_owned()
+            } else {
+                format!("ends {}", when::deadline(deadline, Some(now)))
+            });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -24,6 +24,7 @@ use crate::output::outln;
 use crate::{
     demo_ledger::{DemoLedger, DemoLedgerKind},
     pair::{self, Party, wait_event, wait_until_async},
+    when,
 };
 
 /// Options of `paychan demo`.
@@ -219,8 +220,10 @@ async fn demo(args: &DemoArgs) -> Result<()> {
         _ => None,
     })
     .await?;
+    let now = ledger.now().await.ok();
     out.say(format!(
-        "  Alice starts a unilateral close; challenge period until {deadline} (ledger time)"
+        "  Alice starts a unilateral close; challenge period until {}",
+        when::deadline(deadline, now)
     ));
     wait_until_async(
         || async { ledger.counted_a(second).await == Some(750) },

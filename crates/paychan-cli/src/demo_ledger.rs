@@ -114,6 +114,16 @@ impl DemoLedger {
         }
     }
 
+    /// The ledger's time (Unix seconds).
+    pub(crate) async fn now(&self) -> Result<u64> {
+        match self {
+            DemoLedger::Embedded(l) => Ok(l.time()?),
+            DemoLedger::Ethereum { observer, .. } => {
+                observer.now().await.map_err(|e| anyhow!("{e}"))
+            }
+        }
+    }
+
     /// Moves the ledger's time to `deadline`.
     pub(crate) async fn advance_to(&self, deadline: u64) -> Result<()> {
         match self {

@@ -19,6 +19,7 @@ mod package;
 mod pair;
 mod proxy;
 mod signals;
+mod when;
 
 use std::process::ExitCode;
 

@@ -1,7 +1,9 @@
 //! `paychan proxy`: a reverse proxy in front of any HTTP service that answers `402 Payment
 //! Required` and serves calls paid by payment packages, verified (against the price, and
 //! recorded) by a running `paychan node` through its API — the node named by `--data-dir`,
-//! or `--rpc URL --token-file FILE`, as for `paychan channel`.
+//! or `--rpc URL --token-file FILE`, as for `paychan channel`. The upstream URL is checked
+//! when the arguments are parsed; a call the upstream does not serve is not charged (see
+//! `paychan_http::paywall`) and is logged.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -17,9 +19,9 @@ use crate::output::outln;
 pub(crate) struct ProxyArgs {
     #[command(flatten)]
     api: ApiArgs,
-    /// The service to charge for (a base URL: `http://127.0.0.1:8080`).
-    #[arg(long, value_name = "URL")]
-    upstream: String,
+    /// The service to charge for (a base URL with its scheme: `http://127.0.0.1:8080`).
+    #[arg(long, value_name = "URL", value_parser = upstream_url)]
+    upstream: reqwest::Url,
     /// The price of one call, in the ledger's smallest unit.
     #[arg(long, value_parser = positive_amount)]
     price: Amount,
@@ -35,13 +37,32 @@ pub(crate) struct ProxyArgs {
     unbound: bool,
 }
 
+/// An upstream base URL: `http` or `https`, with a host (`localhost:8080` parses as a URL
+/// of scheme `localhost`: refused, not forwarded to nowhere).
+fn upstream_url(text: &str) -> Result<reqwest::Url, String> {
+    let hint = "give the scheme and host, as in http://127.0.0.1:8080";
+    let url: reqwest::Url = text
+        .parse()
+        .map_err(|e| format!("not a URL ({e}): {hint}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the scheme must be http or https, not {:?}: {hint}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("no host: {hint}"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("a base URL takes no query or fragment".into());
+    }
+    Ok(url)
+}
+
 /// Runs the proxy until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
     let (url, token) = endpoint(&args.api)?;
-    let upstream: reqwest::Url = args
-        .upstream
-        .parse()
-        .with_context(|| format!("bad upstream URL {:?}", args.upstream))?;
+    let upstream = args.upstream.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,5 +1,6 @@
 //! What an operator meets running `paychan` for real (issue 17's defects): output into a
-//! pipe whose reader has gone, one node per data directory, and re-attaching to a close.
+//! pipe whose reader has gone, one node per data directory, and re-attaching to a close
+//! (`paychan channel wait`).
 //! Child processes on free ports and temporary directories, around a `paychan ledger serve`
 //! child with a manual clock.
 
@@ -15,12 +16,15 @@
 mod common;
 
 use std::{
+    io::Read,
     process::Stdio,
     sync::{Mutex, MutexGuard},
+    thread::sleep,
+    time::{Duration, Instant},
 };
 
 use common::{
-    Process, command,
+    Process, READY_TIMEOUT, command,
     nodes::{Ledger, NodeDir, json, text},
 };
 
@@ -103,4 +107,85 @@ fn a_second_node_on_the_same_data_directory_is_refused() {
     );
     first.assert_running();
     assert_eq!(json(alice.channel(&["list"])), serde_json::json!([]));
+}
+
+/// A unilateral close started without `--wait`: `paychan channel wait` re-attaches to it and
+/// returns once the node has settled it; the human output shows dates, not epochs.
+#[test]
+fn channel_wait_re_attaches_to_a_close_started_without_waiting() {
+    let _serial = serial();
+    let root = tempfile::tempdir().unwrap();
+    let ledger = Ledger::start(root.path());
+    let alice = NodeDir::init(root.path(), "alice", &ledger.url());
+    let bob = NodeDir::init(root.path(), "bob", &ledger.url());
+    ledger.fund(&alice.address);
+    let _a = alice.run("alice");
+
+    let opened = json(alice.channel(&["open", &bob.address, "100", "--no-propose"]));
+    let id = opened["channel_id"].as_str().unwrap().to_owned();
+    let out = command()
+        .args([
+            "channel",
+            "close",
+            &id,
+            "--force",
+            "--data-dir",
+            alice.dir(),
+        ])
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("settles after 20")
+            && (said.contains("Z (in 23 h 59 min)") || said.contains("Z (in 1 d 0 h)")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("paychan channel wait {id}")),
+        "{said}"
+    );
+
+    let mut waiting = command()
+        .args(["channel", "wait", &id, "--json", "--data-dir", alice.dir()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ledger.advance(86_400 + 1);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = waiting.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            let _ = waiting.kill();
+            panic!("channel wait did not return after the challenge period");
+        }
+        sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    waiting
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{out}");
+    let settled: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(settled["status"], "closed", "{settled}");
+
+    // On a channel that is not closing, it says so.
+    let opened = json(alice.channel(&["open", &bob.address, "50", "--no-propose"]));
+    let open_id = opened["channel_id"].as_str().unwrap();
+    let out = command()
+        .args(["channel", "wait", open_id, "--data-dir", alice.dir()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not closing"),
+        "{}",
+        text(&out.stderr)
+    );
 }

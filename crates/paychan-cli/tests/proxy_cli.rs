@@ -192,3 +192,22 @@ fn the_proxy_answers_402_lets_free_paths_through_and_forwards_paid_calls() {
     drop(proxy);
     drop(ledger);
 }
+
+/// An upstream without a scheme (`localhost:18080` is a URL of scheme `localhost`) is refused
+/// before anything starts, with an error naming the flag.
+#[test]
+fn an_upstream_without_a_scheme_is_refused_at_start() {
+    for bad in ["localhost:18080", "ftp://127.0.0.1:21", "http://"] {
+        let out = command()
+            .args(["proxy", "--upstream", bad, "--price", "1", "--rpc"])
+            .args(["http://127.0.0.1:1", "--token-file", "/nonexistent"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("--upstream") && stderr.contains("http://127.0.0.1:8080"),
+            "{bad}: {stderr}"
+        );
+    }
+}

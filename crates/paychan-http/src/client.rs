@@ -13,7 +13,8 @@
 //! head arrives (the payee verifies before it answers), so the payee receives each channel's
 //! packages in order and never sees a later package overtake an earlier one; parallel
 //! calls use parallel channels or wait for one. A package the payee refused without
-//! recording it (`package_refused`, `verification_failed`) is taken back, so the next
+//! recording it (`package_refused`, `verification_failed`, or `service_failed`: the service
+//! behind the paywall failed and the call is not charged) is taken back, so the next
 //! package does not pay for it. A package whose fate is unknown (the connection broke) stays
 //! counted and the call fails: it is never sent again or replaced by a second payment.
 //!
@@ -470,7 +471,11 @@ impl PayingClient {
             }
         };
         let status = response.status();
-        if status == StatusCode::PAYMENT_REQUIRED || status == StatusCode::SERVICE_UNAVAILABLE {
+        // 502: the service behind the paywall failed (`service_failed`, not charged).
+        if status == StatusCode::PAYMENT_REQUIRED
+            || status == StatusCode::SERVICE_UNAVAILABLE
+            || status == StatusCode::BAD_GATEWAY
+        {
             let next = self.challenge_of(key, &response).ok();
             let body: Option<PaymentError> = match response.bytes().await {
                 Ok(bytes) => serde_json::from_slice(&bytes).ok(),

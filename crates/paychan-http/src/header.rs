@@ -39,14 +39,15 @@ pub struct Challenge {
     pub node: Option<String>,
 }
 
-/// The body of a `402` or `503` answer: why, and the challenge.
+/// The body of a `402`, `502` or `503` answer: why, and the challenge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentError {
     /// A stable code: `payment_required` (no package), `package_refused` (a package was
     /// refused and nothing was recorded: the payer may take it back), `verification_failed`
     /// (the payee's node failed before recording anything: the payer may take it back),
     /// `verification_unknown` (the payee cannot tell whether the package was recorded: the
-    /// payer must count it as paid).
+    /// payer must count it as paid), `service_failed` (`502`: the service failed, the call is
+    /// not charged and nothing was recorded: the payer may take it back).
     pub error: String,
     /// A human explanation.
     pub message: String,
@@ -64,6 +65,9 @@ impl PaymentError {
     pub const VERIFICATION_FAILED: &'static str = "verification_failed";
     /// Whether the package was recorded is unknown.
     pub const VERIFICATION_UNKNOWN: &'static str = "verification_unknown";
+    /// The service behind the paywall failed (a `5xx`, or the proxy's upstream did not
+    /// answer): the call is not charged, the package was not recorded.
+    pub const SERVICE_FAILED: &'static str = "service_failed";
 
     /// Whether the payer may take its package back: the payee says it recorded nothing
     /// (it refused the package, its node failed first, or it never saw one: a front between
@@ -72,6 +76,7 @@ impl PaymentError {
         self.error == Self::PACKAGE_REFUSED
             || self.error == Self::VERIFICATION_FAILED
             || self.error == Self::PAYMENT_REQUIRED
+            || self.error == Self::SERVICE_FAILED
     }
 }
 

@@ -4,18 +4,45 @@
 //! Without `Authorization: Paychan <package>` it answers `402 Payment Required` with the
 //! challenge (header and JSON body). With a package it checks, before anything is recorded,
 //! that the package is bound to this request (its message is `{"method", "path"}` of the
-//! request, unless binding is turned off), then has the [`Verifier`] verify and record it
-//! against the price; only then does the inner service run, with the [`VerifiedPayment`] in
-//! the request's extensions, and the answer gets a `Payment-Receipt` header. A refused
-//! package is answered `402` with `package_refused` and changes nothing.
+//! request, unless binding is turned off). A refused package is answered `402` with
+//! `package_refused` and changes nothing. The `Authorization` header is removed before the
+//! inner service sees it, so a proxied upstream never gets the package.
 //!
-//! The payment is taken before the call is served: a service that then fails has been paid,
-//! as with any prepaid API. The `Authorization` header is removed before the inner service
-//! sees it, so a proxied upstream never gets the package.
+//! # Charged only for a served call
+//!
+//! The payer is charged only for a call the service answered, and never gets an answer
+//! without paying for it:
+//!
+//! 1. the [`Verifier`] **checks** the package against the price ([`Verifier::check`]:
+//!    nothing recorded);
+//! 2. the inner service runs (the proxy's upstream), with the checked [`VerifiedPayment`] in
+//!    the request's extensions;
+//! 3. if it answered a server error (`5xx`; the proxy answers `502` when its upstream is
+//!    unreachable), its answer is dropped and the payer gets `502` with `service_failed`:
+//!    nothing was recorded, so the payer's client takes the package back (its next package
+//!    does not pay for this call). The failure is logged;
+//! 4. otherwise the verifier **verifies and records** the package, and only then is the
+//!    answer sent, with a `Payment-Receipt` header. If that fails (the node is down, or the
+//!    same package was recorded meanwhile), the answer is dropped and the payer gets the
+//!    refusal (`402`/`503`) instead: no served call without a recorded payment.
+//!
+//! Why not record first and refund (or undo) after a failure: a refund is a payment back
+//! from the payee, which needs the peer connection or a second package the client would
+//! have to understand, and an undo of a recorded voucher is impossible once a later one
+//! builds on it; a package that was never recorded is simply taken back by the payer, with
+//! the machinery that already handles refusals. The price is that the service may run for a
+//! package that then fails to record (the node failing between the check and the record):
+//! the payee loses that call, the payer never does. Calls paid on one channel go through
+//! these steps one at a time (a paying client uses one channel per call in flight), so two
+//! requests carrying the same package cannot both be checked before one is recorded.
+//!
+//! [`Paywall::admit`] (used by pay-per-time streams, which have no service that could fail)
+//! records before serving.
 
 use std::{
+    collections::HashMap,
     convert::Infallible,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
@@ -25,7 +52,7 @@ use axum::{
 };
 use futures::future::BoxFuture;
 use http::{HeaderValue, Request, StatusCode, header, request::Parts};
-use paychan_core::{Amount, SigningKey};
+use paychan_core::{Amount, ChannelId, SigningKey};
 use paychan_node::{PaymentPackage, VerifiedPayment};
 use serde_json::Value;
 use tower::{Layer, Service};
@@ -60,6 +87,75 @@ struct Config {
     free_paths: Vec<String>,
     bind_requests: bool,
     receipt_key: Option<SigningKey>,
+    turns: Arc<Turns>,
+}
+
+/// The channels with a call between its check and its record, one call per channel at a
+/// time.
+#[derive(Default)]
+struct Turns {
+    channels: Mutex<HashMap<ChannelId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A channel's turn; dropping it lets the next call on the channel go.
+struct Turn<'a> {
+    turns: &'a Turns,
+    channel: ChannelId,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Turns {
+    fn channels(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ChannelId, Arc<tokio::sync::Mutex<()>>>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn turn(&self, channel: ChannelId) -> Turn<'_> {
+        let lock = self.channels().entry(channel).or_default().clone();
+        let guard = lock.lock_owned().await;
+        Turn {
+            turns: self,
+            channel,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut channels = self.turns.channels();
+        // Only the map holds it: no call waits on this channel.
+        if channels
+            .get(&self.channel)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            channels.remove(&self.channel);
+        }
+    }
+}
+
+/// What the paywall makes of a request before any payment is checked.
+enum Admission {
+    /// Free: served as it is.
+    Free(Request<Body>),
+    /// Refused: the answer.
+    Refused(Response),
+    /// It carries a package bound to it (boxed: a package is large).
+    Paying(Box<Paying>),
+}
+
+/// A request with a package to check against `challenge.price`.
+struct Paying {
+    parts: Parts,
+    body: Body,
+    package: PaymentPackage,
+    challenge: Challenge,
+    /// `METHOD /path?query`.
+    request: String,
 }
 
 /// The paywall layer (see the [module docs](self)). Cheap to clone.
@@ -81,6 +177,7 @@ impl Paywall {
                 free_paths: vec![],
                 bind_requests: true,
                 receipt_key: None,
+                turns: Arc::default(),
             }),
         }
     }
@@ -94,6 +191,7 @@ impl Paywall {
             free_paths: c.free_paths.clone(),
             bind_requests: c.bind_requests,
             receipt_key: c.receipt_key.clone(),
+            turns: c.turns.clone(),
         };
         edit(&mut config);
         Paywall {
@@ -143,20 +241,16 @@ impl Paywall {
             .any(|free| path == free || (free.ends_with('/') && path.starts_with(free.as_str())))
     }
 
-    /// What the paywall does with a request before the inner service: `Ok` with the
-    /// request to serve (and the receipt to attach), or the answer that refuses it.
-    pub(crate) async fn admit(
-        &self,
-        request: Request<Body>,
-    ) -> Result<(Request<Body>, Option<Receipt>), Response> {
-        let (mut parts, body) = request.into_parts();
+    /// Prices `request` and reads its package, refusing a missing, malformed or unbound one.
+    fn admission(&self, request: Request<Body>) -> Admission {
+        let (parts, body) = request.into_parts();
         let price = if self.is_free(parts.uri.path()) {
             None
         } else {
             (self.config.price)(&parts)
         };
         let Some(price) = price else {
-            return Ok((Request::from_parts(parts, body), None));
+            return Admission::Free(Request::from_parts(parts, body));
         };
         let challenge = Challenge {
             price,
@@ -169,61 +263,157 @@ impl Paywall {
             .and_then(credentials)
             .map(str::to_owned);
         let Some(presented) = presented else {
-            return Err(refusal(
+            return Admission::Refused(refusal(
                 &challenge,
                 PaymentError::PAYMENT_REQUIRED,
                 format!("this call costs {price}: pay with Authorization: Paychan <package>"),
             ));
         };
         let refused = |why: String| refusal(&challenge, PaymentError::PACKAGE_REFUSED, why);
-        let package = PaymentPackage::parse(&presented)
-            .map_err(|e| refused(paychan_node::NodeError::from(e).to_string()))?;
+        let package = match PaymentPackage::parse(&presented) {
+            Ok(package) => package,
+            Err(e) => {
+                return Admission::Refused(refused(paychan_node::NodeError::from(e).to_string()));
+            }
+        };
         let (method, path) = request_line(&parts);
         if self.config.bind_requests && package.message != Some(binding(&method, &path)) {
-            return Err(refused(format!(
+            return Admission::Refused(refused(format!(
                 "the package does not pay for this request: its message must be {}",
                 binding(&method, &path)
             )));
         }
-        let verified = self
-            .config
-            .verifier
-            .verify(&package, price)
-            .await
-            .map_err(|e| match e {
-                VerifyError::Refused(why) => refused(why),
-                VerifyError::Failed(why) => {
-                    refusal(&challenge, PaymentError::VERIFICATION_FAILED, why)
-                }
-                VerifyError::Unknown(why) => {
-                    refusal(&challenge, PaymentError::VERIFICATION_UNKNOWN, why)
-                }
-            })?;
-        tracing::debug!(channel = %verified.channel_id, amount = verified.amount, %path, "paid call");
+        Admission::Paying(Box::new(Paying {
+            parts,
+            body,
+            package,
+            challenge,
+            request: format!("{method} {path}"),
+        }))
+    }
+
+    /// The receipt of `verified`, signed if the paywall has the key.
+    fn receipt(&self, verified: &VerifiedPayment, request: String) -> Receipt {
         let mut receipt = Receipt {
             channel_id: verified.channel_id,
             payer: verified.payer,
             amount: verified.amount,
             cumulative: verified.cumulative,
             remaining: verified.remaining,
-            request: format!("{method} {path}"),
+            request,
             signature: None,
         };
         if let Some(key) = &self.config.receipt_key {
             receipt.sign(key);
         }
+        receipt
+    }
+
+    /// What the paywall does with a request before the inner service, recording the payment
+    /// first (pay-per-time streams): `Ok` with the request to serve (and the receipt to
+    /// attach), or the answer that refuses it.
+    pub(crate) async fn admit(
+        &self,
+        request: Request<Body>,
+    ) -> Result<(Request<Body>, Option<Receipt>), Response> {
+        let Paying {
+            mut parts,
+            body,
+            package,
+            challenge,
+            request,
+        } = match self.admission(request) {
+            Admission::Free(request) => return Ok((request, None)),
+            Admission::Refused(answer) => return Err(answer),
+            Admission::Paying(paying) => *paying,
+        };
+        let verified = self
+            .config
+            .verifier
+            .verify(&package, challenge.price)
+            .await
+            .map_err(|e| verify_refusal(&challenge, e))?;
+        tracing::debug!(channel = %verified.channel_id, amount = verified.amount, %request, "paid call");
+        let receipt = self.receipt(&verified, request);
         parts.headers.remove(header::AUTHORIZATION);
         parts.extensions.insert::<VerifiedPayment>(verified);
         Ok((Request::from_parts(parts, body), Some(receipt)))
     }
+
+    /// Serves `request` through `inner`, charging only for a served call (see the
+    /// [module docs](self#charged-only-for-a-served-call)).
+    async fn serve<S>(&self, inner: &mut S, request: Request<Body>) -> Result<Response, Infallible>
+    where
+        S: Service<Request<Body>, Response = Response, Error = Infallible>,
+    {
+        let Paying {
+            mut parts,
+            body,
+            package,
+            challenge,
+            request,
+        } = match self.admission(request) {
+            Admission::Free(request) => return inner.call(request).await,
+            Admission::Refused(answer) => return Ok(answer),
+            Admission::Paying(paying) => *paying,
+        };
+        let verifier = &self.config.verifier;
+        let price = challenge.price;
+        let _turn = self.config.turns.turn(package.voucher.channel_id).await;
+        let checked = match verifier.check(&package, price).await {
+            Ok(checked) => checked,
+            Err(e) => return Ok(verify_refusal(&challenge, e)),
+        };
+        parts.headers.remove(header::AUTHORIZATION);
+        parts.extensions.insert::<VerifiedPayment>(checked);
+        let mut response = inner.call(Request::from_parts(parts, body)).await?;
+        let status = response.status();
+        if status.is_server_error() {
+            tracing::warn!(
+                %request,
+                %status,
+                channel = %package.voucher.channel_id,
+                "the service failed: the call is not charged (the package is not recorded)"
+            );
+            return Ok(refusal(
+                &challenge,
+                PaymentError::SERVICE_FAILED,
+                format!(
+                    "the service answered {status}: this call is not charged and the package \
+                     was not recorded (take it back)"
+                ),
+            ));
+        }
+        let verified = match verifier.verify(&package, price).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                tracing::warn!(%request, error = %e, "served, but the payment was not recorded: the answer is withheld");
+                return Ok(verify_refusal(&challenge, e));
+            }
+        };
+        tracing::debug!(channel = %verified.channel_id, amount = verified.amount, %request, "paid call");
+        attach_receipt(&mut response, Some(&self.receipt(&verified, request)));
+        Ok(response)
+    }
 }
 
-/// A `402` (or `503` when the payee's node failed) with the challenge.
+/// The answer to a package the verifier refused or could not handle.
+fn verify_refusal(challenge: &Challenge, e: VerifyError) -> Response {
+    match e {
+        VerifyError::Refused(why) => refusal(challenge, PaymentError::PACKAGE_REFUSED, why),
+        VerifyError::Failed(why) => refusal(challenge, PaymentError::VERIFICATION_FAILED, why),
+        VerifyError::Unknown(why) => refusal(challenge, PaymentError::VERIFICATION_UNKNOWN, why),
+    }
+}
+
+/// A `402` (`503` when the payee's node failed, `502` when the service did) with the
+/// challenge.
 pub(crate) fn refusal(challenge: &Challenge, error: &str, message: String) -> Response {
     let status = match error {
         PaymentError::VERIFICATION_FAILED | PaymentError::VERIFICATION_UNKNOWN => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        PaymentError::SERVICE_FAILED => StatusCode::BAD_GATEWAY,
         _ => StatusCode::PAYMENT_REQUIRED,
     };
     let body = PaymentError {
@@ -291,14 +481,6 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let paywall = self.paywall.clone();
-        Box::pin(async move {
-            let (request, receipt) = match paywall.admit(request).await {
-                Ok(admitted) => admitted,
-                Err(refused) => return Ok(refused),
-            };
-            let mut response = inner.call(request).await?;
-            attach_receipt(&mut response, receipt.as_ref());
-            Ok(response)
-        })
+        Box::pin(async move { paywall.serve(&mut inner, request).await })
     }
 }

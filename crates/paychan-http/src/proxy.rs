@@ -1,6 +1,8 @@
 //! A reverse proxy that puts a [`Paywall`] in front of any HTTP service: every request the
 //! paywall admits is forwarded to the upstream (method, path and query, headers except the
-//! hop-by-hop ones and the payment, body streamed both ways). `paychan proxy` runs it.
+//! hop-by-hop ones and the payment, body streamed both ways). `paychan proxy` runs it. An
+//! unreachable upstream is a `502`, which the paywall turns into an uncharged `service_failed`
+//! (as any `5xx` of the upstream): see [`paywall`](crate::paywall).
 
 use std::sync::Arc;
 
@@ -69,7 +71,7 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request<Body>) 
     let answer = match sent {
         Ok(answer) => answer,
         Err(e) => {
-            tracing::warn!("upstream: {e}");
+            tracing::warn!(upstream = %upstream.base, error = %e, "the upstream did not answer");
             return (StatusCode::BAD_GATEWAY, format!("upstream: {e}\n")).into_response();
         }
     };

@@ -6,7 +6,7 @@
 //! # Requirements
 //!
 //! A verifier records a package only if it pays at least the minimum, and records each
-//! package at most once; it says whether a failure left the package unrecorded
+//! package at most once; [`Verifier::check`] records nothing; it says whether a failure left the package unrecorded
 //! ([`VerifyError::Refused`], [`VerifyError::Failed`]) or whether that is unknown
 //! ([`VerifyError::Unknown`]), since the payer may take back only an unrecorded package.
 
@@ -16,7 +16,7 @@ use jsonrpsee::{
     http_client::HttpClient,
 };
 use paychan_core::Amount;
-use paychan_node::{Category, Node, NodeError, PaymentPackage, VerifiedPayment, front::StorePayee};
+use paychan_node::{Category, Node, PaymentPackage, VerifiedPayment, front::StorePayee};
 use paychan_rpc::{
     client::Named,
     method,
@@ -53,6 +53,24 @@ pub trait Verifier: Send + Sync + 'static {
         package: &PaymentPackage,
         min_amount: Amount,
     ) -> Result<VerifiedPayment, VerifyError>;
+
+    /// Checks `package` as [`verify`](Self::verify) would, recording nothing: what it would
+    /// pay, or why it would be refused. Every error leaves it unrecorded (never
+    /// [`VerifyError::Unknown`]). A later `verify` may still refuse it.
+    async fn check(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, VerifyError>;
+}
+
+/// The error of a node's verification or check: refused for the payer's fault, failed for
+/// the node's.
+fn node_error(e: &paychan_node::NodeError) -> VerifyError {
+    match e.category() {
+        Category::Client | Category::Protocol => VerifyError::Refused(e.to_string()),
+        _ => VerifyError::Failed(e.to_string()),
+    }
 }
 
 #[async_trait]
@@ -66,7 +84,17 @@ impl Verifier for Node {
         // is the last step, and a failed commit installs nothing.
         self.verify_payment_package_min(package, min_amount)
             .await
-            .map_err(unrecorded)
+            .map_err(|e| node_error(&e))
+    }
+
+    async fn check(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, VerifyError> {
+        self.check_payment_package_min(package, min_amount)
+            .await
+            .map_err(|e| node_error(&e))
     }
 }
 
@@ -81,15 +109,17 @@ impl Verifier for StorePayee {
         // conflict it gave up on, a database that is down) writes nothing.
         self.verify_payment_package(package, min_amount)
             .await
-            .map_err(unrecorded)
+            .map_err(|e| node_error(&e))
     }
-}
 
-/// A verification error that left the package unrecorded: a refusal, or a failure to retry.
-fn unrecorded(e: NodeError) -> VerifyError {
-    match e.category() {
-        Category::Client | Category::Protocol => VerifyError::Refused(e.to_string()),
-        _ => VerifyError::Failed(e.to_string()),
+    async fn check(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, VerifyError> {
+        self.check_payment_package(package, min_amount)
+            .await
+            .map_err(|e| node_error(&e))
     }
 }
 
@@ -141,16 +171,18 @@ impl RpcVerifier {
     }
 }
 
-#[async_trait]
-impl Verifier for RpcVerifier {
-    async fn verify(
+impl RpcVerifier {
+    /// `verify_payment_package`, with `dry_run` to only check.
+    async fn call(
         &self,
         package: &PaymentPackage,
         min_amount: Amount,
+        dry_run: bool,
     ) -> Result<VerifiedPayment, VerifyError> {
         let params = json!({
             "package": package.to_compact(),
             "min_amount": min_amount.to_string(),
+            "dry_run": dry_run,
         });
         let view: VerifiedPaymentView = self
             .client
@@ -166,6 +198,8 @@ impl Verifier for RpcVerifier {
                     // The node answered: whatever failed, it recorded nothing.
                     _ => VerifyError::Failed(object.message().to_owned()),
                 },
+                // A check records nothing, whatever happened to it.
+                other if dry_run => VerifyError::Failed(other.to_string()),
                 // The request may have reached the node.
                 other => VerifyError::Unknown(other.to_string()),
             })?;
@@ -182,5 +216,27 @@ impl Verifier for RpcVerifier {
             memo: view.memo,
             message: view.message,
         })
+    }
+}
+
+#[async_trait]
+impl Verifier for RpcVerifier {
+    async fn verify(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, VerifyError> {
+        self.call(package, min_amount, false).await
+    }
+
+    async fn check(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, VerifyError> {
+        match self.call(package, min_amount, true).await {
+            Err(VerifyError::Unknown(why)) => Err(VerifyError::Failed(why)),
+            other => other,
+        }
     }
 }

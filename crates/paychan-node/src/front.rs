@@ -100,6 +100,25 @@ impl StorePayee {
         package: &PaymentPackage,
         min_amount: Amount,
     ) -> Result<VerifiedPayment, NodeError> {
+        self.decide(package, min_amount, true).await
+    }
+
+    /// Checks `package` as [`verify_payment_package`](Self::verify_payment_package) would,
+    /// recording nothing (the paywall checks before it serves and records after).
+    pub async fn check_payment_package(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, NodeError> {
+        self.decide(package, min_amount, false).await
+    }
+
+    async fn decide(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+        record: bool,
+    ) -> Result<VerifiedPayment, NodeError> {
         let refuse = NodeError::PackageRefused;
         let Claim { params, voucher } = package.claim(self.manager.domain(), self.address())?;
         let v = &voucher.voucher;
@@ -145,6 +164,18 @@ impl StorePayee {
                 memo: v.memo,
                 time: unix_now(),
             };
+            let verified = VerifiedPayment {
+                channel_id: id,
+                payer: v.payer,
+                amount: accepted.amount,
+                cumulative: v.cumulative,
+                remaining,
+                memo: v.memo,
+                message: package.message.clone(),
+            };
+            if !record {
+                return Ok(verified);
+            }
             let row = row_of(next, loaded.version)?;
             let batch = Batch {
                 channels: vec![row],
@@ -153,17 +184,7 @@ impl StorePayee {
                 removals: vec![],
             };
             match self.store.commit(batch).await {
-                Ok(()) => {
-                    return Ok(VerifiedPayment {
-                        channel_id: id,
-                        payer: v.payer,
-                        amount: accepted.amount,
-                        cumulative: v.cumulative,
-                        remaining,
-                        memo: v.memo,
-                        message: package.message.clone(),
-                    });
-                }
+                Ok(()) => return Ok(verified),
                 // Another writer got there first: decide again on what it wrote.
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {}
                 Err(e) => return Err(e.into()),

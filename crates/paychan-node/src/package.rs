@@ -63,6 +63,43 @@ impl Node {
         self.verify_payment_package_min(package, 0).await
     }
 
+    /// Checks a package as [`verify_payment_package_min`](Self::verify_payment_package_min)
+    /// does, without recording it: what it would pay, or why it would be refused. A channel
+    /// new to us is still learnt from the ledger (that is no payment). The verification that
+    /// records it may still refuse it (another package recorded on the channel meanwhile):
+    /// an HTTP paywall checks, serves the call, and records the package only if the call was
+    /// served (`paychan-http`).
+    pub async fn check_payment_package_min(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, NodeError> {
+        let refuse = NodeError::PackageRefused;
+        let Claim { params, voucher } = package.claim(&self.domain(), self.address())?;
+        let v = &voucher.voucher;
+        let slot = self.learn_channel(params).await?;
+        let probe = self
+            .probe_voucher(&slot, &voucher, v.memo)
+            .await
+            .map_err(|e| refuse(PackageRejection::Voucher(e)))?;
+        let amount = probe.amount();
+        if amount < min_amount {
+            return Err(refuse(PackageRejection::Underpaid {
+                amount,
+                min: min_amount,
+            }));
+        }
+        Ok(VerifiedPayment {
+            channel_id: v.channel_id,
+            payer: v.payer,
+            amount,
+            cumulative: v.cumulative,
+            remaining: probe.remaining(),
+            memo: v.memo,
+            message: package.message.clone(),
+        })
+    }
+
     /// [`verify_payment_package`](Self::verify_payment_package), refusing a package that
     /// pays less than `min_amount` (the price of the call it pays for) without recording it:
     /// an underpaid package takes nothing from the payer.

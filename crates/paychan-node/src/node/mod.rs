@@ -231,6 +231,12 @@ impl Probe {
     pub(crate) fn amount(&self) -> Amount {
         self.accepted.amount
     }
+
+    /// What the payer could still spend on the channel once it is kept.
+    pub(crate) fn remaining(&self) -> Amount {
+        let next = &self.accepted.next;
+        next.available(next.role().peer())
+    }
 }
 
 pub(crate) struct Slot {

@@ -3,7 +3,8 @@
 //! `{package, compact}`; `verify_payment_package {package, min_amount?}` (the JSON object,
 //! its text, or the compact base64url form) checks and records one paid to this node and
 //! answers what it paid; one paying less than `min_amount` (the price of what it pays for) is
-//! refused and not recorded. `cancel_payment_package {package}` is the payer's side of a
+//! refused and not recorded; with `dry_run: true` it is only checked (what it would pay),
+//! never recorded. `cancel_payment_package {package}` is the payer's side of a
 //! refusal: it takes back its latest package on the channel, which the payee refused without
 //! recording it, so that the next package does not pay for it too; it answers the channel. The
 //! aa-channels names take positional params: `createPaymentPackage [aa_address, amount,
@@ -45,6 +46,8 @@ struct Verify {
     package: serde_json::Value,
     #[serde(default)]
     min_amount: AmountParam,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 async fn create_package(
@@ -82,8 +85,16 @@ async fn verify_package(
     ctx: &Context,
     package: serde_json::Value,
     min_amount: AmountParam,
+    dry_run: bool,
 ) -> Result<VerifiedPaymentView, RpcError> {
     let package = package_of(package)?;
+    if dry_run {
+        let checked = ctx
+            .node
+            .check_payment_package_min(&package, min_amount.0)
+            .await?;
+        return Ok(VerifiedPaymentView::from(&checked));
+    }
     let verified = ctx
         .node
         .verify_payment_package_min(&package, min_amount.0)
@@ -105,7 +116,7 @@ pub(crate) async fn verify(
     params: Params<'static>,
 ) -> Result<VerifiedPaymentView, RpcError> {
     let p: Verify = parse(&params)?;
-    verify_package(&ctx, p.package, p.min_amount).await
+    verify_package(&ctx, p.package, p.min_amount, p.dry_run).await
 }
 
 pub(crate) async fn cancel(
@@ -144,5 +155,5 @@ pub(crate) async fn aa_verify(
     else {
         return Err(RpcError::invalid_params("not verifyPaymentPackage"));
     };
-    verify_package(&ctx, package, AmountParam::default()).await
+    verify_package(&ctx, package, AmountParam::default(), false).await
 }

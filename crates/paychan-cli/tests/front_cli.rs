@@ -15,16 +15,16 @@
 
 mod common;
 
-use std::{path::Path, process::Command, sync::Arc};
+use std::process::Command;
 
-use common::{Process, command};
-use paychan_core::{Address, Amount, SigningKey};
-use paychan_ledger::rpc::{RpcLedger, RpcReader};
-use paychan_node::{Node, NodeConfig};
+use common::{
+    Process, command,
+    paid::{banner_url, payer},
+};
+use paychan_core::{Address, Amount};
 use paychan_store::{
-    Direction, Durability, Store,
+    Direction, Store,
     postgres::{PostgresOptions, PostgresStore},
-    sqlite::SqliteStore,
 };
 
 const PRICE: Amount = 10;
@@ -70,32 +70,6 @@ impl Drop for Schema {
     fn drop(&mut self) {
         psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
     }
-}
-
-fn banner_url(log: &str, prefix: &str) -> Option<String> {
-    let rest = log.lines().find_map(|line| line.strip_prefix(prefix))?;
-    let url = rest.split_whitespace().next()?;
-    url.starts_with("http://").then(|| url.to_owned())
-}
-
-/// A payer node in this process on the served ledger, funded by its faucet.
-async fn payer(ledger_url: &str, dir: &Path) -> Node {
-    let key = SigningKey::from_entropy(&[0x5b; 32]).unwrap();
-    RpcReader::connect(ledger_url)
-        .await
-        .unwrap()
-        .faucet(key.address(), Address::ZERO, 1_000_000)
-        .await
-        .unwrap();
-    let store = SqliteStore::open(dir.join("payer.db"), Durability::Normal).unwrap();
-    Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(RpcLedger::connect(ledger_url, key).await.unwrap()))
-        .store(Arc::new(store))
-        .config(NodeConfig::default())
-        .build()
-        .await
-        .unwrap()
 }
 
 #[test]
@@ -150,7 +124,7 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
         let bare = http.get(format!("{}/hello", urls[0])).send().await.unwrap();
         assert_eq!(bare.status(), 402);
 
-        let node = payer(&ledger_url, root.path()).await;
+        let node = payer(&ledger_url, root.path(), 0x5b).await;
         let id = node.open_channel_on_ledger(payee, 10_000).await.unwrap();
         let call = |url: &String, compact: &str| {
             http.get(format!("{url}/hello"))

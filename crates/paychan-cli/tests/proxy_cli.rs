@@ -22,22 +22,14 @@ use std::{
     sync::Arc,
 };
 
-use common::{Process, command, free_port};
-use paychan_core::{Address, SigningKey};
+use common::{
+    Process, command, free_port,
+    paid::{banner_url, payer},
+};
 use paychan_http::{Challenge, ClientConfig, PayingClient};
-use paychan_ledger::rpc::{RpcLedger, RpcReader};
-use paychan_node::{Node, NodeConfig};
-use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::Value;
 
 const PRICE: u128 = 10;
-
-/// The `http://HOST:PORT` that follows `prefix` in a banner line of `log`.
-fn banner_url(log: &str, prefix: &str) -> Option<String> {
-    let rest = log.lines().find_map(|line| line.strip_prefix(prefix))?;
-    let url = rest.split_whitespace().next()?;
-    url.starts_with("http://").then(|| url.to_owned())
-}
 
 /// `paychan init` and `paychan node` for Bob; answers the process and Bob's address.
 fn bob(root: &Path, ledger_url: &str) -> (Process, String, PathBuf) {
@@ -74,26 +66,6 @@ fn bob(root: &Path, ledger_url: &str) -> (Process, String, PathBuf) {
         TcpStream::connect(("127.0.0.1", rpc_port)).ok()
     });
     (process, address, dir)
-}
-
-/// A payer node in this process on the served ledger, funded by its faucet.
-async fn payer(ledger_url: &str, dir: &Path) -> Node {
-    let key = SigningKey::from_entropy(&[0x5a; 32]).unwrap();
-    RpcReader::connect(ledger_url)
-        .await
-        .unwrap()
-        .faucet(key.address(), Address::ZERO, 1_000_000)
-        .await
-        .unwrap();
-    let store = SqliteStore::open(dir.join("payer.db"), Durability::Normal).unwrap();
-    Node::builder()
-        .key(key.clone())
-        .ledger(Arc::new(RpcLedger::connect(ledger_url, key).await.unwrap()))
-        .store(Arc::new(store))
-        .config(NodeConfig::default())
-        .build()
-        .await
-        .unwrap()
 }
 
 #[test]
@@ -157,7 +129,7 @@ fn the_proxy_answers_402_lets_free_paths_through_and_forwards_paid_calls() {
         assert_eq!(health.text().await.unwrap(), "ok");
 
         // Paid calls: verified and recorded by Bob's node, then forwarded.
-        let node = payer(&ledger_url, root.path()).await;
+        let node = payer(&ledger_url, root.path(), 0x5a).await;
         let client = PayingClient::new(
             reqwest::Client::new(),
             Arc::new(node.clone()),

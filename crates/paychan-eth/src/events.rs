@@ -471,3 +471,41 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
         .map_err(|e| io_error("cannot write", &tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| io_error("cannot replace", path, e))
 }
+
+/// Events read from the index per step of an event stream.
+const STREAM_BATCH: usize = 256;
+
+/// Every confirmed event from cursor `from`, then new ones as they are confirmed.
+pub(crate) fn event_stream(
+    index: Arc<EventIndex>,
+    from: u64,
+    poll: std::time::Duration,
+) -> paychan_ledger::EventStream {
+    let state = (index, from, std::collections::VecDeque::new());
+    futures::StreamExt::boxed(futures::stream::unfold(
+        state,
+        move |(index, mut next, mut buffer)| async move {
+            loop {
+                if let Some(record) = buffer.pop_front() {
+                    return Some((Ok(record), (index, next, buffer)));
+                }
+                let got = index.from_cursor(next, STREAM_BATCH).await;
+                if !got.is_empty() {
+                    next = next.saturating_add(got.len() as u64);
+                    buffer.extend(got.into_iter().map(|e| e.record));
+                    continue;
+                }
+                match index.sync().await {
+                    Ok(0) => tokio::time::sleep(poll).await,
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Reported to the reader; the next poll tries again.
+                        tracing::warn!(error = %e, "event index: cannot sync");
+                        tokio::time::sleep(poll).await;
+                        return Some((Err(e), (index, next, buffer)));
+                    }
+                }
+            }
+        },
+    ))
+}

@@ -35,7 +35,6 @@ use alloy::{
     transports::layers::RetryBackoffLayer,
 };
 use async_trait::async_trait;
-use futures::StreamExt;
 use paychan_core::{
     Address, Amount, B256, ChannelId, ChannelParams, Domain, Pair, Role, Settlement, SignedVoucher,
     SigningKey, U256, Withdrawal,
@@ -62,8 +61,6 @@ use crate::{
 const COMPUTE_UNITS_PER_SECOND: u64 = 330;
 /// Initial backoff of the retry layer, in milliseconds.
 const INITIAL_BACKOFF_MS: u64 = 200;
-/// Events read from the index per step of an event stream.
-const STREAM_BATCH: usize = 256;
 
 /// Polls for the receipt of `hash` every `poll`; `Unavailable` after `timeout`. (Not alloy's
 /// `get_receipt`, whose block watcher can miss a transaction mined before it started.)
@@ -750,53 +747,23 @@ impl LedgerClose for EthAccount {
     }
 }
 
-/// Every confirmed event from cursor `from`, then new ones as they are confirmed.
-pub fn event_stream(index: Arc<EventIndex>, from: u64, poll: Duration) -> EventStream {
-    let state = (index, from, std::collections::VecDeque::new());
-    futures::stream::unfold(state, move |(index, mut next, mut buffer)| async move {
-        loop {
-            if let Some(record) = buffer.pop_front() {
-                return Some((Ok(record), (index, next, buffer)));
-            }
-            let got = index.from_cursor(next, STREAM_BATCH).await;
-            if !got.is_empty() {
-                next = next.saturating_add(got.len() as u64);
-                buffer.extend(got.into_iter().map(|e| e.record));
-                continue;
-            }
-            match index.sync().await {
-                Ok(0) => tokio::time::sleep(poll).await,
-                Ok(_) => {}
-                Err(e) => {
-                    // Reported to the reader; the next poll tries again.
-                    tracing::warn!(error = %e, "event index: cannot sync");
-                    tokio::time::sleep(poll).await;
-                    return Some((Err(e), (index, next, buffer)));
-                }
-            }
-        }
-    })
-    .boxed()
-}
-
 #[async_trait]
 impl LedgerEvents for EthAccount {
     async fn events(&self, from: u64) -> Result<EventStream, LedgerError> {
-        Ok(event_stream(
-            self.shared.index.clone(),
-            from,
-            self.shared.config.poll_interval,
-        ))
+        Ok(self.shared.events(from))
     }
 }
 
 #[async_trait]
 impl LedgerEvents for EthLedger {
     async fn events(&self, from: u64) -> Result<EventStream, LedgerError> {
-        Ok(event_stream(
-            self.shared.index.clone(),
-            from,
-            self.shared.config.poll_interval,
-        ))
+        Ok(self.shared.events(from))
+    }
+}
+
+impl Shared {
+    /// Every confirmed event from cursor `from`, then new ones as they are confirmed.
+    fn events(&self, from: u64) -> EventStream {
+        crate::events::event_stream(self.index.clone(), from, self.config.poll_interval)
     }
 }

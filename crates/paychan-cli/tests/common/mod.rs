@@ -9,6 +9,7 @@
 )]
 
 pub(crate) mod nodes;
+pub(crate) mod paid;
 
 use std::{
     fs::{self, OpenOptions},

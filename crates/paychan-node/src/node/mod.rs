@@ -544,6 +544,7 @@ impl Node {
                 payments,
                 ledger_cursor: cursor,
                 removals: vec![],
+                fence: None,
             })
             .await?;
         let exposure = next.channel.exposure();

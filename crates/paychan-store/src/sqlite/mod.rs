@@ -284,6 +284,10 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
+        if batch.fence.is_some() {
+            // One process holds the database (its directory is locked): nothing to fence.
+            return Err(StoreError::Unsupported { what: "leases" });
+        }
         let alone = self.committing.fetch_add(1, Ordering::AcqRel) == 0;
         let _done = Finished(&self.committing);
         match self.commit_inline(batch, alone) {

@@ -12,6 +12,7 @@
 )]
 
 mod conformance;
+mod leases;
 mod mysql;
 mod postgres;
 mod shared;

@@ -181,6 +181,29 @@ fn hex(bytes: &[u8]) -> String {
     format!("x'{digits}'")
 }
 
+/// Two stores with pools of their own on one database.
+async fn two_stores(place: &TestDatabase) -> [Arc<dyn Store>; 2] {
+    [Arc::new(place.store().await), Arc::new(place.store().await)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_have_one_holder_at_a_time() {
+    let place = TestDatabase::create().await;
+    crate::leases::one_holder_at_a_time(two_stores(&place).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrenewed_lease_expires() {
+    let place = TestDatabase::create().await;
+    crate::leases::an_unrenewed_lease_expires(two_stores(&place).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_cuts_off_the_old_holder() {
+    let place = TestDatabase::create().await;
+    crate::leases::a_takeover_cuts_off_the_old_holder(two_stores(&place).await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_hand_made_version_1_schema() {
     let database = TestDatabase::create().await;

@@ -134,6 +134,16 @@ fn info(id: u64, record: &Record, now: u64) -> TokenInfo {
     }
 }
 
+/// `secs` as `2 h 5 min`, `5 min 3 s` or `42 s`.
+fn time_left(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) => format!("{m} min {s} s"),
+        _ => format!("{h} h {m} min"),
+    }
+}
+
 /// A spent amount counted against a token, until [`TokenRegistry::refund`] takes it back.
 #[derive(Debug)]
 #[must_use = "a reservation stays counted unless refunded"]
@@ -371,8 +381,9 @@ impl TokenRegistry {
                     PAY_LIMIT_EXCEEDED,
                     Category::Client,
                     format!(
-                        "paying {amount} would exceed token {id}'s limit: {spent} of {} already paid in the period that ends at {ends} (Unix time); nothing was paid",
-                        limit.amount
+                        "paying {amount} would exceed token {id}'s limit: {spent} of {} already paid in this period, which ends in {} (Unix time {ends}); nothing was paid",
+                        limit.amount,
+                        time_left(ends.saturating_sub(now))
                     ),
                 ));
             };
@@ -429,5 +440,38 @@ impl TokenRegistry {
             store.set_meta(META_KEY, &text).await?;
         }
         Ok(marked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_as_hours_minutes_seconds() {
+        assert_eq!(time_left(42), "42 s");
+        assert_eq!(time_left(303), "5 min 3 s");
+        assert_eq!(time_left(7500), "2 h 5 min");
+    }
+
+    #[test]
+    fn periods_never_go_back_with_the_clock() {
+        let record = Record {
+            scopes: vec![Scope::Pay],
+            limit: Some(PayLimit {
+                amount: 10,
+                period: 100,
+            }),
+            label: None,
+            created: 1000,
+            revoked: false,
+            period_index: 3,
+            spent: 7,
+        };
+        assert_eq!(record.period_at(1350), 3);
+        assert_eq!(record.spent_at(1350), 7);
+        assert_eq!(record.period_at(500), 3, "a clock before the creation");
+        assert_eq!(record.period_at(1400), 4);
+        assert_eq!(record.spent_at(1400), 0);
     }
 }

@@ -10,10 +10,15 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use jsonrpsee::{
-    core::{ClientError, client::ClientT, params::BatchRequestBuilder},
+    core::{
+        ClientError,
+        client::{ClientT, SubscriptionClientT},
+        params::BatchRequestBuilder,
+    },
     rpc_params,
 };
 use paychan_core::SigningKey;
@@ -290,6 +295,40 @@ async fn each_scope_reaches_its_methods_and_nothing_else() {
     assert_eq!(listed[0]["label"], "dashboard");
     assert_eq!(listed[1]["spent"], "100");
     assert_eq!(listed[1]["limit"], "100");
+
+    // A read token's event subscription ends once the token is revoked.
+    let watcher = client::ws(&api_a.ws_url(), &read).await.unwrap();
+    let mut events: jsonrpsee::core::client::Subscription<Value> = watcher
+        .subscribe(
+            method::SUBSCRIBE_EVENTS,
+            rpc_params![],
+            method::UNSUBSCRIBE_EVENTS,
+        )
+        .await
+        .unwrap();
+    ok(
+        &full_a,
+        method::PAY,
+        json!({ "channel_id": id, "amount": 1 }),
+    )
+    .await;
+    let seen = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .unwrap();
+    assert!(matches!(seen, Some(Ok(_))), "{seen:?}");
+    let read_id = listed[0]["id"].clone();
+    ok(&full_a, method::REVOKE_TOKEN, json!({ "id": read_id })).await;
+    ok(
+        &full_a,
+        method::PAY,
+        json!({ "channel_id": id, "amount": 1 }),
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = events.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the revoked token's subscription goes on");
 
     // Revocation: at once, on the open WebSocket connection too; new connections get 401.
     let pay_id = listed[1]["id"].clone();

@@ -174,7 +174,13 @@ where
                     }
                     result
                 }
-                _ => handler(ctx, params).await,
+                // Scoped tokens are accepted only where there is a registry.
+                (Some(claims), None) => Err(RpcError::api(
+                    crate::error::SCOPE_DENIED,
+                    Category::Client,
+                    format!("token {} is unknown to this node", claims.id),
+                )),
+                (None, _) => handler(ctx, params).await,
             };
             if let Err(e) = &result {
                 tracing::debug!(method = name, error = %e, "call failed");

@@ -168,7 +168,7 @@ impl Node {
         amount: Amount,
     ) -> Result<serde_json::Value, NodeError> {
         let body = encode_message(message)?;
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let _in_flight = slot.paying.lock().await;
         let (voucher, params) = self.sign_outgoing(&slot, amount, memo_of(&body)).await?;
         let peer = if params.party_a == self.address() {
@@ -266,7 +266,15 @@ impl Node {
         message: &serde_json::Value,
     ) -> Result<serde_json::Value, NodeError> {
         let body = encode_message(message)?;
-        let peer = self.slot(&id)?.entry.lock().await.state.channel.peer();
+        let peer = self
+            .slot_or_adopt(&id)
+            .await?
+            .entry
+            .lock()
+            .await
+            .state
+            .channel
+            .peer();
         match self
             .request(peer, |request_id| Message::Request {
                 request_id,
@@ -294,7 +302,7 @@ impl Node {
 
     /// Deposits `amount` more into our side of the channel.
     pub async fn deposit(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let role = self.lock_entry(&slot).await.state.channel.role();
         let receipt = self.inner.ledger.deposit(id, role, amount).await?;
         self.apply_receipt(&slot, &receipt).await
@@ -302,7 +310,7 @@ impl Node {
 
     /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.
     pub async fn withdraw(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let now = self.inner.ledger.now().await?;
         let expiry = now.saturating_add(self.inner.config.withdrawal_validity);
         let (withdrawal, signature, peer) = {
@@ -375,7 +383,7 @@ impl Node {
     /// starts a unilateral close instead, which the watcher settles after the challenge
     /// period. Returns whether the close was cooperative.
     pub async fn close(&self, id: ChannelId) -> Result<bool, NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let (settlement, signature, peer) = {
             let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
@@ -425,7 +433,7 @@ impl Node {
     /// Starts a unilateral close presenting the peer's latest voucher; the watcher settles
     /// after the challenge period.
     pub async fn force_close(&self, id: ChannelId) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let inputs = {
             let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
@@ -448,7 +456,7 @@ impl Node {
         id: ChannelId,
         refill: Option<(Amount, Amount)>,
     ) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let mut entry = self.lock_entry(&slot).await;
         let mut next = entry.state.clone();
         next.auto_refill = refill;
@@ -490,7 +498,7 @@ impl Node {
 
     /// A channel's balances and status (aa-channels' `getBalancesAndStatus`).
     pub async fn channel_info(&self, id: ChannelId) -> Result<ChannelInfo, NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let entry = self.lock_entry(&slot).await;
         Ok(info_of(&entry.state))
     }

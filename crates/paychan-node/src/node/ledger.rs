@@ -56,8 +56,7 @@ impl Node {
         let id = record.event.channel_id()?;
         let slot = match self.slot(&id) {
             Ok(slot) => slot,
-            // A shared store may hold it (a front learnt it from a payment).
-            Err(_) => self.adopt(id).await.ok().flatten()?,
+            Err(_) => self.follow_new_channel(record.event).await?,
         };
         let mut entry = slot.entry.lock().await;
         let cursor = Some(record.cursor.saturating_add(1));
@@ -95,6 +94,37 @@ impl Node {
             self.emit(event);
         }
         outcome.actions.into_iter().next()
+    }
+}
+
+impl Node {
+    /// In a shared store, the slot of a channel this node does not know yet: as a front stored
+    /// it, or, for a channel that just opened naming us, learnt from the ledger under the
+    /// channel policy (so the background follows every channel from its opening, paid or
+    /// not). `None` for anything else, and always for a node that owns its store.
+    async fn follow_new_channel(&self, event: LedgerEvent) -> Option<Arc<Slot>> {
+        if !self.shared_store() {
+            return None;
+        }
+        let id = event.channel_id()?;
+        if let Some(slot) = self.adopt(id).await.ok().flatten() {
+            return Some(slot);
+        }
+        let LedgerEvent::Opened { params, .. } = event else {
+            return None;
+        };
+        if params.party_b != self.address() && params.party_a != self.address() {
+            return None;
+        }
+        match self.learn_channel(params).await {
+            Ok(slot) => Some(slot),
+            // A front stored it meanwhile.
+            Err(e) if is_conflict(&e) => self.adopt(id).await.ok().flatten(),
+            Err(e) => {
+                tracing::info!(channel = %id, error = %e, "not following a channel opened on the ledger");
+                None
+            }
+        }
     }
 }
 

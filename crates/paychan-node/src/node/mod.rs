@@ -611,6 +611,15 @@ impl Node {
             .ok_or(NodeError::UnknownChannel(*id))
     }
 
+    /// The channel `id`'s slot; in a shared store, also a channel only the store knows yet
+    /// (a front stored it).
+    pub(crate) async fn slot_or_adopt(&self, id: &ChannelId) -> Result<Arc<Slot>, NodeError> {
+        match self.slot(id) {
+            Ok(slot) => Ok(slot),
+            Err(unknown) => self.adopt(*id).await?.ok_or(unknown),
+        }
+    }
+
     pub(crate) fn slots(&self) -> Vec<(ChannelId, Arc<Slot>)> {
         lock(&self.inner.channels)
             .iter()

@@ -1,5 +1,6 @@
 //! The `paychan` command: parses arguments and hands over to the library code.
 
+mod background;
 mod backup;
 mod bench;
 mod channel;
@@ -78,6 +79,9 @@ enum Command {
     /// Runs a stateless payee for high availability: the proxy's paywall verifying packages
     /// against a store any number of fronts share (PostgreSQL, MariaDB), holding no key.
     Front(front::FrontArgs),
+    /// Runs the payee's node for high availability: the key and the ledger work on the store
+    /// the fronts share, one active at a time through a lease; the others stand by.
+    Background(background::BackgroundArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
         Command::Front(args) => front::run(&args),
+        Command::Background(args) => background::run(&args),
     };
     // Written to stdout before anything goes wrong: nothing left to print after `result`.
     let unwritten = output::finish();

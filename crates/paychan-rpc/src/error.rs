@@ -47,6 +47,7 @@
 //! | 4001 | internal | the ledger is unreachable |
 //! | 4002 | internal | the store failed |
 //! | 4003 | internal | the node is shutting down |
+//! | 4004 | internal | not the active background of a high-availability payee (lease lost) |
 //!
 //! A refusal by the protocol's rules also carries `error.data.reason`, a stable name of the
 //! rule (`"voucher.not_monotonic"`, `"package.underpaid"`, `"policy.challenge_period"`,

@@ -19,6 +19,9 @@
 //! The embedded SQLite backend serves one process, which locks its data directory: it has no
 //! leases ([`StoreError::Unsupported`](crate::StoreError::Unsupported)).
 
+// The helpers serve the server backends only.
+#![cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+
 use std::time::Duration;
 
 /// A commit's condition: the lease `lease` is held by `token` and has not expired.

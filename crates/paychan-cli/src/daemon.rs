@@ -4,7 +4,9 @@
 //! In order, and stopping at the first failure with an error that says what to fix: load and
 //! check `config.toml`, lock the data directory (one node per directory: [`dirlock`]), read the API token, unlock the key, connect to the ledger, open the
 //! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
-//! start peer networking ([`start_networking`]), and serve the JSON-RPC API. Events are
+//! start peer networking ([`start_networking`]), and serve the JSON-RPC API, which also
+//! accepts the scoped tokens minted under `tokens.key` (made on the first start:
+//! [`crate::tokens`]). Events are
 //! logged through `tracing` (`RUST_LOG` sets the level; default `info`).
 
 use std::{io::IsTerminal, path::PathBuf, sync::Arc};
@@ -13,7 +15,7 @@ use anyhow::{Context, Result, anyhow};
 use paychan_eth::EthLedger;
 use paychan_ledger::{Ledger, LedgerError, LedgerQuery, rpc::RpcLedger};
 use paychan_node::{Node, NodeEvent};
-use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
+use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder, tokens::TokenRegistry};
 use paychan_store::{Store, sqlite::SqliteStore};
 use tracing_subscriber::EnvFilter;
 
@@ -138,6 +140,9 @@ async fn serve(
             (store, Some(lease))
         }
     };
+    let tokens = TokenRegistry::open(crate::tokens::root_key(&dir)?, store.clone())
+        .await
+        .map_err(|e| anyhow!("cannot read the scoped tokens from the store: {e}"))?;
     let mut builder = Node::builder()
         .key(key.clone())
         .ledger(ledger.clone())
@@ -172,6 +177,7 @@ async fn serve(
         .ledger(ledger_query)
         .dialer(dialer)
         .remote_payment_handler()
+        .tokens(Arc::new(tokens))
         .start()
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;

@@ -20,8 +20,12 @@
 //! - The schema is migrated step by step on open (see `schema.rs`); a database written by a
 //!   newer paychan is refused.
 //!
+//! - [`backup`] copies a store while a node writes to it (SQLite's online backup) and puts a
+//!   backup back in place.
+//!
 //! The store is meant to be used from a tokio runtime (reads run on `spawn_blocking`).
 
+pub mod backup;
 mod checkpoint;
 mod queries;
 mod schema;

@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod backup;
 mod conformance;
 mod leases;
 mod mysql;

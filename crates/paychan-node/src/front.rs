@@ -9,6 +9,16 @@
 //! and decides again, where the package is now a replay: it is counted once. No lock is held
 //! between the read and the commit.
 //!
+//! The paywall checks a package before the call and records it after: the row a check read
+//! is kept in memory (at most [`CACHE_CAPACITY`] channels) and the record of the same voucher
+//! decides on it and commits its next version without reading it again: one read and one
+//! commit per paid call. The compare-and-set makes the copy safe: the commit succeeds only if
+//! the stored version is the copy's, that is, if the copy *is* the stored row; otherwise the
+//! payee reloads and decides again. A refusal is never decided on a copy: the package is
+//! decided again on the row as read now. (Keeping rows across calls would not pay: behind a
+//! round-robin load balancer a channel's next call goes to another front, whose copy is then
+//! always one version old.)
+//!
 //! A channel new to the store is learnt from the ledger (open, with these parameters, under
 //! the channel policy) and written as version 1, conditionally too. The payee's key is not
 //! needed: accepting a voucher signs nothing. What a store-only payee does not do is the
@@ -17,7 +27,10 @@
 //! may accept vouchers on a closing channel — at the payee's risk only, since the payer's
 //! voucher still counts if submitted during the challenge period).
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use paychan_core::{
     Address, Amount, ChannelId, Role,
@@ -29,7 +42,7 @@ use paychan_store::{Batch, ChannelRow, Direction, PaymentRow, Store, StoreError}
 
 use crate::{
     error::{NodeError, PackageRejection},
-    node::{Persisted, status_of, unix_now},
+    node::{Persisted, lock, status_of, unix_now},
     package::{Claim, PaymentPackage, VerifiedPayment},
     payouts::decode_persisted,
 };
@@ -38,15 +51,23 @@ use crate::{
 /// retryable store conflict): each loss means another writer committed a newer state.
 const MAX_ATTEMPTS: usize = 16;
 
+/// How many channels' rows a payee keeps in memory; beyond it, an arbitrary one is dropped
+/// (and read again when needed).
+pub const CACHE_CAPACITY: usize = 10_000;
+
 /// A payee verifying payment packages against a shared store (see the [module
 /// docs](self)).
 pub struct StorePayee {
     manager: Manager,
     store: Arc<dyn Store>,
     ledger: Arc<dyn LedgerQuery>,
+    /// The rows checks read, by channel, with the voucher sequence they were read for (see
+    /// the [module docs](self)).
+    cache: Mutex<HashMap<ChannelId, (u64, Loaded)>>,
 }
 
 /// A channel's state as read from the store, and the version it was read at (0: no row).
+#[derive(Clone)]
 struct Loaded {
     state: Persisted,
     version: u64,
@@ -79,6 +100,7 @@ impl StorePayee {
             manager,
             store,
             ledger,
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -124,12 +146,26 @@ impl StorePayee {
         let v = &voucher.voucher;
         let id = v.channel_id;
         let mut attempt: usize = 0;
+        // The first decision may use the row in memory; every later one reads the store.
+        let mut fresh = false;
         loop {
             attempt = attempt.saturating_add(1);
-            let loaded = self.load(id, &params).await?;
+            let cached = if fresh || !record {
+                None
+            } else {
+                self.take_checked(id, v.sequence)
+            };
+            let from_cache = cached.is_some();
+            let loaded = match cached {
+                Some(loaded) => loaded,
+                None => self.load(id, &params).await?,
+            };
+            fresh = true;
             let mut step =
                 self.manager
                     .check_voucher(&loaded.state.channel, &voucher, v.memo, Funds::Known);
+            // What a check keeps for the record that follows (before anything is applied).
+            let checked = (!record).then(|| loaded.clone());
             let mut state = loaded.state;
             if let VoucherStep::RefreshDeposits { .. } = step {
                 // Our rows may lag behind the ledger's confirmed deposits.
@@ -140,6 +176,8 @@ impl StorePayee {
             }
             let accepted = match step {
                 VoucherStep::Accept(accepted) => accepted,
+                // Never refuse on the copy in memory: decide again on the stored row.
+                _ if from_cache => continue,
                 VoucherStep::Refuse(why)
                 | VoucherStep::RefreshDeposits { over: why }
                 | VoucherStep::AskCredit { over: why } => {
@@ -174,6 +212,10 @@ impl StorePayee {
                 message: package.message.clone(),
             };
             if !record {
+                // The record of this voucher that follows the call starts from this row.
+                if let Some(checked) = checked {
+                    self.remember(id, v.sequence, checked);
+                }
                 return Ok(verified);
             }
             let row = row_of(next, loaded.version)?;
@@ -191,6 +233,27 @@ impl StorePayee {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// The row a check of voucher `sequence` of channel `id` read, taken out of memory.
+    fn take_checked(&self, id: ChannelId, sequence: u64) -> Option<Loaded> {
+        let mut cache = lock(&self.cache);
+        match cache.remove(&id) {
+            Some((checked, loaded)) if checked == sequence => Some(loaded),
+            _ => None,
+        }
+    }
+
+    /// Keeps `loaded`, the row a check of voucher `sequence` read, as channel `id`'s.
+    fn remember(&self, id: ChannelId, sequence: u64, loaded: Loaded) {
+        let mut cache = lock(&self.cache);
+        if cache.len() >= CACHE_CAPACITY
+            && !cache.contains_key(&id)
+            && let Some(evicted) = cache.keys().next().copied()
+        {
+            cache.remove(&evicted);
+        }
+        cache.insert(id, (sequence, loaded));
     }
 
     /// The channel's stored state, or, if the store has none, the channel learnt from the

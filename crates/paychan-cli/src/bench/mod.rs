@@ -5,9 +5,12 @@
 //! - [`payments`]: sequential pay-per-call (durability normal and full), pipelined payments
 //!   over many channels, open-loop latency at half the peak rate;
 //! - [`scale`]: memory per idle channel and restart time with many channels;
-//! - [`report`]: the table (or JSON) with each result's ratio to the limit that bounds it.
+//! - [`report`]: the table (or JSON) with each result's ratio to the limit that bounds it;
+//! - [`ha`] (`--ha URL`, instead of the above): paid HTTP calls through three fronts on a
+//!   shared PostgreSQL or MariaDB store against one node on SQLite.
 
 mod cpu;
+mod ha;
 mod limits;
 mod payments;
 mod report;
@@ -47,6 +50,14 @@ pub(crate) struct BenchArgs {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Instead of the above: paid HTTP calls through three fronts on this shared store
+    /// (`postgres://...` or `mysql://...`, a schema or database it may write to) against one
+    /// payee node on SQLite, in one run (docs/HA.md).
+    #[arg(long, value_name = "URL")]
+    ha: Option<String>,
+    /// Concurrent paying workers of `--ha` (one channel each).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    ha_workers: u32,
 }
 
 /// Runs the benchmark and prints its results.
@@ -107,6 +118,33 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         Ok(dir)
     };
 
+    if let Some(url) = &args.ha {
+        say(&format!(
+            "paychan bench: paid HTTP calls, one node on SQLite, then three fronts on {url}"
+        ));
+        let results = ha::run(
+            url,
+            &subdir("ha")?,
+            usize::try_from(args.ha_workers)?,
+            warmup,
+            window,
+        )
+        .await?;
+        if args.json {
+            outln!("{}", serde_json::to_string_pretty(&results)?);
+        } else {
+            outln!(
+                "paid calls/s, {} workers, {:.1} s each:\n  one node (SQLite)        {:>9.0}\n  {:<24} {:>9.0}   {:.0} % of one node",
+                results.workers,
+                results.seconds,
+                results.single_node_per_second,
+                format!("{} fronts ({})", results.fronts, results.backend),
+                results.ha_per_second,
+                results.ratio * 100.0
+            );
+        }
+        return Ok(());
+    }
     let load_at_start = cpu::load_average()?;
     let machine_at_start = cpu::MachineTime::now();
     say("paychan bench: limits (sign + recover, fsync, loopback round trip)");

@@ -27,7 +27,7 @@
 //! | `deposit` | `channel_id`, `amount` (> 0) | the channel |
 //! | `withdraw` | `channel_id`, `amount` (> 0) | the channel |
 //! | `close` | `channel_id`, `force`? (default `false`) | `{cooperative, channel}` |
-//! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
+//! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit, my_pending_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
 //! | `list_channels` | `peer`? (address or alias) | `[channel]`, ordered by id |
 //! | `set_auto_refill` | `channel_id`, `threshold`?, `amount`? (zero or absent: off) | the channel |
 //! | `create_payment_package` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{package, compact}`: the package object and its base64url form |

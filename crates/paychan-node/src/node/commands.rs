@@ -65,8 +65,12 @@ impl Node {
         params: &ChannelParams,
         deposit: Amount,
     ) -> Result<(), NodeError> {
+        let pending = slot.pending(deposit);
         match self.inner.ledger.open(params, deposit).await {
-            Ok(receipt) => self.apply_receipt(slot, &receipt).await,
+            Ok(receipt) => {
+                self.apply_deposit_receipt(slot, &receipt, Some(pending))
+                    .await
+            }
             Err(e) => {
                 if e.is_final() {
                     self.withdraw_proposal(slot).await;
@@ -296,8 +300,10 @@ impl Node {
     pub async fn deposit(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
         let slot = self.slot(&id)?;
         let role = slot.entry.lock().await.state.channel.role();
+        let pending = slot.pending(amount);
         let receipt = self.inner.ledger.deposit(id, role, amount).await?;
-        self.apply_receipt(&slot, &receipt).await
+        self.apply_deposit_receipt(&slot, &receipt, Some(pending))
+            .await
     }
 
     /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.
@@ -492,7 +498,7 @@ impl Node {
     pub async fn channel_info(&self, id: ChannelId) -> Result<ChannelInfo, NodeError> {
         let slot = self.slot(&id)?;
         let entry = slot.entry.lock().await;
-        Ok(info_of(&entry.state))
+        Ok(info_of(&entry.state, slot.pending_deposit()))
     }
 
     /// The latest voucher we signed on a channel (what the peer can present at a close).
@@ -514,7 +520,7 @@ impl Node {
         for (_, slot) in self.slots() {
             let entry = slot.entry.lock().await;
             if peer.is_none_or(|p| p == entry.state.channel.peer()) {
-                out.push(info_of(&entry.state));
+                out.push(info_of(&entry.state, slot.pending_deposit()));
             }
         }
         out.sort_by_key(|i| i.channel_id);

@@ -13,6 +13,18 @@ impl Node {
         slot: &Arc<Slot>,
         receipt: &Receipt,
     ) -> Result<(), NodeError> {
+        self.apply_deposit_receipt(slot, receipt, None).await
+    }
+
+    /// [`Node::apply_receipt`] of a deposit (or an open) counted as `pending`: it stops
+    /// counting as pending under the channel's lock, once the deposit it made is applied, so
+    /// that a reader never sees it twice nor misses it.
+    pub(super) async fn apply_deposit_receipt(
+        &self,
+        slot: &Arc<Slot>,
+        receipt: &Receipt,
+        pending: Option<super::PendingDeposit<'_>>,
+    ) -> Result<(), NodeError> {
         let events: Vec<LedgerEvent> = receipt.events.iter().map(|r| r.event).collect();
         let mut entry = slot.entry.lock().await;
         let mut next = entry.state.clone();
@@ -21,7 +33,9 @@ impl Node {
             .inner
             .manager
             .handle_ledger_events(&mut next.channel, &events);
-        self.save(&mut entry, next, vec![], None).await?;
+        let saved = self.save(&mut entry, next, vec![], None).await;
+        drop(pending);
+        saved?;
         let events = user_events(&entry.state.channel, &outcome.changes, self.address());
         drop(entry);
         for event in events {

@@ -138,6 +138,11 @@ pub struct ChannelInfo {
     /// Our payouts of this channel that the ledger could not deliver (a recipient that
     /// refuses them) and that are not claimed yet (docs/ETHEREUM.md).
     pub unclaimed: Amount,
+    /// Our deposits sent to the ledger and not yet applied to the channel (the initial
+    /// deposit while the channel is being opened, then any deposit or refill on its way):
+    /// aa-channels' `my_deposits`. Not part of [`Balances::my_deposit`] until applied.
+    #[serde(default)]
+    pub pending_deposit: Amount,
 }
 
 /// What the node persists per channel, beside the core state. New fields go at the end
@@ -243,6 +248,45 @@ pub(crate) struct Slot {
     pub(crate) entry: Mutex<Entry>,
     /// Held for a whole payment round trip: one payment of ours in flight per channel.
     pub(crate) paying: Mutex<()>,
+    /// Our deposits sent to the ledger whose receipt has not been applied yet (aa-channels'
+    /// `my_deposits`): counted from before the ledger call until its outcome is known.
+    pending_deposit: StdMutex<Amount>,
+}
+
+impl Slot {
+    fn new(entry: Entry) -> Self {
+        Slot {
+            entry: Mutex::new(entry),
+            paying: Mutex::new(()),
+            pending_deposit: StdMutex::new(0),
+        }
+    }
+
+    /// Counts `amount` as pending until the returned guard is dropped (whatever the outcome:
+    /// applied, refused, or the caller gave up).
+    pub(crate) fn pending(&self, amount: Amount) -> PendingDeposit<'_> {
+        let mut pending = lock(&self.pending_deposit);
+        *pending = pending.saturating_add(amount);
+        PendingDeposit { slot: self, amount }
+    }
+
+    /// Our deposits on their way to the ledger.
+    pub(crate) fn pending_deposit(&self) -> Amount {
+        *lock(&self.pending_deposit)
+    }
+}
+
+/// A deposit counted in [`Slot::pending_deposit`] while it lives.
+pub(crate) struct PendingDeposit<'a> {
+    slot: &'a Slot,
+    amount: Amount,
+}
+
+impl Drop for PendingDeposit<'_> {
+    fn drop(&mut self) {
+        let mut pending = lock(&self.slot.pending_deposit);
+        *pending = pending.saturating_sub(self.amount);
+    }
 }
 
 pub(crate) struct Inner {
@@ -351,13 +395,7 @@ impl NodeBuilder {
             let mut entry = Entry::new(state, row.version);
             entry.deadlines = Timers::deadlines(&entry.state.channel, proposal_age);
             timers.update(row.id, entry.deadlines);
-            channels.insert(
-                row.id,
-                Arc::new(Slot {
-                    entry: Mutex::new(entry),
-                    paying: Mutex::new(()),
-                }),
-            );
+            channels.insert(row.id, Arc::new(Slot::new(entry)));
         }
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
@@ -602,10 +640,7 @@ impl Node {
         if channels.contains_key(&id) {
             return Err(NodeError::Protocol(format!("channel {id} already exists")));
         }
-        let slot = Arc::new(Slot {
-            entry: Mutex::new(entry),
-            paying: Mutex::new(()),
-        });
+        let slot = Arc::new(Slot::new(entry));
         channels.insert(id, slot.clone());
         Ok(slot)
     }
@@ -632,7 +667,7 @@ pub(crate) fn status_of(state: &Persisted) -> &'static str {
     state.channel.phase().name()
 }
 
-fn info_of(state: &Persisted) -> ChannelInfo {
+fn info_of(state: &Persisted, pending_deposit: Amount) -> ChannelInfo {
     let channel = &state.channel;
     ChannelInfo {
         channel_id: channel.id(),
@@ -647,6 +682,7 @@ fn info_of(state: &Persisted) -> ChannelInfo {
         },
         auto_refill: state.auto_refill,
         unclaimed: state.payouts.unclaimed,
+        pending_deposit,
     }
 }
 

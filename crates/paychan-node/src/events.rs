@@ -52,6 +52,16 @@ pub enum NodeEvent {
         /// This deposit.
         amount: String,
     },
+    /// The ledger refused one of our deposits (the channel is closing or closed, our balance
+    /// is short): nothing was deposited (aa-channels' `refused_deposit`).
+    RefusedDeposit {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The deposit refused.
+        amount: String,
+        /// The ledger's reason.
+        reason: String,
+    },
     /// Auto-refill deposited for us.
     ChannelRefilled {
         /// The channel.

@@ -62,6 +62,7 @@
 //! body size, batch length, connections and subscriptions are limited (see [`auth`] and
 //! [`RpcConfig`]).
 
+pub mod aa_compat;
 pub mod aa_params;
 mod api;
 pub mod auth;

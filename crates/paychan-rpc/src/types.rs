@@ -279,6 +279,7 @@ mod tests {
             auto_refill: None,
             unclaimed: 0,
             pending_deposit: 250,
+            close_started_by: None,
         };
         let view = ChannelView::from(&info);
         assert_eq!(view.balances.my_pending_deposit, "250");

@@ -13,10 +13,23 @@ impl Node {
         peer: Address,
         deposit: Amount,
     ) -> Result<ChannelId, NodeError> {
+        self.create_channel_with_period(peer, deposit, self.inner.config.challenge_period)
+            .await
+    }
+
+    /// [`Node::create_channel`] with a challenge period of the caller's choice instead of
+    /// [`NodeConfig::challenge_period`] (aa-channels' `options.timeout`). The caller keeps it
+    /// within the bounds it allows; the peer's policy decides whether it accepts it.
+    pub async fn create_channel_with_period(
+        &self,
+        peer: Address,
+        deposit: Amount,
+        challenge_period: u64,
+    ) -> Result<ChannelId, NodeError> {
         if !self.is_connected(peer) {
             return Err(NodeError::PeerOffline(peer));
         }
-        let (id, params, slot) = self.new_channel(peer, deposit).await?;
+        let (id, params, slot) = self.new_channel(peer, deposit, challenge_period).await?;
         let domain = self.inner.domain;
         let proposal = Message::ProposeChannel(ProposeChannel {
             params,
@@ -51,7 +64,8 @@ impl Node {
         peer: Address,
         deposit: Amount,
     ) -> Result<ChannelId, NodeError> {
-        let (id, params, slot) = self.new_channel(peer, deposit).await?;
+        let period = self.inner.config.challenge_period;
+        let (id, params, slot) = self.new_channel(peer, deposit, period).await?;
         self.open_proposed(&slot, &params, deposit).await?;
         Ok(id)
     }
@@ -100,6 +114,7 @@ impl Node {
         &self,
         peer: Address,
         deposit: Amount,
+        challenge_period: u64,
     ) -> Result<(ChannelId, ChannelParams, Arc<Slot>), NodeError> {
         // Checked before the proposal, so that a channel the ledger would refuse to open is
         // never proposed (it would stay "proposed" on both sides).
@@ -136,7 +151,7 @@ impl Node {
             party_a: self.address(),
             party_b: peer,
             token: Address::ZERO,
-            challenge_period: self.inner.config.challenge_period,
+            challenge_period,
             nonce,
         };
         let domain = self.inner.domain;
@@ -301,7 +316,19 @@ impl Node {
         let slot = self.slot(&id)?;
         let role = slot.entry.lock().await.state.channel.role();
         let pending = slot.pending(amount);
-        let receipt = self.inner.ledger.deposit(id, role, amount).await?;
+        let receipt = match self.inner.ledger.deposit(id, role, amount).await {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                if e.is_final() {
+                    self.emit(NodeEvent::RefusedDeposit {
+                        channel_id: id,
+                        amount: amount.to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+                return Err(e.into());
+            }
+        };
         self.apply_deposit_receipt(&slot, &receipt, Some(pending))
             .await
     }

@@ -143,6 +143,9 @@ pub struct ChannelInfo {
     /// aa-channels' `my_deposits`. Not part of [`Balances::my_deposit`] until applied.
     #[serde(default)]
     pub pending_deposit: Amount,
+    /// During a unilateral close: who started it.
+    #[serde(default)]
+    pub close_started_by: Option<Role>,
 }
 
 /// What the node persists per channel, beside the core state. New fields go at the end
@@ -683,6 +686,11 @@ fn info_of(state: &Persisted, pending_deposit: Amount) -> ChannelInfo {
         auto_refill: state.auto_refill,
         unclaimed: state.payouts.unclaimed,
         pending_deposit,
+        close_started_by: match channel.phase() {
+            Phase::Closing { started_by, .. } => Some(*started_by),
+            Phase::CloseRequested => Some(channel.role()),
+            _ => None,
+        },
     }
 }
 

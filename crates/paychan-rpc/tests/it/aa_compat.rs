@@ -1,0 +1,130 @@
+//! The aa-channels compatibility listener over HTTP: aa-channels' parameter orders and result
+//! shapes, aa's status names, `options.timeout` within the node's bounds, the native asset
+//! only, and the token. Its WebSocket side (events pushed to every client) is exercised by the
+//! Node.js conformance test (`tests/aa-conformance`, run by `paychan-cli`'s `aa_conformance`).
+
+use jsonrpsee::core::ClientError;
+use paychan_rpc::client;
+use serde_json::{Value, json};
+
+use crate::harness::{Net, call, ok};
+
+/// The message of a refused aa-channels call, which answers rpcify's code.
+async fn refused(
+    client: &jsonrpsee::http_client::HttpClient,
+    method: &str,
+    params: Value,
+) -> String {
+    match call(client, method, params.clone()).await {
+        Err(ClientError::Call(object)) => {
+            assert_eq!(object.code(), -32603, "{method} {params}");
+            object.message().to_owned()
+        }
+        other => panic!("{method} {params}: expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aa_calls_take_aa_params_and_answer_aa_shapes() {
+    let net = Net::new(true).await;
+    let (a, b) = (net.aa_a(), net.aa_b());
+    let b_address = json!(net.b.address());
+
+    // createNewChannel answers the aa_address; options.timeout is used within the bounds.
+    let id = ok(
+        &a,
+        "createNewChannel",
+        json!([b_address, 1000, { "timeout": 7200 }]),
+    )
+    .await;
+    assert!(id.as_str().unwrap().starts_with("0x"), "{id}");
+    let channel_id = id.as_str().unwrap().parse().unwrap();
+    assert_eq!(net.a.channel_info(channel_id).await.unwrap().status, "open");
+    let message = refused(
+        &a,
+        "createNewChannel",
+        json!([b_address, 1, { "timeout": 1 }]),
+    )
+    .await;
+    assert!(message.contains("options.timeout"), "{message}");
+    let message = refused(
+        &a,
+        "createNewChannel",
+        json!([b_address, 1, { "asset": "gold" }]),
+    )
+    .await;
+    assert!(message.contains("native asset"), "{message}");
+
+    let status = ok(&a, "getBalancesAndStatus", json!([id])).await;
+    assert_eq!(
+        status,
+        json!({
+            "status": "open",
+            "amount_deposited_by_me": 1000,
+            "amount_deposited_by_peer": 0,
+            "amount_spent_by_me": 0,
+            "amount_spent_by_peer": 0,
+            "free_amount": 1000,
+            "my_deposits": 0,
+        })
+    );
+
+    // sendMessageAndPay [aa_address, message, amount] answers the peer's response.
+    let response = ok(&a, "sendMessageAndPay", json!([id, "hello", 10])).await;
+    assert!(!response.is_null());
+    assert_eq!(
+        ok(&a, "setAutoRefill", json!([id, 500, 100])).await,
+        json!([])
+    );
+
+    // createPaymentPackage [payment_amount, aa_address]; verifyPaymentPackage answers
+    // [payment_amount, asset, aa_address].
+    let package = ok(&a, "createPaymentPackage", json!([5, id])).await;
+    assert!(package.is_object(), "{package}");
+    let verified = ok(&b, "verifyPaymentPackage", json!([package])).await;
+    assert_eq!(verified, json!([5, "base", id]));
+
+    assert_eq!(
+        ok(&a, "getChannelsForPeer", json!([b_address, "base"])).await,
+        json!([id])
+    );
+    let message = refused(&b, "getChannelsForPeer", json!([json!(net.b.address())])).await;
+    assert!(message.contains("no channel"), "{message}");
+    assert!(
+        refused(&a, "sweep", json!([id]))
+            .await
+            .contains("never reuses")
+    );
+
+    assert_eq!(ok(&a, "deposit", json!([id, 100])).await, Value::Null);
+    let status = ok(&a, "getBalancesAndStatus", json!([id])).await;
+    assert_eq!(status["amount_deposited_by_me"], 1100);
+
+    // The native methods are not served here.
+    match call(&a, "channel_info", json!({ "channel_id": id })).await {
+        Err(ClientError::Call(object)) => assert_eq!(object.code(), -32601),
+        other => panic!("channel_info on the aa listener: {other:?}"),
+    }
+
+    // close answers [] and the channel ends "closed".
+    assert_eq!(ok(&a, "close", json!([id])).await, json!([]));
+    let status = ok(&a, "getBalancesAndStatus", json!([id])).await;
+    assert_eq!(status["status"], "closed", "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aa_listener_wants_the_token() {
+    let net = Net::new(true).await;
+    let url = net.rpc_a.aa_url().unwrap();
+    let anonymous = client::http(&url, "wrong-token-0123456789abcdef").unwrap();
+    match call(
+        &anonymous,
+        "getChannelsForPeer",
+        json!([json!(net.b.address())]),
+    )
+    .await
+    {
+        Err(ClientError::Transport(e)) => assert!(e.to_string().contains("401"), "{e}"),
+        other => panic!("expected 401, got {other:?}"),
+    }
+}

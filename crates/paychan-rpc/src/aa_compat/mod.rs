@@ -36,13 +36,13 @@ pub use events::READY;
 
 /// The default port of the compatibility listener (the native API keeps 6333; an operator
 /// who wants aa-channels' own port swaps them).
-pub const DEFAULT_AA_PORT: u16 = 6334;
+pub const DEFAULT_AA_PORT: u16 = 6332;
 
 /// The compatibility listener's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AaCompatConfig {
-    /// Where to listen (HTTP and WebSocket on the same port). Default `127.0.0.1:6334`.
+    /// Where to listen (HTTP and WebSocket on the same port). Default `127.0.0.1:6332`.
     pub listen: SocketAddr,
     /// Whether a client on a loopback address that sends no `Origin` header may call without
     /// the token (aa-channels' behavior). Default `false`.

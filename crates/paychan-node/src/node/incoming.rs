@@ -243,7 +243,16 @@ impl Node {
             self.refresh_deposits(slot).await;
             step = check(Funds::Refreshed).await;
         }
-        if let (VoucherStep::AskCredit { .. }, _) = step {
+        // The manager asks for credit under the limits it was built with; limits enabled at
+        // run time (`set_unconfirmed_credit`) are asked here for a refused over-balance.
+        let ask = match &step {
+            (VoucherStep::AskCredit { .. }, _) => true,
+            (VoucherStep::Refuse(VoucherRejection::OverBalance { .. }), _) => {
+                lock(&self.inner.credit_limits).limits.enabled()
+            }
+            _ => false,
+        };
+        if ask {
             step = check(Funds::Credit(self.credit_for(slot).await)).await;
         }
         match step {
@@ -262,7 +271,7 @@ impl Node {
     /// but has not confirmed, within the per-channel limit and what the total limit leaves
     /// after the other channels' exposure.
     async fn credit_for(&self, slot: &Arc<Slot>) -> Amount {
-        let policy = self.inner.manager.credit();
+        let policy = lock(&self.inner.credit_limits).limits.clone();
         if !policy.enabled() {
             return 0;
         }
@@ -280,11 +289,35 @@ impl Node {
                 return 0;
             }
         };
+        if !self.waited_enough(id, pending.saturating_sub(confirmed)) {
+            return 0;
+        }
         let others: Amount = lock(&self.inner.exposures)
             .iter()
             .filter(|(channel, _)| **channel != id)
             .fold(0, |sum, (_, exposure)| sum.saturating_add(*exposure));
         policy.allowance(pending, confirmed, others)
+    }
+
+    /// Whether the peer's unconfirmed deposits of channel `id` (`unconfirmed` beyond the
+    /// confirmed ones) have been visible for the minimum wait: counted from when this node
+    /// first saw them at that total (a new deposit starts the wait again).
+    fn waited_enough(&self, id: ChannelId, unconfirmed: Amount) -> bool {
+        let now = super::unix_now();
+        let mut credit = lock(&self.inner.credit_limits);
+        let min_wait = credit.min_wait;
+        if unconfirmed == 0 {
+            credit.first_seen.remove(&id);
+            return false;
+        }
+        let since = match credit.first_seen.get(&id) {
+            Some((seen, since)) if *seen == unconfirmed => *since,
+            _ => {
+                credit.first_seen.insert(id, (unconfirmed, now));
+                now
+            }
+        };
+        now.saturating_sub(since) >= min_wait
     }
 
     /// Keeps an incoming voucher (checked again under the lock) and records the payment,

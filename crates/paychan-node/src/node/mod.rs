@@ -43,7 +43,7 @@ use tokio::{
 };
 
 use crate::{
-    config::NodeConfig,
+    config::{NodeConfig, UnconfirmedCredit},
     error::{NodeError, PackageRejection},
     events::NodeEvent,
     payouts::PayoutState,
@@ -314,10 +314,24 @@ pub(crate) struct Inner {
     exposures: StdMutex<HashMap<ChannelId, Amount>>,
     /// Serializes the decisions that give credit, so the total limit holds.
     credit: Mutex<()>,
+    /// The credit limits now: [`NodeConfig::unconfirmed_credit`] until changed at run time
+    /// ([`Node::set_unconfirmed_credit`]).
+    pub(crate) credit_limits: StdMutex<CreditLimits>,
     /// Every channel's deadlines (see [`crate::lifecycle`]).
     pub(crate) timers: StdMutex<Timers>,
     /// Woken when the earliest deadline on the node's clock may have moved.
     pub(crate) timers_changed: Notify,
+}
+
+/// The unconfirmed-credit limits in force, and when each peer's unconfirmed deposit was first
+/// seen (for the minimum wait).
+pub(crate) struct CreditLimits {
+    pub(crate) limits: UnconfirmedCredit,
+    /// Seconds an unconfirmed deposit must have been visible before it backs credit.
+    pub(crate) min_wait: u64,
+    /// Per channel: the unconfirmed total last seen and when (the node's clock) it was first
+    /// seen at that total.
+    pub(crate) first_seen: HashMap<ChannelId, (Amount, u64)>,
 }
 
 /// A paychan node. Cheap to clone: clones share the node.
@@ -403,6 +417,7 @@ impl NodeBuilder {
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
         let peers = Peers::new(key.address(), self.config.max_requests_per_peer);
+        let credit_limits = self.config.unconfirmed_credit.clone();
         let me = key.address();
         let node = Node {
             inner: Arc::new(Inner {
@@ -430,6 +445,11 @@ impl NodeBuilder {
                 shutdown,
                 tasks: StdMutex::new(vec![]),
                 exposures: StdMutex::new(exposures),
+                credit_limits: StdMutex::new(CreditLimits {
+                    limits: credit_limits,
+                    min_wait: 0,
+                    first_seen: HashMap::new(),
+                }),
                 credit: Mutex::new(()),
                 timers: StdMutex::new(timers),
                 timers_changed: Notify::new(),

@@ -13,6 +13,12 @@
 //! | `verifyPaymentPackage` | `[objSignedPackage]` | `[payment_amount, "base", aa_address]` |
 //! | `getChannelsForPeer` | `[peer, asset?]` | `[aa_address...]` (none: an error, as in aa-channels) |
 //! | `sweep` | `[aa_address]` | always refused: a settled channel id is never reused |
+//! | `setMaxUnconfirmedByAsset` | `[asset, amount]` | `[]`: the total credit ahead of unconfirmed deposits |
+//! | `setMaxUnconfirmedByAssetAndChannel` | `[asset, amount]` | `[]`: the same per channel |
+//! | `setMinimumTimeToWaitForUnconfirmedPaymentByAsset` | `[asset, time]` | `[]`: seconds an unconfirmed deposit must have been seen before it backs credit |
+//!
+//! The three setters last until the node restarts (then `policy.unconfirmed_*` apply again);
+//! credit is given only while both amounts are positive, as with the configuration.
 //!
 //! `aa_address` is the channel id. Amounts are JSON numbers up to 2^53 - 1 (what JavaScript
 //! reads exactly) and decimal strings beyond; both are accepted. `status` is aa-channels':
@@ -37,6 +43,14 @@ use crate::{
 
 /// `sweep`.
 const SWEEP: &str = "sweep";
+/// `setMaxUnconfirmedByAsset [asset, amount]`.
+pub(crate) const SET_MAX_UNCONFIRMED_BY_ASSET: &str = "setMaxUnconfirmedByAsset";
+/// `setMaxUnconfirmedByAssetAndChannel [asset, amount]`.
+pub(crate) const SET_MAX_UNCONFIRMED_BY_ASSET_AND_CHANNEL: &str =
+    "setMaxUnconfirmedByAssetAndChannel";
+/// `setMinimumTimeToWaitForUnconfirmedPaymentByAsset [asset, time]`.
+pub(crate) const SET_MINIMUM_TIME_TO_WAIT: &str =
+    "setMinimumTimeToWaitForUnconfirmedPaymentByAsset";
 
 /// Every method the listener answers.
 pub const METHODS: &[&str] = &[
@@ -50,6 +64,9 @@ pub const METHODS: &[&str] = &[
     method::aa::VERIFY_PAYMENT_PACKAGE,
     method::aa::GET_CHANNELS_FOR_PEER,
     SWEEP,
+    SET_MAX_UNCONFIRMED_BY_ASSET,
+    SET_MAX_UNCONFIRMED_BY_ASSET_AND_CHANNEL,
+    SET_MINIMUM_TIME_TO_WAIT,
 ];
 
 /// `values` as the params of a native handler.
@@ -155,6 +172,36 @@ pub(crate) async fn call(
                 ));
             }
             Ok(json!(ids))
+        }
+        SET_MAX_UNCONFIRMED_BY_ASSET
+        | SET_MAX_UNCONFIRMED_BY_ASSET_AND_CHANNEL
+        | SET_MINIMUM_TIME_TO_WAIT => {
+            at_most(&values, 2)?;
+            let asset: Option<String> = element(&values, 0, "asset")?;
+            aa::native_only("asset", asset.as_deref())?;
+            let (per_channel, total, min_wait) = match method {
+                SET_MAX_UNCONFIRMED_BY_ASSET => (
+                    None,
+                    Some(element::<AmountParam>(&values, 1, "amount")?.0),
+                    None,
+                ),
+                SET_MAX_UNCONFIRMED_BY_ASSET_AND_CHANNEL => (
+                    Some(element::<AmountParam>(&values, 1, "amount")?.0),
+                    None,
+                    None,
+                ),
+                _ => (None, None, Some(element::<u64>(&values, 1, "time")?)),
+            };
+            let (limits, wait) = ctx
+                .node
+                .set_unconfirmed_credit(per_channel, total, min_wait);
+            tracing::info!(
+                per_channel = limits.per_channel,
+                total = limits.total,
+                min_wait = wait,
+                "unconfirmed credit changed"
+            );
+            Ok(json!([]))
         }
         SWEEP => Err(refused(
             "sweep is not supported: paychan never reuses a settled channel (its id is never \

@@ -100,6 +100,34 @@ async fn aa_calls_take_aa_params_and_answer_aa_shapes() {
     let status = ok(&a, "getBalancesAndStatus", json!([id])).await;
     assert_eq!(status["amount_deposited_by_me"], 1100);
 
+    // The unconfirmed-credit setters, native asset only.
+    assert_eq!(
+        ok(&b, "setMaxUnconfirmedByAsset", json!(["base", 5000])).await,
+        json!([])
+    );
+    assert_eq!(
+        ok(
+            &b,
+            "setMaxUnconfirmedByAssetAndChannel",
+            json!(["base", "1000"])
+        )
+        .await,
+        json!([])
+    );
+    assert_eq!(
+        ok(
+            &b,
+            "setMinimumTimeToWaitForUnconfirmedPaymentByAsset",
+            json!(["base", 5])
+        )
+        .await,
+        json!([])
+    );
+    let (limits, wait) = net.b.unconfirmed_credit();
+    assert_eq!((limits.total, limits.per_channel, wait), (5000, 1000, 5));
+    let message = refused(&b, "setMaxUnconfirmedByAsset", json!(["gold", 1])).await;
+    assert!(message.contains("native asset"), "{message}");
+
     // The native methods are not served here.
     match call(&a, "channel_info", json!({ "channel_id": id })).await {
         Err(ClientError::Call(object)) => assert_eq!(object.code(), -32601),

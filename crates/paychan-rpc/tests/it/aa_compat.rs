@@ -156,3 +156,50 @@ async fn the_aa_listener_wants_the_token() {
         other => panic!("expected 401, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_loopback_is_opt_in_and_never_for_browsers() {
+    use jsonrpsee::http_client::{HeaderMap, HeaderValue, HttpClientBuilder};
+    use paychan_rpc::{RpcConfig, RpcServerBuilder, aa_compat::AaCompatConfig};
+
+    let net = Net::new(true).await;
+    let server = RpcServerBuilder::new(
+        net.a.clone(),
+        RpcConfig::new(crate::harness::TOKEN)
+            .with_listen("127.0.0.1:0".parse().unwrap())
+            .with_allowed_origins(vec![crate::harness::ALLOWED_ORIGIN.to_owned()]),
+    )
+    .aa_compat(
+        AaCompatConfig::default()
+            .with_listen("127.0.0.1:0".parse().unwrap())
+            .with_unauthenticated_loopback(true),
+    )
+    .start()
+    .await
+    .unwrap();
+    let url = server.aa_url().unwrap();
+    let client = |origin: Option<&str>| {
+        let mut headers = HeaderMap::new();
+        if let Some(origin) = origin {
+            headers.insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        HttpClientBuilder::default()
+            .set_headers(headers)
+            .build(&url)
+            .unwrap()
+    };
+    let params = json!([json!(net.b.address())]);
+    // No token, on loopback, no Origin: allowed.
+    let message = refused(&client(None), "getChannelsForPeer", params.clone()).await;
+    assert!(message.contains("no channel"), "{message}");
+    // A browser, even an allowed origin, still needs the token; others are forbidden.
+    for (origin, status) in [
+        (crate::harness::ALLOWED_ORIGIN, "401"),
+        ("https://evil.example", "403"),
+    ] {
+        match call(&client(Some(origin)), "getChannelsForPeer", params.clone()).await {
+            Err(ClientError::Transport(e)) => assert!(e.to_string().contains(status), "{e}"),
+            other => panic!("{origin}: expected {status}, got {other:?}"),
+        }
+    }
+}

@@ -93,16 +93,18 @@ test(`an aa-channels application works against paychan (${MODE})`, async (t) => 
 
   await t.test('deposit', async () => {
     const before = Number((await alice.getBalancesAndStatus(aa_address)).amount_deposited_by_me);
-    await alice.deposit(aa_address, 10000);
+    const unit = await alice.deposit(aa_address, 10000);
+    if (MODE === 'aa') assert.match(unit, /^0x[0-9a-f]{64}$/, 'deposit answers its unit (transaction)');
     const status = await alice.getBalancesAndStatus(aa_address);
     assert.equal(Number(status.amount_deposited_by_me), before + 10000);
     assert.equal(Number(status.my_deposits), 0);
     if (has('events')) {
-      const [amount, , address] = await alice.waitForEvent(
+      const [amount, depositUnit, address] = await alice.waitForEvent(
         'my_deposit_became_stable',
         (amount, _, a) => a === aa_address && Number(amount) === 10000,
       );
       assert.equal(address, aa_address);
+      assert.equal(depositUnit, unit, 'the event names the deposit\'s unit');
       assert.equal(Number(amount), 10000);
       await bob.waitForEvent(
         'peer_deposit_became_stable',
@@ -114,8 +116,9 @@ test(`an aa-channels application works against paychan (${MODE})`, async (t) => 
   await t.test('close: both sides get channel_closed', async () => {
     await alice.close_channel(aa_address);
     if (has('events')) {
-      const [address, received] = await alice.waitForEvent('channel_closed', (a) => a === aa_address);
+      const [address, received, closingUnit] = await alice.waitForEvent('channel_closed', (a) => a === aa_address);
       assert.equal(address, aa_address);
+      assert.match(closingUnit, /^0x[0-9a-f]{64}$/);
       // Deposited 110,000, paid 3,000 (and 500 by package).
       assert.equal(Number(received), 110000 - 3000 - 500);
       const [, peerReceived] = await bob.waitForEvent('channel_closed', (a) => a === aa_address);

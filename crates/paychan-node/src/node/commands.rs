@@ -313,6 +313,16 @@ impl Node {
 
     /// Deposits `amount` more into our side of the channel.
     pub async fn deposit(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
+        self.deposit_transaction(id, amount).await.map(|_| ())
+    }
+
+    /// [`Node::deposit`], answering the ledger's id of the deposit's transaction if it gives
+    /// one (aa-channels' deposit `unit`).
+    pub async fn deposit_transaction(
+        &self,
+        id: ChannelId,
+        amount: Amount,
+    ) -> Result<Option<paychan_core::B256>, NodeError> {
         let slot = self.slot(&id)?;
         let role = slot.entry.lock().await.state.channel.role();
         let pending = slot.pending(amount);
@@ -330,7 +340,8 @@ impl Node {
             }
         };
         self.apply_deposit_receipt(&slot, &receipt, Some(pending))
-            .await
+            .await?;
+        Ok(receipt.events.iter().find_map(|r| r.transaction))
     }
 
     /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.

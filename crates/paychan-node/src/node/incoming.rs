@@ -487,7 +487,8 @@ impl Node {
             tracing::warn!(channel = %id, error = %e, "cannot persist the ledger's deposits");
             return;
         }
-        let reported = user_events(&entry.state.channel, &outcome.changes, self.address());
+        // Read from the ledger's record, not from an event: no transaction to name.
+        let reported = user_events(&entry.state.channel, &outcome.changes, self.address(), None);
         drop(entry);
         for event in reported {
             self.emit(event);

@@ -36,7 +36,13 @@ impl Node {
         let saved = self.save(&mut entry, next, vec![], None).await;
         drop(pending);
         saved?;
-        let events = user_events(&entry.state.channel, &outcome.changes, self.address());
+        let transaction = receipt.events.iter().find_map(|r| r.transaction);
+        let events = user_events(
+            &entry.state.channel,
+            &outcome.changes,
+            self.address(),
+            transaction,
+        );
         drop(entry);
         for event in events {
             self.emit(event);
@@ -73,7 +79,12 @@ impl Node {
             });
             return None;
         }
-        let events = user_events(&entry.state.channel, &outcome.changes, self.address());
+        let events = user_events(
+            &entry.state.channel,
+            &outcome.changes,
+            self.address(),
+            record.transaction,
+        );
         drop(entry);
         for event in events {
             self.emit(event);
@@ -83,11 +94,12 @@ impl Node {
 }
 
 /// The user events of what ledger events changed in `channel` (its state after them), for
-/// the node `my_address`.
+/// the node `my_address`; `transaction` is the ledger operation they came from, if known.
 pub(super) fn user_events(
     channel: &Channel,
     changes: &[ChannelChange],
     my_address: Address,
+    transaction: Option<paychan_core::B256>,
 ) -> Vec<NodeEvent> {
     let id = channel.id();
     let (me, peer) = (channel.role(), channel.peer());
@@ -98,34 +110,41 @@ pub(super) fn user_events(
             ChannelChange::Opened if me == Role::A => NodeEvent::ChannelOpened {
                 channel_id: id,
                 peer,
+                transaction,
             },
             ChannelChange::Opened => NodeEvent::ChannelCreatedByPeer {
                 channel_id: id,
                 peer,
+                transaction,
             },
             ChannelChange::Deposited { party, amount } if party == me => {
                 NodeEvent::MyDepositBecameStable {
                     channel_id: id,
                     amount: amount.to_string(),
+                    transaction,
                 }
             }
             ChannelChange::Deposited { amount, .. } => NodeEvent::PeerDepositBecameStable {
                 channel_id: id,
                 amount: amount.to_string(),
+                transaction,
             },
             ChannelChange::Withdrawn { party, amount } => NodeEvent::Withdrawn {
                 channel_id: id,
                 by: who(party),
                 amount: amount.to_string(),
+                transaction,
             },
             ChannelChange::CloseStarted { by, deadline } => NodeEvent::CloseStarted {
                 channel_id: id,
                 by: who(by),
                 deadline,
+                transaction,
             },
             ChannelChange::Closed { received } => NodeEvent::ChannelClosed {
                 channel_id: id,
                 amount_received: received.to_string(),
+                transaction,
             },
         })
         .collect()

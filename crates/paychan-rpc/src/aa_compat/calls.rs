@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `createNewChannel` | `[peer, initial_amount, options?]` | `aa_address` |
 //! | `setAutoRefill` | `[aa_address, auto_refill_amount, auto_refill_threshold]` | `[]` |
-//! | `deposit` | `[aa_address, amount]` | the ledger transaction, or `null` when the ledger gives none |
+//! | `deposit` | `[aa_address, amount]` | the ledger's transaction id (`0x` and 64 hex digits), `null` if it gave none |
 //! | `sendMessageAndPay` | `[aa_address, message_to_peer, amount]` | the peer's response |
 //! | `close` | `[aa_address]` | `[]` (auto-refill is turned off first, as aa-channels does) |
 //! | `getBalancesAndStatus` | `[aa_address]` | `{status, amount_deposited_by_me, amount_deposited_by_peer, amount_spent_by_me, amount_spent_by_peer, free_amount, my_deposits}` |
@@ -128,9 +128,8 @@ pub(crate) async fn call(
             let amount = element::<AmountParam>(&values, 1, "amount")?.positive("amount")?;
             ctx.node.channel_info(id).await?;
             ctx.check_funds(amount).await?;
-            ctx.node.deposit(id, amount).await?;
-            // The ledger's transaction id is not reported to the node yet.
-            Ok(Value::Null)
+            let transaction = ctx.node.deposit_transaction(id, amount).await?;
+            Ok(json!(transaction))
         }
         method::CLOSE => {
             at_most(&values, 1)?;

@@ -12,8 +12,10 @@
 //! | `refused_deposit` | `[transaction, aa_address, amount, reason]` |
 //! | `channel_closed` | `[aa_address, amount_received, transaction]` |
 //!
-//! `transaction` is the ledger's id of the operation when the node has it, `null` otherwise
-//! (aa-channels' unit hash). The arguments after aa-channels' own are paychan's additions; a
+//! `transaction` is the ledger's id of the operation that did it (aa-channels' unit hash):
+//! the transaction hash on Ethereum, the operation's number on the embedded ledger (both as
+//! `0x` and 64 hex digits); `null` when the node learned it otherwise (from the ledger's
+//! record rather than its events) and always for `refused_deposit` (nothing was executed). The arguments after aa-channels' own are paychan's additions; a
 //! client reading aa-channels' arguments by position is not disturbed by them. paychan's own
 //! events (`channel_opened`, `payment_sent`, `withdrawn`, `close_started`, `proposal_expired`,
 //! `payout_deferred`, `claimed`, `error`) are pushed under their names with one argument: the
@@ -49,7 +51,9 @@ fn amount_text(text: &str) -> Value {
 /// The frame of `event`.
 pub(crate) fn frame(event: &NodeEvent) -> Value {
     let (name, data) = match event {
-        NodeEvent::ChannelCreatedByPeer { channel_id, peer } => (
+        NodeEvent::ChannelCreatedByPeer {
+            channel_id, peer, ..
+        } => (
             "channel_created_by_peer",
             vec![json!(peer), json!(channel_id)],
         ),
@@ -70,13 +74,21 @@ pub(crate) fn frame(event: &NodeEvent) -> Value {
             "channel_refilled",
             vec![json!(channel_id), amount_text(amount)],
         ),
-        NodeEvent::MyDepositBecameStable { channel_id, amount } => (
+        NodeEvent::MyDepositBecameStable {
+            channel_id,
+            amount,
+            transaction,
+        } => (
             "my_deposit_became_stable",
-            vec![amount_text(amount), Value::Null, json!(channel_id)],
+            vec![amount_text(amount), json!(transaction), json!(channel_id)],
         ),
-        NodeEvent::PeerDepositBecameStable { channel_id, amount } => (
+        NodeEvent::PeerDepositBecameStable {
+            channel_id,
+            amount,
+            transaction,
+        } => (
             "peer_deposit_became_stable",
-            vec![amount_text(amount), Value::Null, json!(channel_id)],
+            vec![amount_text(amount), json!(transaction), json!(channel_id)],
         ),
         NodeEvent::RefusedDeposit {
             channel_id,
@@ -94,9 +106,14 @@ pub(crate) fn frame(event: &NodeEvent) -> Value {
         NodeEvent::ChannelClosed {
             channel_id,
             amount_received,
+            transaction,
         } => (
             "channel_closed",
-            vec![json!(channel_id), amount_text(amount_received), Value::Null],
+            vec![
+                json!(channel_id),
+                amount_text(amount_received),
+                json!(transaction),
+            ],
         ),
         other => {
             let native = serde_json::to_value(other).unwrap_or(Value::Null);
@@ -142,12 +159,14 @@ mod tests {
         let frame = super::frame(&NodeEvent::ChannelCreatedByPeer {
             channel_id: id,
             peer: Address::ZERO,
+            transaction: None,
         });
         assert_eq!(frame["data"], json!([Address::ZERO, id]));
         let frame = super::frame(&NodeEvent::CloseStarted {
             channel_id: id,
             by: Address::ZERO,
             deadline: 5,
+            transaction: None,
         });
         assert_eq!(frame["event"], "close_started");
         assert_eq!(frame["data"][0]["deadline"], 5);

@@ -18,6 +18,7 @@ mod pay;
 mod payment_handler;
 mod send_message;
 mod set_auto_refill;
+mod unconfirmed_credit;
 mod withdraw;
 
 use std::{future::Future, sync::Arc};
@@ -144,6 +145,11 @@ pub(crate) fn module(ctx: Arc<Context>) -> Result<RpcModule<Context>, RegisterMe
         &mut module,
         method::SET_AUTO_REFILL,
         set_auto_refill::handle,
+    )?;
+    register(
+        &mut module,
+        method::SET_UNCONFIRMED_CREDIT,
+        unconfirmed_credit::handle,
     )?;
     register(
         &mut module,

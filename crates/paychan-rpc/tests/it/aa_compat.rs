@@ -204,3 +204,23 @@ async fn unauthenticated_loopback_is_opt_in_and_never_for_browsers() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_api_sets_unconfirmed_credit_too() {
+    let net = Net::new(true).await;
+    let client = net.http_a();
+    let set = ok(
+        &client,
+        "set_unconfirmed_credit",
+        json!({ "per_channel": "10", "total": 20, "min_wait": 3 }),
+    )
+    .await;
+    assert_eq!(
+        set,
+        json!({ "per_channel": "10", "total": "20", "min_wait": 3 })
+    );
+    let read = ok(&client, "set_unconfirmed_credit", json!({})).await;
+    assert_eq!(read, set);
+    let (limits, wait) = net.a.unconfirmed_credit();
+    assert_eq!((limits.per_channel, limits.total, wait), (10, 20, 3));
+}

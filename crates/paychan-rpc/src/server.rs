@@ -3,7 +3,9 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
+};
 use paychan_ledger::LedgerQuery;
 use paychan_node::Node;
 
@@ -14,6 +16,7 @@ use crate::{
     config::RpcConfig,
     dial::Dialer,
     remote::{RemoteHandler, Shared},
+    tokens::{TokenRegistry, guard::ScopeGuard},
 };
 
 /// Why the server could not start.
@@ -44,6 +47,7 @@ pub struct RpcServerBuilder {
     dialer: Option<Arc<dyn Dialer>>,
     remote_handler: bool,
     aa_compat: Option<AaCompatConfig>,
+    tokens: Option<Arc<TokenRegistry>>,
 }
 
 impl RpcServerBuilder {
@@ -56,13 +60,23 @@ impl RpcServerBuilder {
             dialer: None,
             remote_handler: false,
             aa_compat: None,
+            tokens: None,
         }
     }
 
     /// Also serves the aa-channels compatibility listener (see [`crate::aa_compat`]) with
-    /// `config`, behind the same token and origin rules, over the same node.
+    /// `config`, behind the same full-access token and origin rules, over the same node.
+    /// Scoped tokens are not accepted there (their scope checks are the native API's).
     pub fn aa_compat(mut self, config: AaCompatConfig) -> Self {
         self.aa_compat = Some(config);
+        self
+    }
+
+    /// Offers scoped tokens: accepts the tokens of `tokens` (each within its scopes, a
+    /// `pay` token within its limit) and serves `create_token`, `list_tokens` and
+    /// `revoke_token` to the full-access token. Without it only the full-access token works.
+    pub fn tokens(mut self, tokens: Arc<TokenRegistry>) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -96,6 +110,7 @@ impl RpcServerBuilder {
             dialer,
             remote_handler,
             aa_compat,
+            tokens,
         } = self;
         let remote = remote_handler.then(|| {
             let remote = RemoteHandler::new(node.config().default_response.clone());
@@ -103,12 +118,19 @@ impl RpcServerBuilder {
             remote
         });
         let auth = AuthLayer::new(&config.token, &config.allowed_origins)?;
+        // The aa-channels listener takes the full-access token only: scoped tokens are
+        // checked per method by the native API's middleware, which it does not run.
         let auth_for_aa = auth.clone();
+        let auth = match &tokens {
+            Some(tokens) => auth.with_tokens(tokens.clone()),
+            None => auth,
+        };
         let ctx = Arc::new(Context {
             node,
             ledger,
             dialer,
             remote,
+            tokens: tokens.clone(),
         });
         let methods = module(ctx.clone()).map_err(|e| ServeError::Register(e.to_string()))?;
         let server_config = ServerConfig::builder()
@@ -126,6 +148,10 @@ impl RpcServerBuilder {
         let server = Server::builder()
             .set_config(server_config)
             .set_http_middleware(tower::ServiceBuilder::new().layer(auth))
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(move |inner| ScopeGuard {
+                inner,
+                tokens: tokens.clone(),
+            }))
             .build(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;

@@ -97,7 +97,7 @@ impl Node {
     /// Forgets our proposal of `slot`, which will never be opened; a store failure leaves it
     /// to expire by time.
     async fn withdraw_proposal(&self, slot: &Slot) {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let id = entry.state.channel.id();
         match self.forget_proposed(&mut entry).await {
             Ok(true) => tracing::info!(channel = %id, "proposal withdrawn"),
@@ -168,7 +168,7 @@ impl Node {
         let state = Persisted::new(channel);
         let slot = self.insert_slot(id, Entry::new(state.clone(), 0))?;
         {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             if let Err(e) = self.save(&mut entry, state, vec![], None).await {
                 lock(&self.inner.channels).remove(&id);
                 return Err(e);
@@ -187,7 +187,7 @@ impl Node {
         amount: Amount,
     ) -> Result<serde_json::Value, NodeError> {
         let body = encode_message(message)?;
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let _in_flight = slot.paying.lock().await;
         let (voucher, params) = self.sign_outgoing(&slot, amount, memo_of(&body)).await?;
         let peer = if params.party_a == self.address() {
@@ -232,7 +232,7 @@ impl Node {
             Err(NodeError::PeerOffline(p)) => NodeError::PeerOffline(p),
             Err(e) => return Err(e),
         };
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(&slot).await;
         let mut next = entry.state.clone();
         if next.channel.cancel_payment(&voucher).is_ok() {
             self.save(&mut entry, next, vec![], None).await?;
@@ -247,7 +247,7 @@ impl Node {
         slot: &Slot,
         voucher: &SignedVoucher,
     ) -> Result<(), NodeError> {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         next.channel.cancel_payment(voucher)?;
         self.save(&mut entry, next, vec![], None).await
@@ -261,9 +261,9 @@ impl Node {
         amount: Amount,
         memo: paychan_core::B256,
     ) -> Result<(SignedVoucher, ChannelParams), NodeError> {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
-        let voucher = next.channel.pay(&self.inner.key, amount, memo)?;
+        let voucher = next.channel.pay(self.key()?, amount, memo)?;
         let row = PaymentRow {
             channel_id: voucher.voucher.channel_id,
             direction: Direction::Outgoing,
@@ -285,7 +285,15 @@ impl Node {
         message: &serde_json::Value,
     ) -> Result<serde_json::Value, NodeError> {
         let body = encode_message(message)?;
-        let peer = self.slot(&id)?.entry.lock().await.state.channel.peer();
+        let peer = self
+            .slot_or_adopt(&id)
+            .await?
+            .entry
+            .lock()
+            .await
+            .state
+            .channel
+            .peer();
         match self
             .request(peer, |request_id| Message::Request {
                 request_id,
@@ -323,8 +331,8 @@ impl Node {
         id: ChannelId,
         amount: Amount,
     ) -> Result<Option<paychan_core::B256>, NodeError> {
-        let slot = self.slot(&id)?;
-        let role = slot.entry.lock().await.state.channel.role();
+        let slot = self.slot_or_adopt(&id).await?;
+        let role = self.lock_entry(&slot).await.state.channel.role();
         let pending = slot.pending(amount);
         let receipt = match self.inner.ledger.deposit(id, role, amount).await {
             Ok(receipt) => receipt,
@@ -346,15 +354,15 @@ impl Node {
 
     /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.
     pub async fn withdraw(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let now = self.inner.ledger.now().await?;
         let expiry = now.saturating_add(self.inner.config.withdrawal_validity);
         let (withdrawal, signature, peer) = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
             let (w, s) = next
                 .channel
-                .propose_withdrawal(&self.inner.key, amount, expiry, now)?;
+                .propose_withdrawal(self.key()?, amount, expiry, now)?;
             let peer = next.channel.peer();
             self.save(&mut entry, next, vec![], None).await?;
             (w, s, peer)
@@ -404,7 +412,7 @@ impl Node {
         withdrawal: &paychan_core::Withdrawal,
         why: NodeError,
     ) -> NodeError {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         if next.channel.cancel_withdrawal(withdrawal).is_err() {
             return why;
@@ -419,11 +427,11 @@ impl Node {
     /// starts a unilateral close instead, which the watcher settles after the challenge
     /// period. Returns whether the close was cooperative.
     pub async fn close(&self, id: ChannelId) -> Result<bool, NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let (settlement, signature, peer) = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
-            let (s, sig) = next.channel.propose_settlement(&self.inner.key)?;
+            let (s, sig) = next.channel.propose_settlement(self.key()?)?;
             let peer = next.channel.peer();
             self.save(&mut entry, next, vec![], None).await?;
             (s, sig, peer)
@@ -469,9 +477,9 @@ impl Node {
     /// Starts a unilateral close presenting the peer's latest voucher; the watcher settles
     /// after the challenge period.
     pub async fn force_close(&self, id: ChannelId) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let inputs = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
             let inputs = next.channel.start_close()?;
             self.save(&mut entry, next, vec![], None).await?;
@@ -523,8 +531,8 @@ impl Node {
         id: ChannelId,
         refill: Option<(Amount, Amount)>,
     ) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
-        let mut entry = slot.entry.lock().await;
+        let slot = self.slot_or_adopt(&id).await?;
+        let mut entry = self.lock_entry(&slot).await;
         let mut next = entry.state.clone();
         next.auto_refill = refill;
         self.save(&mut entry, next, vec![], None).await
@@ -532,7 +540,7 @@ impl Node {
 
     async fn maybe_refill(&self, id: ChannelId, slot: &Arc<Slot>) {
         let amount = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(slot).await;
             let Some((threshold, amount)) = entry.state.auto_refill else {
                 return;
             };
@@ -565,8 +573,8 @@ impl Node {
 
     /// A channel's balances and status (aa-channels' `getBalancesAndStatus`).
     pub async fn channel_info(&self, id: ChannelId) -> Result<ChannelInfo, NodeError> {
-        let slot = self.slot(&id)?;
-        let entry = slot.entry.lock().await;
+        let slot = self.slot_or_adopt(&id).await?;
+        let entry = self.lock_entry(&slot).await;
         Ok(info_of(&entry.state, slot.pending_deposit()))
     }
 
@@ -587,7 +595,7 @@ impl Node {
     pub async fn channels(&self, peer: Option<Address>) -> Vec<ChannelInfo> {
         let mut out = vec![];
         for (_, slot) in self.slots() {
-            let entry = slot.entry.lock().await;
+            let entry = self.lock_entry(&slot).await;
             if peer.is_none_or(|p| p == entry.state.channel.peer()) {
                 out.push(info_of(&entry.state, slot.pending_deposit()));
             }

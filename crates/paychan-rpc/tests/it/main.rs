@@ -22,3 +22,4 @@ mod openrpc;
 mod packages;
 mod params;
 mod remote_handler;
+mod tokens;

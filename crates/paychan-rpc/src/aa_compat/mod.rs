@@ -11,8 +11,9 @@
 //!   `{"event": NAME, "data": [ARGS...]}` with aa-channels' names and argument orders; the
 //!   first frame of every connection is `{"event": "aa_channels_ready", "data": []}`. See
 //!   [`events`].
-//! - **Security**: the same bearer token and browser-origin rules as the native API
-//!   ([`crate::auth`]). With [`AaCompatConfig::allow_unauthenticated_loopback`] a client
+//! - **Security**: the same full-access bearer token and browser-origin rules as the native
+//!   API ([`crate::auth`]); scoped tokens are refused here, because their per-method checks
+//!   are the native API's JSON-RPC middleware, which this listener does not run. With [`AaCompatConfig::allow_unauthenticated_loopback`] a client
 //!   connecting from a loopback address without an `Origin` header needs no token, as with
 //!   aa-channels; off by default, because any local process (another user's, a compromised
 //!   tool) could then spend the node's channels, and a browser page could too if it reached

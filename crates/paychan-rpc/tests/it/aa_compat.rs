@@ -224,3 +224,62 @@ async fn the_native_api_sets_unconfirmed_credit_too() {
     let (limits, wait) = net.a.unconfirmed_credit();
     assert_eq!((limits.per_channel, limits.total, wait), (10, 20, 3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_tokens_are_refused_on_the_aa_listener() {
+    use std::sync::Arc;
+
+    use paychan_core::SigningKey;
+    use paychan_ledger::LedgerQuery;
+    use paychan_rpc::{
+        RpcConfig, RpcServerBuilder, aa_compat::AaCompatConfig, method, tokens::TokenRegistry,
+    };
+    use paychan_store::{Durability, Store, sqlite::SqliteStore};
+
+    use crate::harness::TOKEN;
+
+    let net = Net::new(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(dir.path().join("t.db"), Durability::Normal).unwrap());
+    let tokens = Arc::new(TokenRegistry::open([7; 32], store).await.unwrap());
+    let query: Arc<dyn LedgerQuery> = Arc::new(
+        net.ledger
+            .account(SigningKey::from_entropy(&[51; 32]).unwrap()),
+    );
+    let server = RpcServerBuilder::new(
+        net.a.clone(),
+        RpcConfig::new(TOKEN).with_listen("127.0.0.1:0".parse().unwrap()),
+    )
+    .ledger(query)
+    .tokens(tokens)
+    .aa_compat(AaCompatConfig::default().with_listen("127.0.0.1:0".parse().unwrap()))
+    .start()
+    .await
+    .unwrap();
+    let full = client::http(&server.url(), TOKEN).unwrap();
+    let created = ok(&full, method::CREATE_TOKEN, json!({ "scopes": ["read"] })).await;
+    let scoped = created["token"].as_str().unwrap().to_owned();
+    // Accepted by the native API within its scope...
+    ok(
+        &client::http(&server.url(), &scoped).unwrap(),
+        method::NODE_INFO,
+        json!({}),
+    )
+    .await;
+    // ...refused by the aa listener, which has no per-method scope checks.
+    let aa = client::http(&server.aa_url().unwrap(), &scoped).unwrap();
+    match call(&aa, "getChannelsForPeer", json!([json!(net.b.address())])).await {
+        Err(ClientError::Transport(e)) => assert!(e.to_string().contains("401"), "{e}"),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // The full-access token works there.
+    let aa_full = client::http(&server.aa_url().unwrap(), TOKEN).unwrap();
+    let message = refused(
+        &aa_full,
+        "getChannelsForPeer",
+        json!([json!(net.b.address())]),
+    )
+    .await;
+    assert!(message.contains("no channel"), "{message}");
+}

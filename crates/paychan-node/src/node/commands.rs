@@ -493,37 +493,6 @@ impl Node {
         self.apply_receipt(&slot, &receipt).await
     }
 
-    /// Changes at run time how much is accepted ahead of peers' unconfirmed deposits
-    /// (aa-channels' `setMaxUnconfirmedByAssetAndChannel`, `setMaxUnconfirmedByAsset` and
-    /// `setMinimumTimeToWaitForUnconfirmedPaymentByAsset`): each `Some` replaces that limit,
-    /// `None` keeps it. Credit is given only while both amounts are positive; `min_wait` is the
-    /// seconds an unconfirmed deposit must have been visible to this node before it backs any.
-    /// Not persisted: a restart returns to [`NodeConfig::unconfirmed_credit`] and no wait.
-    pub fn set_unconfirmed_credit(
-        &self,
-        per_channel: Option<Amount>,
-        total: Option<Amount>,
-        min_wait: Option<u64>,
-    ) -> (UnconfirmedCredit, u64) {
-        let mut credit = lock(&self.inner.credit_limits);
-        if let Some(per_channel) = per_channel {
-            credit.limits.per_channel = per_channel;
-        }
-        if let Some(total) = total {
-            credit.limits.total = total;
-        }
-        if let Some(min_wait) = min_wait {
-            credit.min_wait = min_wait;
-        }
-        (credit.limits.clone(), credit.min_wait)
-    }
-
-    /// The unconfirmed-credit limits in force and the minimum wait in seconds.
-    pub fn unconfirmed_credit(&self) -> (UnconfirmedCredit, u64) {
-        let credit = lock(&self.inner.credit_limits);
-        (credit.limits.clone(), credit.min_wait)
-    }
-
     /// Deposits `amount` whenever what we may spend falls below `threshold` after a payment
     /// (aa-channels' `setAutoRefill`). `None` turns it off.
     pub async fn set_auto_refill(

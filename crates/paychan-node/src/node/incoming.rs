@@ -299,27 +299,6 @@ impl Node {
         policy.allowance(pending, confirmed, others)
     }
 
-    /// Whether the peer's unconfirmed deposits of channel `id` (`unconfirmed` beyond the
-    /// confirmed ones) have been visible for the minimum wait: counted from when this node
-    /// first saw them at that total (a new deposit starts the wait again).
-    fn waited_enough(&self, id: ChannelId, unconfirmed: Amount) -> bool {
-        let now = super::unix_now();
-        let mut credit = lock(&self.inner.credit_limits);
-        let min_wait = credit.min_wait;
-        if unconfirmed == 0 {
-            credit.first_seen.remove(&id);
-            return false;
-        }
-        let since = match credit.first_seen.get(&id) {
-            Some((seen, since)) if *seen == unconfirmed => *since,
-            _ => {
-                credit.first_seen.insert(id, (unconfirmed, now));
-                now
-            }
-        };
-        now.saturating_sub(since) >= min_wait
-    }
-
     /// Keeps an incoming voucher (checked again under the lock) and records the payment,
     /// committed before it returns; reports it. Answers what it paid and what the payer may
     /// still spend. A voucher paying less than `min_amount` is refused

@@ -54,6 +54,9 @@ use crate::{
 mod commands;
 mod incoming;
 mod ledger;
+mod unconfirmed;
+
+pub(crate) use unconfirmed::{CreditLimits, PendingDeposit};
 
 use ledger::user_events;
 
@@ -257,42 +260,6 @@ pub(crate) struct Slot {
     pending_deposit: StdMutex<Amount>,
 }
 
-impl Slot {
-    fn new(entry: Entry) -> Self {
-        Slot {
-            entry: Mutex::new(entry),
-            paying: Mutex::new(()),
-            pending_deposit: StdMutex::new(0),
-        }
-    }
-
-    /// Counts `amount` as pending until the returned guard is dropped (whatever the outcome:
-    /// applied, refused, or the caller gave up).
-    pub(crate) fn pending(&self, amount: Amount) -> PendingDeposit<'_> {
-        let mut pending = lock(&self.pending_deposit);
-        *pending = pending.saturating_add(amount);
-        PendingDeposit { slot: self, amount }
-    }
-
-    /// Our deposits on their way to the ledger.
-    pub(crate) fn pending_deposit(&self) -> Amount {
-        *lock(&self.pending_deposit)
-    }
-}
-
-/// A deposit counted in [`Slot::pending_deposit`] while it lives.
-pub(crate) struct PendingDeposit<'a> {
-    slot: &'a Slot,
-    amount: Amount,
-}
-
-impl Drop for PendingDeposit<'_> {
-    fn drop(&mut self) {
-        let mut pending = lock(&self.slot.pending_deposit);
-        *pending = pending.saturating_sub(self.amount);
-    }
-}
-
 pub(crate) struct Inner {
     key: SigningKey,
     domain: Domain,
@@ -325,17 +292,6 @@ pub(crate) struct Inner {
     /// The lease of a high-availability background ([`NodeBuilder::lease`]); `None` for a
     /// node that owns its store.
     lease: Option<Arc<ActiveLease>>,
-}
-
-/// The unconfirmed-credit limits in force, and when each peer's unconfirmed deposit was first
-/// seen (for the minimum wait).
-pub(crate) struct CreditLimits {
-    pub(crate) limits: UnconfirmedCredit,
-    /// Seconds an unconfirmed deposit must have been visible before it backs credit.
-    pub(crate) min_wait: u64,
-    /// Per channel: the unconfirmed total last seen and when (the node's clock) it was first
-    /// seen at that total.
-    pub(crate) first_seen: HashMap<ChannelId, (Amount, u64)>,
 }
 
 /// A paychan node. Cheap to clone: clones share the node.

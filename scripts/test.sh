@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
-# anvil, solc and OpenZeppelin from npm into contracts/node_modules; Python's websockets for the
+# anvil, solc and OpenZeppelin from npm into contracts/node_modules; the aa-channels
+# conformance client's `ws` into tests/aa-conformance/node_modules; Python's websockets for the
 # example payment handler; Debian's haproxy for the high-availability test), then runs
 # `cargo test --workspace` with any extra arguments.
 # Needs Node.js >= 20 with npm and python3 with pip, and the servers of paychan-store's tests
@@ -13,6 +14,11 @@ if [ ! -f contracts/node_modules/.package-lock.json ] \
     || [ contracts/package-lock.json -nt contracts/node_modules/.package-lock.json ]; then
     echo "== npm ci in contracts/ (anvil, solc, OpenZeppelin; pinned)"
     (cd contracts && npm ci --no-audit --no-fund)
+fi
+if [ ! -f tests/aa-conformance/node_modules/.package-lock.json ] \
+    || [ tests/aa-conformance/package-lock.json -nt tests/aa-conformance/node_modules/.package-lock.json ]; then
+    echo "== npm ci in tests/aa-conformance/ (ws; pinned)"
+    (cd tests/aa-conformance && npm ci --no-audit --no-fund)
 fi
 if ! command -v haproxy >/dev/null; then
     # The high-availability deployment test puts three fronts behind a real haproxy.

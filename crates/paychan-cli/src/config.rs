@@ -120,6 +120,35 @@ pub(crate) struct RpcSection {
     pub(crate) max_request_body_size: u32,
     pub(crate) max_batch_len: u32,
     pub(crate) max_connections: u32,
+    /// `[rpc.aa]`: the aa-channels compatibility listener, off without the section.
+    pub(crate) aa: Option<AaSection>,
+}
+
+/// `[rpc.aa]`: a second listener speaking aa-channels' RPC (docs/AA_CHANNELS.md).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AaSection {
+    pub(crate) listen: SocketAddr,
+    pub(crate) allow_unauthenticated_loopback: bool,
+}
+
+impl Default for AaSection {
+    fn default() -> Self {
+        let defaults = paychan_rpc::aa_compat::AaCompatConfig::default();
+        AaSection {
+            listen: defaults.listen,
+            allow_unauthenticated_loopback: defaults.allow_unauthenticated_loopback,
+        }
+    }
+}
+
+impl AaSection {
+    /// The listener's settings.
+    pub(crate) fn config(&self) -> paychan_rpc::aa_compat::AaCompatConfig {
+        paychan_rpc::aa_compat::AaCompatConfig::default()
+            .with_listen(self.listen)
+            .with_unauthenticated_loopback(self.allow_unauthenticated_loopback)
+    }
 }
 
 impl Default for RpcSection {
@@ -132,6 +161,7 @@ impl Default for RpcSection {
             max_request_body_size: defaults.max_request_body_size,
             max_batch_len: defaults.max_batch_len,
             max_connections: defaults.max_connections,
+            aa: None,
         }
     }
 }
@@ -371,6 +401,13 @@ impl Config {
         if self.rpc.max_request_body_size < 1024 {
             bail!("rpc.max_request_body_size must be at least 1024 bytes");
         }
+        if let Some(aa) = &self.rpc.aa
+            && aa.listen == self.rpc.listen
+        {
+            bail!(
+                "rpc.aa.listen must differ from rpc.listen (the aa-channels listener is a second port)"
+            );
+        }
         Ok(())
     }
 
@@ -500,6 +537,14 @@ allowed_origins = []
 max_request_body_size = {max_body}
 max_batch_len = {max_batch}
 max_connections = {max_connections}
+
+# A second listener speaking aa-channels-lib's RPC (rpcify): aa's parameter orders and
+# answers, events pushed to every WebSocket client. See docs/AA_CHANNELS.md. Uncomment to
+# run it. It wants the same token unless allow_unauthenticated_loopback is true, which lets
+# any local process without a browser Origin header spend this node's channels.
+# [rpc.aa]
+# listen = "127.0.0.1:6332"
+# allow_unauthenticated_loopback = false
 
 [ledger]
 # "embedded-remote": an embedded ledger served by `paychan ledger serve`, shared by the nodes

@@ -173,11 +173,15 @@ async fn serve(
         .with_max_connections(config.rpc.max_connections);
     let ledger_query: Arc<dyn LedgerQuery> = ledger;
     let dialer: Arc<dyn Dialer> = networking.clone();
-    let server = RpcServerBuilder::new(node.clone(), rpc_config)
+    let mut builder = RpcServerBuilder::new(node.clone(), rpc_config)
         .ledger(ledger_query)
         .dialer(dialer)
         .remote_payment_handler()
-        .tokens(Arc::new(tokens))
+        .tokens(Arc::new(tokens));
+    if let Some(aa) = &config.rpc.aa {
+        builder = builder.aa_compat(aa.config());
+    }
+    let server = builder
         .start()
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
@@ -195,6 +199,9 @@ async fn serve(
         server.url(),
         server.ws_url()
     );
+    if let Some(aa) = server.aa_local_addr() {
+        outln!("  aa api   http://{aa} (aa-channels compatible, WebSocket ws://{aa})");
+    }
     for addr in networking.listen_addresses() {
         outln!("  peers    {addr}");
     }

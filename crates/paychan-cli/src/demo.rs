@@ -237,6 +237,7 @@ async fn demo(args: &DemoArgs) -> Result<()> {
         NodeEvent::ChannelClosed {
             channel_id,
             amount_received,
+            ..
         } if *channel_id == second => Some(amount_received.clone()),
         _ => None,
     })

@@ -371,6 +371,7 @@ impl EventIndex {
                         cursor: cursor.count.saturating_add(new.len() as u64),
                         time,
                         event,
+                        transaction: Some(tx),
                     },
                     block,
                     block_hash,

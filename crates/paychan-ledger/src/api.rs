@@ -192,6 +192,11 @@ pub struct EventRecord {
     pub time: u64,
     /// The event.
     pub event: LedgerEvent,
+    /// The id of the ledger operation that emitted it, when the ledger has one: the
+    /// transaction hash on Ethereum; on the embedded ledger, the cursor of the operation's
+    /// first event as a 32-byte big-endian number. Absent from records of older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<paychan_core::B256>,
 }
 
 /// What a confirmed operation did.

@@ -137,6 +137,7 @@ impl State {
                 cursor,
                 time,
                 event,
+                transaction: Some(paychan_core::B256::left_padding_from(&start.to_be_bytes())),
             })
             .collect();
         self.events.extend_from_slice(&records);

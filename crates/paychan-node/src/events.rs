@@ -1,6 +1,6 @@
 //! What a node tells its user: the event stream (aa-channels' names where they fit).
 
-use paychan_core::{Address, ChannelId};
+use paychan_core::{Address, B256, ChannelId};
 use serde::{Deserialize, Serialize};
 
 /// Something that happened to one of our channels.
@@ -14,6 +14,9 @@ pub enum NodeEvent {
         channel_id: ChannelId,
         /// The peer.
         peer: Address,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
     },
     /// A channel we proposed is open on the ledger.
     ChannelOpened {
@@ -21,6 +24,9 @@ pub enum NodeEvent {
         channel_id: ChannelId,
         /// The peer.
         peer: Address,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
     },
     /// The peer paid us and our handler answered.
     PaymentReceived {
@@ -44,6 +50,9 @@ pub enum NodeEvent {
         channel_id: ChannelId,
         /// This deposit.
         amount: String,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
     },
     /// The peer's deposit is on the ledger.
     PeerDepositBecameStable {
@@ -51,6 +60,19 @@ pub enum NodeEvent {
         channel_id: ChannelId,
         /// This deposit.
         amount: String,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
+    },
+    /// The ledger refused one of our deposits (the channel is closing or closed, our balance
+    /// is short): nothing was deposited (aa-channels' `refused_deposit`).
+    RefusedDeposit {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The deposit refused.
+        amount: String,
+        /// The ledger's reason.
+        reason: String,
     },
     /// Auto-refill deposited for us.
     ChannelRefilled {
@@ -67,6 +89,9 @@ pub enum NodeEvent {
         by: Address,
         /// The amount.
         amount: String,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
     },
     /// A unilateral close started; `deadline` is ledger time.
     CloseStarted {
@@ -76,6 +101,9 @@ pub enum NodeEvent {
         by: Address,
         /// When it can be settled.
         deadline: u64,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
     },
     /// The channel was paid out.
     ChannelClosed {
@@ -83,6 +111,9 @@ pub enum NodeEvent {
         channel_id: ChannelId,
         /// What we received at settlement.
         amount_received: String,
+        /// The ledger operation (transaction) that did it, when the ledger says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transaction: Option<B256>,
     },
     /// A channel proposed by us, or by the peer and accepted, was not opened on the ledger
     /// in time (`NodeConfig::proposal_expiry`) and is forgotten.

@@ -28,9 +28,10 @@
 //! | `deposit` | `channel_id`, `amount` (> 0) | the channel |
 //! | `withdraw` | `channel_id`, `amount` (> 0) | the channel |
 //! | `close` | `channel_id`, `force`? (default `false`) | `{cooperative, channel}` |
-//! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
+//! | `channel_info` | `channel_id` | `{channel_id, peer, role, status, balances: {my_available, peer_available, paid_by_me, paid_by_peer, my_deposit, peer_deposit, my_pending_deposit}, expected_payouts: {mine, peer}, deadline, auto_refill: {threshold, amount}}` |
 //! | `list_channels` | `peer`? (address or alias) | `[channel]`, ordered by id |
 //! | `set_auto_refill` | `channel_id`, `threshold`?, `amount`? (zero or absent: off) | the channel |
+//! | `set_unconfirmed_credit` | `per_channel`?, `total`?, `min_wait`? (seconds) | `{per_channel, total, min_wait}`: credit ahead of peers' unconfirmed deposits, until restart |
 //! | `create_payment_package` | `channel_id`, `amount` (> 0), `message`? (any JSON) | `{package, compact}`: the package object and its base64url form |
 //! | `verify_payment_package` | `package` (object, JSON text or compact form), `min_amount`? (default 0: a package paying less is refused and not recorded) | `{channel_id, payer, amount, cumulative, remaining, memo, message}` |
 //! | `add_contact` | `alias`, `peer` (address or `ADDRESS@HOST:PORT`), `replace`? (default `false`) | `{alias, address, peer_url}` |
@@ -68,6 +69,7 @@
 //! body size, batch length, connections and subscriptions are limited (see [`auth`] and
 //! [`RpcConfig`]).
 
+pub mod aa_compat;
 pub mod aa_params;
 mod api;
 pub mod auth;
@@ -110,6 +112,8 @@ pub mod method {
     pub const LIST_CHANNELS: &str = "list_channels";
     /// `set_auto_refill`.
     pub const SET_AUTO_REFILL: &str = "set_auto_refill";
+    /// `set_unconfirmed_credit`.
+    pub const SET_UNCONFIRMED_CREDIT: &str = "set_unconfirmed_credit";
     /// `subscribe_events`.
     pub const SUBSCRIBE_EVENTS: &str = "subscribe_events";
     /// The method name of event notifications.
@@ -176,6 +180,7 @@ pub mod method {
         CHANNEL_INFO,
         LIST_CHANNELS,
         SET_AUTO_REFILL,
+        SET_UNCONFIRMED_CREDIT,
         CREATE_PAYMENT_PACKAGE,
         VERIFY_PAYMENT_PACKAGE,
         CANCEL_PAYMENT_PACKAGE,

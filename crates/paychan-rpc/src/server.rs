@@ -10,6 +10,7 @@ use paychan_ledger::LedgerQuery;
 use paychan_node::Node;
 
 use crate::{
+    aa_compat::{AaCompatConfig, AaServer},
     api::{Context, module},
     auth::{AuthConfigError, AuthLayer},
     config::RpcConfig,
@@ -45,6 +46,7 @@ pub struct RpcServerBuilder {
     ledger: Option<Arc<dyn LedgerQuery>>,
     dialer: Option<Arc<dyn Dialer>>,
     remote_handler: bool,
+    aa_compat: Option<AaCompatConfig>,
     tokens: Option<Arc<TokenRegistry>>,
 }
 
@@ -57,8 +59,17 @@ impl RpcServerBuilder {
             ledger: None,
             dialer: None,
             remote_handler: false,
+            aa_compat: None,
             tokens: None,
         }
+    }
+
+    /// Also serves the aa-channels compatibility listener (see [`crate::aa_compat`]) with
+    /// `config`, behind the same full-access token and origin rules, over the same node.
+    /// Scoped tokens are not accepted there (their scope checks are the native API's).
+    pub fn aa_compat(mut self, config: AaCompatConfig) -> Self {
+        self.aa_compat = Some(config);
+        self
     }
 
     /// Offers scoped tokens: accepts the tokens of `tokens` (each within its scopes, a
@@ -98,6 +109,7 @@ impl RpcServerBuilder {
             ledger,
             dialer,
             remote_handler,
+            aa_compat,
             tokens,
         } = self;
         let remote = remote_handler.then(|| {
@@ -106,18 +118,21 @@ impl RpcServerBuilder {
             remote
         });
         let auth = AuthLayer::new(&config.token, &config.allowed_origins)?;
+        // The aa-channels listener takes the full-access token only: scoped tokens are
+        // checked per method by the native API's middleware, which it does not run.
+        let auth_for_aa = auth.clone();
         let auth = match &tokens {
             Some(tokens) => auth.with_tokens(tokens.clone()),
             None => auth,
         };
-        let methods = module(Context {
+        let ctx = Arc::new(Context {
             node,
             ledger,
             dialer,
             remote,
             tokens: tokens.clone(),
-        })
-        .map_err(|e| ServeError::Register(e.to_string()))?;
+        });
+        let methods = module(ctx.clone()).map_err(|e| ServeError::Register(e.to_string()))?;
         let server_config = ServerConfig::builder()
             .max_request_body_size(config.max_request_body_size)
             .max_response_body_size(config.max_response_body_size)
@@ -143,9 +158,22 @@ impl RpcServerBuilder {
         let addr = server
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        let aa = match &aa_compat {
+            Some(aa_config) => Some(
+                AaServer::start(
+                    ctx,
+                    aa_config,
+                    auth_for_aa,
+                    config.max_request_body_size,
+                    config.max_connections,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let handle = server.start(methods);
         tracing::info!(%addr, origins = ?config.allowed_origins, "JSON-RPC API listening (HTTP and WebSocket)");
-        Ok(RpcServer { handle, addr })
+        Ok(RpcServer { handle, addr, aa })
     }
 }
 
@@ -154,6 +182,7 @@ impl RpcServerBuilder {
 pub struct RpcServer {
     handle: ServerHandle,
     addr: SocketAddr,
+    aa: Option<AaServer>,
 }
 
 impl RpcServer {
@@ -172,13 +201,31 @@ impl RpcServer {
         format!("ws://{}", self.addr)
     }
 
+    /// The address of the aa-channels compatibility listener, if it runs.
+    pub fn aa_local_addr(&self) -> Option<SocketAddr> {
+        self.aa.as_ref().map(AaServer::local_addr)
+    }
+
+    /// The `http://` URL of the aa-channels compatibility listener, if it runs (its
+    /// WebSocket is `ws://` on the same address).
+    pub fn aa_url(&self) -> Option<String> {
+        self.aa_local_addr().map(|addr| format!("http://{addr}"))
+    }
+
     /// Tells the server to stop (without waiting); does nothing if it already stopped.
     pub fn stop(&self) {
         let _ = self.handle.stop();
+        if let Some(aa) = &self.aa {
+            aa.stop();
+        }
     }
 
     /// Waits until the server has stopped.
     pub async fn stopped(self) {
-        self.handle.stopped().await
+        self.handle.stopped().await;
+        if let Some(aa) = self.aa {
+            aa.stop();
+            aa.stopped().await;
+        }
     }
 }

@@ -132,6 +132,10 @@ pub struct BalancesView {
     pub my_deposit: String,
     /// The peer's total deposit.
     pub peer_deposit: String,
+    /// Our deposits sent to the ledger and not yet applied (not part of `my_deposit` until
+    /// they are).
+    #[serde(default)]
+    pub my_pending_deposit: String,
 }
 
 /// What each party would get if the channel were settled now.
@@ -191,6 +195,7 @@ impl From<&ChannelInfo> for ChannelView {
                 paid_by_peer: amount_string(b.paid_by_peer),
                 my_deposit: amount_string(b.my_deposit),
                 peer_deposit: amount_string(b.peer_deposit),
+                my_pending_deposit: amount_string(info.pending_deposit),
             },
             expected_payouts: info.expected_payouts.map(|p| PayoutsView {
                 mine: amount_string(*p.get(info.role)),
@@ -235,7 +240,7 @@ pub struct BalancesAndStatus {
     pub amount_spent_by_peer: String,
     /// What we may still spend.
     pub free_amount: String,
-    /// Deposits not yet on the ledger (always `"0"`: deposits count once the ledger has them).
+    /// Our deposits sent to the ledger and not yet applied (`balances.my_pending_deposit`).
     pub my_deposits: String,
     /// The full view.
     #[serde(flatten)]
@@ -249,8 +254,48 @@ impl From<ChannelView> for BalancesAndStatus {
             amount_spent_by_me: channel.balances.paid_by_me.clone(),
             amount_spent_by_peer: channel.balances.paid_by_peer.clone(),
             free_amount: channel.balances.my_available.clone(),
-            my_deposits: "0".to_owned(),
+            my_deposits: channel.balances.my_pending_deposit.clone(),
             channel,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use paychan_core::channel::Balances;
+
+    use super::*;
+
+    #[test]
+    fn my_deposits_is_what_is_on_its_way_to_the_ledger() {
+        let info = ChannelInfo {
+            channel_id: ChannelId::default(),
+            peer: Address::ZERO,
+            role: Role::A,
+            status: "open".into(),
+            balances: Balances {
+                my_available: 1_000,
+                peer_available: 0,
+                paid_by_me: 0,
+                paid_by_peer: 0,
+                my_deposit: 1_000,
+                peer_deposit: 0,
+            },
+            expected_payouts: None,
+            deadline: None,
+            auto_refill: None,
+            unclaimed: 0,
+            pending_deposit: 250,
+            close_started_by: None,
+        };
+        let view = ChannelView::from(&info);
+        assert_eq!(view.balances.my_pending_deposit, "250");
+        let aa = BalancesAndStatus::from(view);
+        assert_eq!(
+            (aa.my_deposits.as_str(), aa.amount_deposited_by_me.as_str()),
+            ("250", "1000")
+        );
     }
 }

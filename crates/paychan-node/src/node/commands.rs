@@ -13,10 +13,23 @@ impl Node {
         peer: Address,
         deposit: Amount,
     ) -> Result<ChannelId, NodeError> {
+        self.create_channel_with_period(peer, deposit, self.inner.config.challenge_period)
+            .await
+    }
+
+    /// [`Node::create_channel`] with a challenge period of the caller's choice instead of
+    /// [`NodeConfig::challenge_period`] (aa-channels' `options.timeout`). The caller keeps it
+    /// within the bounds it allows; the peer's policy decides whether it accepts it.
+    pub async fn create_channel_with_period(
+        &self,
+        peer: Address,
+        deposit: Amount,
+        challenge_period: u64,
+    ) -> Result<ChannelId, NodeError> {
         if !self.is_connected(peer) {
             return Err(NodeError::PeerOffline(peer));
         }
-        let (id, params, slot) = self.new_channel(peer, deposit).await?;
+        let (id, params, slot) = self.new_channel(peer, deposit, challenge_period).await?;
         let domain = self.inner.domain;
         let proposal = Message::ProposeChannel(ProposeChannel {
             params,
@@ -51,7 +64,8 @@ impl Node {
         peer: Address,
         deposit: Amount,
     ) -> Result<ChannelId, NodeError> {
-        let (id, params, slot) = self.new_channel(peer, deposit).await?;
+        let period = self.inner.config.challenge_period;
+        let (id, params, slot) = self.new_channel(peer, deposit, period).await?;
         self.open_proposed(&slot, &params, deposit).await?;
         Ok(id)
     }
@@ -65,8 +79,12 @@ impl Node {
         params: &ChannelParams,
         deposit: Amount,
     ) -> Result<(), NodeError> {
+        let pending = slot.pending(deposit);
         match self.inner.ledger.open(params, deposit).await {
-            Ok(receipt) => self.apply_receipt(slot, &receipt).await,
+            Ok(receipt) => {
+                self.apply_deposit_receipt(slot, &receipt, Some(pending))
+                    .await
+            }
             Err(e) => {
                 if e.is_final() {
                     self.withdraw_proposal(slot).await;
@@ -96,6 +114,7 @@ impl Node {
         &self,
         peer: Address,
         deposit: Amount,
+        challenge_period: u64,
     ) -> Result<(ChannelId, ChannelParams, Arc<Slot>), NodeError> {
         // Checked before the proposal, so that a channel the ledger would refuse to open is
         // never proposed (it would stay "proposed" on both sides).
@@ -132,7 +151,7 @@ impl Node {
             party_a: self.address(),
             party_b: peer,
             token: Address::ZERO,
-            challenge_period: self.inner.config.challenge_period,
+            challenge_period,
             nonce,
         };
         let domain = self.inner.domain;
@@ -302,10 +321,35 @@ impl Node {
 
     /// Deposits `amount` more into our side of the channel.
     pub async fn deposit(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
+        self.deposit_transaction(id, amount).await.map(|_| ())
+    }
+
+    /// [`Node::deposit`], answering the ledger's id of the deposit's transaction if it gives
+    /// one (aa-channels' deposit `unit`).
+    pub async fn deposit_transaction(
+        &self,
+        id: ChannelId,
+        amount: Amount,
+    ) -> Result<Option<paychan_core::B256>, NodeError> {
         let slot = self.slot_or_adopt(&id).await?;
         let role = self.lock_entry(&slot).await.state.channel.role();
-        let receipt = self.inner.ledger.deposit(id, role, amount).await?;
-        self.apply_receipt(&slot, &receipt).await
+        let pending = slot.pending(amount);
+        let receipt = match self.inner.ledger.deposit(id, role, amount).await {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                if e.is_final() {
+                    self.emit(NodeEvent::RefusedDeposit {
+                        channel_id: id,
+                        amount: amount.to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+                return Err(e.into());
+            }
+        };
+        self.apply_deposit_receipt(&slot, &receipt, Some(pending))
+            .await?;
+        Ok(receipt.events.iter().find_map(|r| r.transaction))
     }
 
     /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.
@@ -500,7 +544,7 @@ impl Node {
     pub async fn channel_info(&self, id: ChannelId) -> Result<ChannelInfo, NodeError> {
         let slot = self.slot_or_adopt(&id).await?;
         let entry = self.lock_entry(&slot).await;
-        Ok(info_of(&entry.state))
+        Ok(info_of(&entry.state, slot.pending_deposit()))
     }
 
     /// The latest voucher we signed on a channel (what the peer can present at a close).
@@ -522,7 +566,7 @@ impl Node {
         for (_, slot) in self.slots() {
             let entry = self.lock_entry(&slot).await;
             if peer.is_none_or(|p| p == entry.state.channel.peer()) {
-                out.push(info_of(&entry.state));
+                out.push(info_of(&entry.state, slot.pending_deposit()));
             }
         }
         out.sort_by_key(|i| i.channel_id);

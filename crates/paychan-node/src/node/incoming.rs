@@ -243,7 +243,16 @@ impl Node {
             self.refresh_deposits(slot).await;
             step = check(Funds::Refreshed).await;
         }
-        if let (VoucherStep::AskCredit { .. }, _) = step {
+        // The manager asks for credit under the limits it was built with; limits enabled at
+        // run time (`set_unconfirmed_credit`) are asked here for a refused over-balance.
+        let ask = match &step {
+            (VoucherStep::AskCredit { .. }, _) => true,
+            (VoucherStep::Refuse(VoucherRejection::OverBalance { .. }), _) => {
+                lock(&self.inner.credit_limits).limits.enabled()
+            }
+            _ => false,
+        };
+        if ask {
             step = check(Funds::Credit(self.credit_for(slot).await)).await;
         }
         match step {
@@ -262,7 +271,7 @@ impl Node {
     /// but has not confirmed, within the per-channel limit and what the total limit leaves
     /// after the other channels' exposure.
     async fn credit_for(&self, slot: &Arc<Slot>) -> Amount {
-        let policy = self.inner.manager.credit();
+        let policy = lock(&self.inner.credit_limits).limits.clone();
         if !policy.enabled() {
             return 0;
         }
@@ -280,6 +289,9 @@ impl Node {
                 return 0;
             }
         };
+        if !self.waited_enough(id, pending.saturating_sub(confirmed)) {
+            return 0;
+        }
         let others: Amount = lock(&self.inner.exposures)
             .iter()
             .filter(|(channel, _)| **channel != id)
@@ -454,7 +466,8 @@ impl Node {
             tracing::warn!(channel = %id, error = %e, "cannot persist the ledger's deposits");
             return;
         }
-        let reported = user_events(&entry.state.channel, &outcome.changes, self.address());
+        // Read from the ledger's record, not from an event: no transaction to name.
+        let reported = user_events(&entry.state.channel, &outcome.changes, self.address(), None);
         drop(entry);
         for event in reported {
             self.emit(event);

@@ -13,6 +13,18 @@ impl Node {
         slot: &Arc<Slot>,
         receipt: &Receipt,
     ) -> Result<(), NodeError> {
+        self.apply_deposit_receipt(slot, receipt, None).await
+    }
+
+    /// [`Node::apply_receipt`] of a deposit (or an open) counted as `pending`: it stops
+    /// counting as pending under the channel's lock, once the deposit it made is applied, so
+    /// that a reader never sees it twice nor misses it.
+    pub(super) async fn apply_deposit_receipt(
+        &self,
+        slot: &Arc<Slot>,
+        receipt: &Receipt,
+        pending: Option<super::PendingDeposit<'_>>,
+    ) -> Result<(), NodeError> {
         let events: Vec<LedgerEvent> = receipt.events.iter().map(|r| r.event).collect();
         let mut entry = slot.entry.lock().await;
         self.reload(&mut entry).await?;
@@ -32,7 +44,15 @@ impl Node {
                 Err(e) => return Err(e),
             }
         };
-        let events = user_events(&entry.state.channel, &outcome.changes, self.address());
+        // Applied: no longer pending (under the channel's lock, see above).
+        drop(pending);
+        let transaction = receipt.events.iter().find_map(|r| r.transaction);
+        let events = user_events(
+            &entry.state.channel,
+            &outcome.changes,
+            self.address(),
+            transaction,
+        );
         drop(entry);
         for event in events {
             self.emit(event);
@@ -88,7 +108,12 @@ impl Node {
                 }
             }
         };
-        let events = user_events(&entry.state.channel, &outcome.changes, self.address());
+        let events = user_events(
+            &entry.state.channel,
+            &outcome.changes,
+            self.address(),
+            record.transaction,
+        );
         drop(entry);
         for event in events {
             self.emit(event);
@@ -141,11 +166,12 @@ fn is_conflict(error: &NodeError) -> bool {
 }
 
 /// The user events of what ledger events changed in `channel` (its state after them), for
-/// the node `my_address`.
+/// the node `my_address`; `transaction` is the ledger operation they came from, if known.
 pub(super) fn user_events(
     channel: &Channel,
     changes: &[ChannelChange],
     my_address: Address,
+    transaction: Option<paychan_core::B256>,
 ) -> Vec<NodeEvent> {
     let id = channel.id();
     let (me, peer) = (channel.role(), channel.peer());
@@ -156,34 +182,41 @@ pub(super) fn user_events(
             ChannelChange::Opened if me == Role::A => NodeEvent::ChannelOpened {
                 channel_id: id,
                 peer,
+                transaction,
             },
             ChannelChange::Opened => NodeEvent::ChannelCreatedByPeer {
                 channel_id: id,
                 peer,
+                transaction,
             },
             ChannelChange::Deposited { party, amount } if party == me => {
                 NodeEvent::MyDepositBecameStable {
                     channel_id: id,
                     amount: amount.to_string(),
+                    transaction,
                 }
             }
             ChannelChange::Deposited { amount, .. } => NodeEvent::PeerDepositBecameStable {
                 channel_id: id,
                 amount: amount.to_string(),
+                transaction,
             },
             ChannelChange::Withdrawn { party, amount } => NodeEvent::Withdrawn {
                 channel_id: id,
                 by: who(party),
                 amount: amount.to_string(),
+                transaction,
             },
             ChannelChange::CloseStarted { by, deadline } => NodeEvent::CloseStarted {
                 channel_id: id,
                 by: who(by),
                 deadline,
+                transaction,
             },
             ChannelChange::Closed { received } => NodeEvent::ChannelClosed {
                 channel_id: id,
                 amount_received: received.to_string(),
+                transaction,
             },
         })
         .collect()

@@ -43,7 +43,7 @@ use tokio::{
 };
 
 use crate::{
-    config::NodeConfig,
+    config::{NodeConfig, UnconfirmedCredit},
     error::{NodeError, PackageRejection},
     events::NodeEvent,
     lease::{ActiveLease, FencedLedger, FencedStore},
@@ -54,6 +54,9 @@ use crate::{
 mod commands;
 mod incoming;
 mod ledger;
+mod unconfirmed;
+
+pub(crate) use unconfirmed::{CreditLimits, PendingDeposit};
 
 use ledger::user_events;
 
@@ -139,6 +142,14 @@ pub struct ChannelInfo {
     /// Our payouts of this channel that the ledger could not deliver (a recipient that
     /// refuses them) and that are not claimed yet (docs/ETHEREUM.md).
     pub unclaimed: Amount,
+    /// Our deposits sent to the ledger and not yet applied to the channel (the initial
+    /// deposit while the channel is being opened, then any deposit or refill on its way):
+    /// aa-channels' `my_deposits`. Not part of [`Balances::my_deposit`] until applied.
+    #[serde(default)]
+    pub pending_deposit: Amount,
+    /// During a unilateral close: who started it.
+    #[serde(default)]
+    pub close_started_by: Option<Role>,
 }
 
 /// What the node persists per channel, beside the core state. New fields go at the end
@@ -244,6 +255,9 @@ pub(crate) struct Slot {
     pub(crate) entry: Mutex<Entry>,
     /// Held for a whole payment round trip: one payment of ours in flight per channel.
     pub(crate) paying: Mutex<()>,
+    /// Our deposits sent to the ledger whose receipt has not been applied yet (aa-channels'
+    /// `my_deposits`): counted from before the ledger call until its outcome is known.
+    pending_deposit: StdMutex<Amount>,
 }
 
 pub(crate) struct Inner {
@@ -268,6 +282,9 @@ pub(crate) struct Inner {
     exposures: StdMutex<HashMap<ChannelId, Amount>>,
     /// Serializes the decisions that give credit, so the total limit holds.
     credit: Mutex<()>,
+    /// The credit limits now: [`NodeConfig::unconfirmed_credit`] until changed at run time
+    /// ([`Node::set_unconfirmed_credit`]).
+    pub(crate) credit_limits: StdMutex<CreditLimits>,
     /// Every channel's deadlines (see [`crate::lifecycle`]).
     pub(crate) timers: StdMutex<Timers>,
     /// Woken when the earliest deadline on the node's clock may have moved.
@@ -370,17 +387,12 @@ impl NodeBuilder {
             let mut entry = Entry::new(state, row.version);
             entry.deadlines = Timers::deadlines(&entry.state.channel, proposal_age);
             timers.update(row.id, entry.deadlines);
-            channels.insert(
-                row.id,
-                Arc::new(Slot {
-                    entry: Mutex::new(entry),
-                    paying: Mutex::new(()),
-                }),
-            );
+            channels.insert(row.id, Arc::new(Slot::new(entry)));
         }
         let (events, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
         let peers = Peers::new(key.address(), self.config.max_requests_per_peer);
+        let credit_limits = self.config.unconfirmed_credit.clone();
         let me = key.address();
         let node = Node {
             inner: Arc::new(Inner {
@@ -408,6 +420,11 @@ impl NodeBuilder {
                 shutdown,
                 tasks: StdMutex::new(vec![]),
                 exposures: StdMutex::new(exposures),
+                credit_limits: StdMutex::new(CreditLimits {
+                    limits: credit_limits,
+                    min_wait: 0,
+                    first_seen: HashMap::new(),
+                }),
                 credit: Mutex::new(()),
                 timers: StdMutex::new(timers),
                 timers_changed: Notify::new(),
@@ -722,10 +739,7 @@ impl Node {
         if channels.contains_key(&id) {
             return Err(NodeError::Protocol(format!("channel {id} already exists")));
         }
-        let slot = Arc::new(Slot {
-            entry: Mutex::new(entry),
-            paying: Mutex::new(()),
-        });
+        let slot = Arc::new(Slot::new(entry));
         channels.insert(id, slot.clone());
         Ok(slot)
     }
@@ -752,7 +766,7 @@ pub(crate) fn status_of(state: &Persisted) -> &'static str {
     state.channel.phase().name()
 }
 
-fn info_of(state: &Persisted) -> ChannelInfo {
+fn info_of(state: &Persisted, pending_deposit: Amount) -> ChannelInfo {
     let channel = &state.channel;
     ChannelInfo {
         channel_id: channel.id(),
@@ -767,6 +781,12 @@ fn info_of(state: &Persisted) -> ChannelInfo {
         },
         auto_refill: state.auto_refill,
         unclaimed: state.payouts.unclaimed,
+        pending_deposit,
+        close_started_by: match channel.phase() {
+            Phase::Closing { started_by, .. } => Some(*started_by),
+            Phase::CloseRequested => Some(channel.role()),
+            _ => None,
+        },
     }
 }
 

@@ -201,12 +201,21 @@ async fn the_watcher_defends_a_unilateral_close_and_settles() {
         matches!(e, NodeEvent::ChannelClosed { .. })
     })
     .await;
+    let NodeEvent::ChannelClosed {
+        channel_id,
+        amount_received,
+        transaction,
+    } = closed
+    else {
+        panic!("{closed:?}");
+    };
     assert_eq!(
-        closed,
-        NodeEvent::ChannelClosed {
-            channel_id: id,
-            amount_received: (200 + 75 - 20).to_string()
-        }
+        (channel_id, amount_received),
+        (id, (200 + 75 - 20).to_string())
+    );
+    assert!(
+        transaction.is_some(),
+        "a ledger event names its transaction"
     );
     assert_eq!(net.balance(net.a.address()), FUNDS - 75 + 20);
     assert_eq!(net.balance(net.b.address()), FUNDS + 75 - 20);
@@ -439,12 +448,18 @@ async fn the_watcher_defends_against_a_close_with_the_peers_own_old_voucher() {
         matches!(e, NodeEvent::ChannelClosed { .. })
     })
     .await;
-    assert_eq!(
-        closed,
-        NodeEvent::ChannelClosed {
-            channel_id: id,
-            amount_received: "140".into()
-        }
+    let NodeEvent::ChannelClosed {
+        channel_id,
+        amount_received,
+        transaction,
+    } = closed
+    else {
+        panic!("{closed:?}");
+    };
+    assert_eq!((channel_id, amount_received), (id, "140".into()));
+    assert!(
+        transaction.is_some(),
+        "a ledger event names its transaction"
     );
     net.conserved();
 }

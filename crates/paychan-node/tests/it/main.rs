@@ -18,4 +18,5 @@ mod lifecycle;
 mod malicious;
 mod network;
 mod packages;
+mod pending_deposit;
 mod unconfirmed;

@@ -115,7 +115,7 @@ async fn packages_pay_a_payee_that_learns_the_channel_from_the_ledger() {
         "{seen:?}"
     );
     assert!(
-        matches!(&seen[0], paychan_node::NodeEvent::ChannelCreatedByPeer { channel_id, peer } if *channel_id == id && *peer == a),
+        matches!(&seen[0], paychan_node::NodeEvent::ChannelCreatedByPeer { channel_id, peer, .. } if *channel_id == id && *peer == a),
         "{seen:?}"
     );
     assert_eq!(

@@ -324,6 +324,33 @@ async fn without_credit_a_payee_waits_for_confirmation() {
     assert!(pays(&a, id, 101).await);
 }
 
+/// The limits and the minimum wait changed at run time (aa-channels' setters): credit off
+/// by configuration, then given, then held back by a minimum wait, then off again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credit_limits_and_the_minimum_wait_change_at_run_time() {
+    let Pair { a, b, hidden, .. } = Pair::new(75, UnconfirmedCredit::default()).await;
+    let id = a.create_channel(b.address(), 100).await.unwrap();
+    hidden.lock().unwrap().insert(id, (Role::A, 100));
+    a.deposit(id, 500).await.unwrap();
+    assert!(!pays(&a, id, 150).await, "no credit by configuration");
+
+    let (limits, wait) = b.set_unconfirmed_credit(Some(100), Some(1_000), None);
+    assert_eq!((limits.per_channel, limits.total, wait), (100, 1_000, 0));
+    assert!(pays(&a, id, 150).await, "50 on credit");
+    assert!(!pays(&a, id, 60).await, "over the per-channel limit");
+
+    // A new unconfirmed deposit must wait an hour before it backs credit.
+    b.set_unconfirmed_credit(Some(1_000), None, Some(3_600));
+    a.deposit(id, 500).await.unwrap();
+    assert!(!pays(&a, id, 100).await, "the new deposit has not waited");
+    b.set_unconfirmed_credit(None, None, Some(0));
+    assert!(pays(&a, id, 100).await);
+
+    b.set_unconfirmed_credit(Some(0), None, None);
+    assert_eq!(b.unconfirmed_credit().0.per_channel, 0);
+    assert!(!pays(&a, id, 500).await, "credit off again");
+}
+
 /// A withdrawal from a deposit the co-signer's watcher never reported: B reads the ledger's
 /// confirmed deposits before refusing it as over A's funds, and co-signs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

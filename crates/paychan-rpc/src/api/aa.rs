@@ -13,8 +13,9 @@
 //!
 //! `options` of `createNewChannel` may hold `auto_refill_threshold` and `auto_refill_amount`
 //! (applied once the channel is open), `salt` (ignored: every channel gets a fresh nonce),
-//! `asset` (`null` or `"base"`: the native asset) and `timeout` (must equal the node's
-//! challenge period, which is set in its configuration).
+//! `asset` (`null`, `"base"`, `"native"` or the zero address: the native asset; any other is
+//! refused) and `timeout` (the challenge period in seconds, within the node's policy bounds;
+//! absent: the node's `challenge_period`).
 
 use std::sync::Arc;
 
@@ -34,16 +35,57 @@ pub(super) fn call(method: &str, params: &Params<'_>) -> Result<AaCall, RpcError
         .ok_or_else(|| RpcError::invalid_params(format!("{method} is not an aa-channels call")))
 }
 
-/// Whether an aa-channels asset names the native asset.
-fn native(asset: Option<&str>) -> bool {
+/// The asset names of the native asset: absent or `null`, `"base"` (aa-channels' bytes),
+/// `"native"` (paychan's name) and the zero address.
+pub(crate) fn native(asset: Option<&str>) -> bool {
     match asset {
         None => true,
         Some(a) => {
+            let a = a.trim();
             a == "base"
+                || a == "native"
                 || a.parse::<Address>()
                     .is_ok_and(|address| address == Address::ZERO)
         }
     }
+}
+
+/// Refuses any asset but the native one, saying why.
+pub(crate) fn native_only(field: &str, asset: Option<&str>) -> Result<(), RpcError> {
+    if native(asset) {
+        return Ok(());
+    }
+    Err(RpcError::invalid_params(format!(
+        "{field} {:?}: this node handles only the native asset (\"base\", \"native\" or the \
+         zero address); other assets (tokens) are not supported at the node level yet",
+        asset.unwrap_or_default()
+    )))
+}
+
+/// The challenge period of a channel opened with aa-channels' `options.timeout`: the node's
+/// own without one; the one given if it lies within the node's policy bounds
+/// (`policy.min_challenge_period` to `policy.max_challenge_period`, the periods the node
+/// accepts from peers) and is not shorter than the ledger lets this node defend.
+pub(crate) async fn challenge_period(ctx: &Context, timeout: Option<u64>) -> Result<u64, RpcError> {
+    let config = ctx.node.config();
+    let Some(timeout) = timeout else {
+        return Ok(config.challenge_period);
+    };
+    let mut min = config.policy.min_challenge_period;
+    let max = config.policy.max_challenge_period;
+    if let Some(ledger) = &ctx.ledger
+        && let Ok(floor) = ledger.challenge_floor().await
+    {
+        min = min.max(floor.seconds);
+    }
+    if timeout < min || timeout > max {
+        return Err(RpcError::invalid_params(format!(
+            "options.timeout: {timeout} s is outside this node's bounds for a challenge period, \
+             {min} s to {max} s (policy.min_challenge_period and what the ledger lets this node \
+             defend, policy.max_challenge_period)"
+        )));
+    }
+    Ok(timeout)
 }
 
 pub(crate) async fn create_new_channel(
@@ -58,21 +100,15 @@ pub(crate) async fn create_new_channel(
     else {
         return Err(RpcError::invalid_params("not createNewChannel"));
     };
-    if !native(options.asset.as_deref()) {
-        return Err(RpcError::invalid_params(
-            "options.asset: only the native asset (\"base\") is supported",
-        ));
-    }
-    let period = ctx.node.config().challenge_period;
-    if options.timeout.is_some_and(|t| t != period) {
-        return Err(RpcError::invalid_params(format!(
-            "options.timeout: this node opens channels with a challenge period of {period} s (set in its configuration)"
-        )));
-    }
+    native_only("options.asset", options.asset.as_deref())?;
+    let period = challenge_period(&ctx, options.timeout).await?;
     let target = target(Some(peer), None)?;
     ctx.check_funds(initial_amount).await?;
     let peer = resolve(&ctx, target).await?;
-    let id = ctx.node.create_channel(peer, initial_amount).await?;
+    let id = ctx
+        .node
+        .create_channel_with_period(peer, initial_amount, period)
+        .await?;
     if let Some(auto) = refill(options.auto_refill_threshold, options.auto_refill_amount) {
         ctx.node.set_auto_refill(id, Some(auto)).await?;
     }

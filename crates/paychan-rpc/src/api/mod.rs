@@ -4,7 +4,7 @@
 //! change nothing; then it calls one [`Node`] method and maps the answer onto the serde types
 //! of [`crate::types`].
 
-mod aa;
+pub(crate) mod aa;
 mod channel_info;
 mod close;
 mod contacts;
@@ -13,12 +13,13 @@ mod events;
 mod list_channels;
 mod node_info;
 mod open_channel;
-mod packages;
+pub(crate) mod packages;
 mod pay;
 mod payment_handler;
 mod send_message;
 mod set_auto_refill;
 mod tokens;
+mod unconfirmed_credit;
 mod withdraw;
 
 use std::{future::Future, sync::Arc};
@@ -192,8 +193,8 @@ where
 }
 
 /// All methods over `ctx`.
-pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodError> {
-    let mut module = RpcModule::new(ctx);
+pub(crate) fn module(ctx: Arc<Context>) -> Result<RpcModule<Context>, RegisterMethodError> {
+    let mut module = RpcModule::from_arc(ctx);
     register(&mut module, method::NODE_INFO, node_info::handle)?;
     register(&mut module, method::OPEN_CHANNEL, open_channel::handle)?;
     register_paying(&mut module, method::PAY, pay::amount, pay::handle)?;
@@ -207,6 +208,11 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
         &mut module,
         method::SET_AUTO_REFILL,
         set_auto_refill::handle,
+    )?;
+    register(
+        &mut module,
+        method::SET_UNCONFIRMED_CREDIT,
+        unconfirmed_credit::handle,
     )?;
     register(
         &mut module,

@@ -50,7 +50,7 @@ struct Verify {
     dry_run: bool,
 }
 
-async fn create_package(
+pub(crate) async fn create_package(
     ctx: &Context,
     id: ChannelId,
     amount: AmountParam,
@@ -81,7 +81,7 @@ fn package_of(value: serde_json::Value) -> Result<PaymentPackage, RpcError> {
     Ok(parsed.map_err(paychan_node::NodeError::from)?)
 }
 
-async fn verify_package(
+pub(crate) async fn verify_package(
     ctx: &Context,
     package: serde_json::Value,
     min_amount: AmountParam,

@@ -189,6 +189,7 @@ pub fn class_of(method: &str) -> Option<Class> {
         | m::WITHDRAW
         | m::CLOSE
         | m::SET_AUTO_REFILL
+        | m::SET_UNCONFIRMED_CREDIT
         | m::ADD_CONTACT
         | m::REMOVE_CONTACT
         | m::SUBSCRIBE_PAYMENTS

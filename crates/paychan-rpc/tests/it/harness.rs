@@ -20,6 +20,7 @@ use paychan_node::{
 };
 use paychan_rpc::{
     DialError, Dialer, RpcConfig, RpcServer, RpcServerBuilder,
+    aa_compat::AaCompatConfig,
     client::{self, Named},
     error::ErrorData,
 };
@@ -124,7 +125,8 @@ async fn serve(
     let query: Arc<dyn LedgerQuery> = Arc::new(ledger.account(key.clone()));
     let builder = RpcServerBuilder::new(node.clone(), config)
         .ledger(query)
-        .dialer(dialer);
+        .dialer(dialer)
+        .aa_compat(AaCompatConfig::default().with_listen("127.0.0.1:0".parse().unwrap()));
     let builder = if remote_handler {
         builder.remote_payment_handler()
     } else {
@@ -182,6 +184,16 @@ impl Net {
             dialer_a,
             _dir: dir,
         }
+    }
+
+    /// A client of A's aa-channels compatibility listener.
+    pub fn aa_a(&self) -> HttpClient {
+        client::http(&self.rpc_a.aa_url().unwrap(), TOKEN).unwrap()
+    }
+
+    /// A client of B's aa-channels compatibility listener.
+    pub fn aa_b(&self) -> HttpClient {
+        client::http(&self.rpc_b.aa_url().unwrap(), TOKEN).unwrap()
     }
 
     pub fn http_a(&self) -> HttpClient {

@@ -12,6 +12,7 @@
     unreachable_pub
 )]
 
+mod aa_compat;
 mod auth;
 mod contacts;
 mod events;

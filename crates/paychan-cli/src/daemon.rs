@@ -3,25 +3,28 @@
 //! In order, and stopping at the first failure with an error that says what to fix: load and
 //! check `config.toml`, lock the data directory (one node per directory: [`dirlock`]), read the API token, unlock the key, connect to the ledger, open the
 //! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
-//! start peer networking ([`start_networking`]), and serve the JSON-RPC API. Events are
-//! logged through `tracing` (`RUST_LOG` sets the level; default `info`).
+//! start peer networking ([`start_networking`]), serve the JSON-RPC API, and, if asked
+//! (`[metrics] listen`, `--metrics-listen`), the operator's endpoints ([`crate::ops`]).
+//! Events are logged through `tracing` ([`crate::logging`]: `RUST_LOG`, else `[log]`;
+//! default `info`).
 
-use std::{io::IsTerminal, path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, anyhow};
 use paychan_eth::EthLedger;
 use paychan_ledger::{Ledger, LedgerError, LedgerQuery, rpc::RpcLedger};
 use paychan_node::{Node, NodeEvent};
 use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
-use paychan_store::sqlite::SqliteStore;
-use tracing_subscriber::EnvFilter;
+use paychan_store::{Store, sqlite::SqliteStore};
 
 use crate::output::outln;
 use crate::{
     config::{Config, LedgerKind, data_dir, in_dir},
     dirlock,
     keystore::{self, PassphraseArgs},
+    logging::{self, LogArgs},
     network::start_networking,
+    ops::{self, MetricsArgs, NodeSource},
 };
 
 /// Options of `paychan node`.
@@ -32,20 +35,18 @@ pub(crate) struct NodeArgs {
     data_dir: Option<PathBuf>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// Runs `paychan node` on a runtime of its own.
 pub(crate) fn run(args: &NodeArgs) -> Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Fails only if a subscriber is already installed, which then does the logging.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
     let dir = data_dir(args.data_dir.as_deref());
     // Everything that needs no runtime is checked first.
     let config = Config::load(&dir)?;
+    logging::init("info", &args.log, Some(&config.log), Some(&dir))?;
     // Held until the node stops: no second node on this directory (its store, its key).
     let _lock = dirlock::lock(&dir)?;
     let token_path = in_dir(&dir, &config.rpc.token_file);
@@ -63,7 +64,14 @@ pub(crate) fn run(args: &NodeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(dir, config, token.trim().to_owned(), key))
+    let metrics_listen = args.metrics.metrics_listen.or(config.metrics.listen);
+    runtime.block_on(serve(
+        dir,
+        config,
+        token.trim().to_owned(),
+        key,
+        metrics_listen,
+    ))
 }
 
 fn ledger_reason(e: &LedgerError) -> String {
@@ -83,6 +91,7 @@ async fn serve(
     config: Config,
     token: String,
     key: paychan_core::SigningKey,
+    metrics_listen: Option<std::net::SocketAddr>,
 ) -> Result<()> {
     let ledger: Arc<dyn Ledger> = match config.ledger.kind {
         LedgerKind::EmbeddedRemote => Arc::new(
@@ -126,10 +135,11 @@ async fn serve(
             store_path.display()
         )
     })?;
+    let store: Arc<dyn Store> = Arc::new(store);
     let node = Node::builder()
         .key(key.clone())
         .ledger(ledger.clone())
-        .store(Arc::new(store))
+        .store(store.clone())
         .config(config.node_config())
         .build()
         .await
@@ -150,7 +160,7 @@ async fn serve(
         .with_max_request_body_size(config.rpc.max_request_body_size)
         .with_max_batch_len(config.rpc.max_batch_len)
         .with_max_connections(config.rpc.max_connections);
-    let ledger_query: Arc<dyn LedgerQuery> = ledger;
+    let ledger_query: Arc<dyn LedgerQuery> = ledger.clone();
     let dialer: Arc<dyn Dialer> = networking.clone();
     let server = RpcServerBuilder::new(node.clone(), rpc_config)
         .ledger(ledger_query)
@@ -159,6 +169,13 @@ async fn serve(
         .start()
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
+    let source = NodeSource {
+        node: node.clone(),
+        store,
+        ledger,
+        api: server.local_addr(),
+    };
+    let endpoints = ops::start(metrics_listen, Arc::new(source)).await?;
 
     let signals = crate::signals::Signals::install()?;
     outln!("paychan node {} running", node.address());
@@ -170,11 +187,15 @@ async fn serve(
     for addr in networking.listen_addresses() {
         outln!("  peers    {addr}");
     }
+    if let Some(endpoints) = &endpoints {
+        outln!("  metrics  http://{}/metrics", endpoints.addr());
+    }
     outln!("  ledger   {}", config.ledger.describe());
     outln!("  data dir {}", dir.display());
 
     let signal = signals.wait().await?;
     tracing::info!(signal, "stopping");
+    drop(endpoints);
     server.stop();
     server.stopped().await;
     networking.shutdown();

@@ -8,6 +8,7 @@
 //! - [`front`]: [`StorePayee`](front::StorePayee), a payee that verifies packages against a
 //!   shared store, holding no channel in memory and no key (the fronts of high availability).
 //! - `lifecycle`: the deadlines: proposals that expire, withdrawals released, settles.
+//! - [`metrics`]: what the node counts for its operator (payments, latencies, refusals).
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
 //! - [`package`]: payment packages, payments carried outside the peer connection.
 //! - `payouts`: payouts the ledger could not deliver: shown per channel, claimed.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod front;
 mod lifecycle;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod package;
@@ -42,6 +44,7 @@ pub use crate::{
     contacts::Contact,
     error::{Category, NodeError, PackageRejection},
     events::NodeEvent,
+    metrics::NodeMetrics,
     node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler, import_row},
     package::{PaymentPackage, VerifiedPayment},
     peer::{Origin, PeerConnection},

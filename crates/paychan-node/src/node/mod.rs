@@ -18,7 +18,7 @@ use std::{
         Arc, Mutex as StdMutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
@@ -46,6 +46,7 @@ use crate::{
     config::NodeConfig,
     error::{NodeError, PackageRejection},
     events::NodeEvent,
+    metrics::NodeMetrics,
     payouts::PayoutState,
     peers::{Peers, Wait},
 };
@@ -271,6 +272,8 @@ pub(crate) struct Inner {
     pub(crate) timers: StdMutex<Timers>,
     /// Woken when the earliest deadline on the node's clock may have moved.
     pub(crate) timers_changed: Notify,
+    /// What the node counts for its operator.
+    pub(crate) metrics: NodeMetrics,
 }
 
 /// A paychan node. Cheap to clone: clones share the node.
@@ -392,8 +395,11 @@ impl NodeBuilder {
                 credit: Mutex::new(()),
                 timers: StdMutex::new(timers),
                 timers_changed: Notify::new(),
+                metrics: NodeMetrics::default(),
             }),
         };
+        // It answered the domain and the challenge floor just now.
+        node.inner.metrics.ledger_answered();
         let watcher = tokio::spawn(crate::watcher::run(node.clone()));
         node.track(watcher);
         node.track(tokio::spawn(crate::lifecycle::run(node.clone())));
@@ -537,6 +543,7 @@ impl Node {
                 .map_err(|e| NodeError::Protocol(format!("cannot encode channel: {e}")))?,
             updated_at: unix_now(),
         };
+        let started = Instant::now();
         self.inner
             .store
             .commit(Batch {
@@ -546,6 +553,7 @@ impl Node {
                 removals: vec![],
             })
             .await?;
+        self.inner.metrics.store_commit.observe(started.elapsed());
         let exposure = next.channel.exposure();
         let id = next.channel.id();
         entry.state = next;

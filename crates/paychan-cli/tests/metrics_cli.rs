@@ -313,6 +313,39 @@ fn metrics_count_what_was_paid_and_refused_and_logs_are_json_lines() {
         ) >= 1.0
     );
 
+    // Every metric exposed is documented, and the dashboard uses only metrics exposed.
+    let docs = include_str!("../../../docs/OPERATIONS.md");
+    let exposed: std::collections::BTreeSet<String> =
+        [&alice_text, &bob_text, &proxy_text, &ledger_text]
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .map(|rest| rest.split(' ').next().unwrap().to_owned())
+            .collect();
+    assert!(exposed.len() >= 20, "{exposed:?}");
+    for name in &exposed {
+        assert!(
+            docs.contains(&format!("| `{name}` |")),
+            "{name} is not in docs/OPERATIONS.md"
+        );
+    }
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../../../docs/grafana-dashboard.json")).unwrap();
+    let mut used = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("paychan_") {
+                    let name = word.strip_suffix("_bucket").unwrap_or(word);
+                    assert!(exposed.contains(name), "the dashboard uses {name}");
+                    used += 1;
+                }
+            }
+        }
+    }
+    assert!(used >= 15, "{used}");
+
     // Liveness and readiness, without a token.
     for metrics in [
         &alice_metrics,

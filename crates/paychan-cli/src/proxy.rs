@@ -17,7 +17,7 @@ use paychan_http::{CallLog, Paywall, PaywallMetrics, RpcVerifier, Verifier, prox
 
 use crate::channel::{ApiArgs, endpoint, positive_amount};
 use crate::logging::{self, LogArgs};
-use crate::ops::{self, MetricsArgs, PaywallSource};
+use crate::ops::{self, MetricsArgs, PaywallSource, Verifying};
 use crate::output::outln;
 
 /// Options of `paychan proxy`.
@@ -97,7 +97,7 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
         let local = listener.local_addr()?;
         let source = PaywallSource {
             metrics,
-            verifier: RpcVerifier::new(&url, &token).map_err(|e| anyhow!("{e}"))?,
+            verifying: Verifying::Node(RpcVerifier::new(&url, &token).map_err(|e| anyhow!("{e}"))?),
             upstream: format!(
                 "{}:{}",
                 upstream.host_str().unwrap_or_default(),

@@ -29,7 +29,7 @@ use axum::{
 use serde::Deserialize;
 
 use self::exporter::Family;
-pub(crate) use self::sources::{LedgerSource, NodeSource, PaywallSource};
+pub(crate) use self::sources::{LedgerSource, NodeSource, PaywallSource, Verifying};
 
 /// How long one readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);

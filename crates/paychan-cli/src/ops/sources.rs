@@ -11,7 +11,7 @@ use std::{
 use async_trait::async_trait;
 use paychan_core::metrics::Histogram;
 use paychan_http::{PaywallMetrics, RpcVerifier};
-use paychan_ledger::{EmbeddedLedger, Ledger, metrics::OPERATIONS};
+use paychan_ledger::{EmbeddedLedger, Ledger, LedgerQuery, metrics::OPERATIONS};
 use paychan_node::Node;
 use paychan_store::Store;
 
@@ -138,11 +138,22 @@ impl Source for NodeSource {
     }
 }
 
-/// `paychan proxy`.
+/// Who verifies a paywall's packages.
+pub(crate) enum Verifying {
+    /// A node's API (`paychan proxy`).
+    Node(RpcVerifier),
+    /// A shared store and the ledger, in process (`paychan front`).
+    Store {
+        store: Arc<dyn Store>,
+        ledger: Arc<dyn LedgerQuery>,
+    },
+}
+
+/// `paychan proxy` and `paychan front`.
 pub(crate) struct PaywallSource {
     pub(crate) metrics: Arc<PaywallMetrics>,
-    /// The node that verifies the packages.
-    pub(crate) verifier: RpcVerifier,
+    /// Who verifies the packages.
+    pub(crate) verifying: Verifying,
     /// The upstream service's `host:port`.
     pub(crate) upstream: String,
     /// The proxy's own address.
@@ -186,25 +197,40 @@ impl Source for PaywallSource {
     }
 
     async fn checks(&self) -> Vec<Check> {
-        let node = within(async {
-            self.verifier
-                .node_info()
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
         let upstream = within(async {
             tokio::net::TcpStream::connect(self.upstream.as_str())
                 .await
                 .map(drop)
                 .map_err(|e| format!("{}: {e}", self.upstream))
         });
-        let (node, upstream, listener) = tokio::join!(node, upstream, accepts(self.listen));
-        vec![
-            ("node", node),
-            ("upstream", upstream),
-            ("listener", listener),
-        ]
+        let (upstream, listener) = tokio::join!(upstream, accepts(self.listen));
+        let mut checks = match &self.verifying {
+            Verifying::Node(verifier) => {
+                let node = within(async {
+                    verifier
+                        .node_info()
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                });
+                vec![("node", node.await)]
+            }
+            Verifying::Store { store, ledger } => {
+                let store = within(async {
+                    store
+                        .ledger_cursor()
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                });
+                let ledger =
+                    within(async { ledger.now().await.map(drop).map_err(|e| e.to_string()) });
+                let (store, ledger) = tokio::join!(store, ledger);
+                vec![("store", store), ("ledger", ledger)]
+            }
+        };
+        checks.extend([("upstream", upstream), ("listener", listener)]);
+        checks
     }
 }
 

@@ -118,7 +118,10 @@ impl Histogram {
     pub fn new(bounds: &'static [f64]) -> Self {
         let bounds_nanos = bounds
             .iter()
-            .map(|secs| Duration::from_secs_f64(secs.max(0.0)).as_nanos())
+            // A bound too large (or not a number) catches everything below it.
+            .map(|secs| {
+                Duration::try_from_secs_f64(secs.max(0.0)).map_or(u128::MAX, |d| d.as_nanos())
+            })
             .map(|nanos| u64::try_from(nanos).unwrap_or(u64::MAX))
             .collect();
         let buckets = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();

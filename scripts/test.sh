@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; Python's websockets for the
-# example payment handler), then runs `cargo test --workspace` with any extra arguments.
+# example payment handler; Debian's haproxy for the high-availability test), then runs
+# `cargo test --workspace` with any extra arguments.
 # Needs Node.js >= 20 with npm and python3 with pip, and the servers of paychan-store's tests
 # (PostgreSQL at 127.0.0.1:5432, trust, database `test`; MariaDB at 127.0.0.1:3306, root with
 # an empty password); CI's machine runs both.
@@ -12,6 +13,13 @@ if [ ! -f contracts/node_modules/.package-lock.json ] \
     || [ contracts/package-lock.json -nt contracts/node_modules/.package-lock.json ]; then
     echo "== npm ci in contracts/ (anvil, solc, OpenZeppelin; pinned)"
     (cd contracts && npm ci --no-audit --no-fund)
+fi
+if ! command -v haproxy >/dev/null; then
+    # The high-availability deployment test puts three fronts behind a real haproxy.
+    echo "== apt-get install haproxy (Debian's package)"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq haproxy
 fi
 if ! python3 -c "import websockets" 2>/dev/null; then
     echo "== pip install -r examples/requirements.txt"

@@ -1,24 +1,27 @@
-//! `paychan node`: runs a node until Ctrl-C or SIGTERM.
+//! `paychan node`: runs a node until Ctrl-C or SIGTERM; `paychan background` runs the same
+//! node as the active background of a high-availability payee (see `background.rs`).
 //!
 //! In order, and stopping at the first failure with an error that says what to fix: load and
 //! check `config.toml`, lock the data directory (one node per directory: [`dirlock`]), read the API token, unlock the key, connect to the ledger, open the
 //! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
-//! start peer networking ([`start_networking`]), serve the JSON-RPC API, and, if asked
-//! (`[metrics] listen`, `--metrics-listen`), the operator's endpoints ([`crate::ops`]).
-//! Events are logged through `tracing` ([`crate::logging`]: `RUST_LOG`, else `[log]`;
-//! default `info`).
+//! start peer networking ([`start_networking`]), and serve the JSON-RPC API, which also
+//! accepts the scoped tokens minted under `tokens.key` (made on the first start:
+//! [`crate::tokens`]), and, if asked (`[metrics] listen`, `--metrics-listen`), the
+//! operator's endpoints ([`crate::ops`]). Events are logged through `tracing`
+//! ([`crate::logging`]: `RUST_LOG`, else `[log]`; default `info`).
 
-use std::{path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, anyhow};
 use paychan_eth::EthLedger;
 use paychan_ledger::{Ledger, LedgerError, LedgerQuery, rpc::RpcLedger};
 use paychan_node::{Node, NodeEvent};
-use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder};
+use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder, tokens::TokenRegistry};
 use paychan_store::{Store, sqlite::SqliteStore};
 
 use crate::output::outln;
 use crate::{
+    background::Background,
     config::{Config, LedgerKind, data_dir, in_dir},
     dirlock,
     keystore::{self, PassphraseArgs},
@@ -43,6 +46,11 @@ pub(crate) struct NodeArgs {
 
 /// Runs `paychan node` on a runtime of its own.
 pub(crate) fn run(args: &NodeArgs) -> Result<()> {
+    run_as(args, None)
+}
+
+/// Runs the node of `args`, as a high-availability background if `background` is given.
+pub(crate) fn run_as(args: &NodeArgs, background: Option<Background>) -> Result<()> {
     let dir = data_dir(args.data_dir.as_deref());
     // Everything that needs no runtime is checked first.
     let config = Config::load(&dir)?;
@@ -70,6 +78,7 @@ pub(crate) fn run(args: &NodeArgs) -> Result<()> {
         config,
         token.trim().to_owned(),
         key,
+        background,
         metrics_listen,
     ))
 }
@@ -91,8 +100,13 @@ async fn serve(
     config: Config,
     token: String,
     key: paychan_core::SigningKey,
-    metrics_listen: Option<std::net::SocketAddr>,
+    background: Option<Background>,
+    metrics_listen: Option<SocketAddr>,
 ) -> Result<()> {
+    // Installed first: a standby waiting for its lease stops on Ctrl-C too.
+    let signals = crate::signals::Signals::install()?;
+    let signal = signals.wait();
+    tokio::pin!(signal);
     let ledger: Arc<dyn Ledger> = match config.ledger.kind {
         LedgerKind::EmbeddedRemote => Arc::new(
             RpcLedger::connect(&config.ledger.url, key.clone())
@@ -121,26 +135,32 @@ async fn serve(
             )
         }
     };
-    let store_path = in_dir(&dir, &config.store.path);
-    let durability = config.store.durability();
-    let store = tokio::task::spawn_blocking({
-        let path = store_path.clone();
-        move || SqliteStore::open(&path, durability)
-    })
-    .await
-    .context("opening the store failed")?
-    .map_err(|e| {
-        anyhow!(
-            "cannot open the store {} (store.path): {e}",
-            store_path.display()
-        )
-    })?;
-    let store: Arc<dyn Store> = Arc::new(store);
-    let node = Node::builder()
+    let (store, lease) = match &background {
+        None => (open_sqlite(&dir, &config).await?, None),
+        Some(background) => {
+            let store = crate::front::open_store(&background.store).await?;
+            let lease = tokio::select! {
+                lease = background.acquire(&store) => lease?,
+                stopped = &mut signal => {
+                    tracing::info!(signal = stopped?, "stopping while standing by");
+                    return Ok(());
+                }
+            };
+            (store, Some(lease))
+        }
+    };
+    let tokens = TokenRegistry::open(crate::tokens::root_key(&dir)?, store.clone())
+        .await
+        .map_err(|e| anyhow!("cannot read the scoped tokens from the store: {e}"))?;
+    let mut builder = Node::builder()
         .key(key.clone())
         .ledger(ledger.clone())
         .store(store.clone())
-        .config(config.node_config())
+        .config(config.node_config());
+    if let Some(lease) = &lease {
+        builder = builder.lease(Arc::clone(lease));
+    }
+    let node = builder
         .build()
         .await
         .map_err(|e| anyhow!("cannot start the node: {e}"))?;
@@ -166,6 +186,7 @@ async fn serve(
         .ledger(ledger_query)
         .dialer(dialer)
         .remote_payment_handler()
+        .tokens(Arc::new(tokens))
         .start()
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
@@ -177,8 +198,14 @@ async fn serve(
     };
     let endpoints = ops::start(metrics_listen, Arc::new(source)).await?;
 
-    let signals = crate::signals::Signals::install()?;
-    outln!("paychan node {} running", node.address());
+    match &lease {
+        None => outln!("paychan node {} running", node.address()),
+        Some(lease) => outln!(
+            "paychan background {} active (lease token {})",
+            node.address(),
+            lease.token()
+        ),
+    }
     outln!(
         "  api      {} (WebSocket {})",
         server.url(),
@@ -193,16 +220,51 @@ async fn serve(
     outln!("  ledger   {}", config.ledger.describe());
     outln!("  data dir {}", dir.display());
 
-    let signal = signals.wait().await?;
-    tracing::info!(signal, "stopping");
+    let mut lost = lease.as_ref().map(|lease| lease.lost());
+    let outcome = tokio::select! {
+        stopped = &mut signal => {
+            tracing::info!(signal = stopped?, "stopping");
+            Ok(())
+        }
+        () = crate::background::lease_lost(lost.as_mut()) => Err(anyhow!(
+            "this background lost its lease: another one is active, or the lease could not be \
+             renewed in time; stopping (run it again to stand by)"
+        )),
+    };
     drop(endpoints);
     server.stop();
     server.stopped().await;
     networking.shutdown();
     node.shutdown();
     log_events.abort();
+    if let (Some(lease), Ok(())) = (&lease, &outcome) {
+        // A clean stop hands over at once instead of after the lease's time.
+        match lease.release().await {
+            Ok(()) => tracing::info!("lease released"),
+            Err(error) => tracing::warn!(%error, "cannot release the lease; it expires by itself"),
+        }
+    }
     tracing::info!("stopped");
-    Ok(())
+    outcome
+}
+
+/// The node's own SQLite store (`store.path` in its data directory).
+async fn open_sqlite(dir: &std::path::Path, config: &Config) -> Result<Arc<dyn Store>> {
+    let store_path = in_dir(dir, &config.store.path);
+    let durability = config.store.durability();
+    let store = tokio::task::spawn_blocking({
+        let path = store_path.clone();
+        move || SqliteStore::open(&path, durability)
+    })
+    .await
+    .context("opening the store failed")?
+    .map_err(|e| {
+        anyhow!(
+            "cannot open the store {} (store.path): {e}",
+            store_path.display()
+        )
+    })?;
+    Ok(Arc::new(store))
 }
 
 /// Logs the node's events.

@@ -60,8 +60,9 @@ pub(crate) struct FrontArgs {
     log: LogArgs,
 }
 
-/// Opens the store named by `url` (see [`FrontArgs::store`]).
-async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+/// Opens the store named by `url` (see [`FrontArgs::store`]); errors name the `--store`
+/// option.
+pub(crate) async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> =
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Arc::new(

@@ -1,5 +1,7 @@
 //! The `paychan` command: parses arguments and hands over to the library code.
 
+mod background;
+mod backup;
 mod bench;
 mod channel;
 mod config;
@@ -21,6 +23,7 @@ mod package;
 mod pair;
 mod proxy;
 mod signals;
+mod tokens;
 mod when;
 
 use std::process::ExitCode;
@@ -55,12 +58,21 @@ enum Command {
     Init(init::InitArgs),
     /// Runs the node: its channels, peer connections and JSON-RPC API, until Ctrl-C.
     Node(daemon::NodeArgs),
+    /// Backs up the node's store to a new file, consistently while the node runs (SQLite's
+    /// online backup).
+    Backup(backup::BackupArgs),
+    /// Restores the node's store from a backup (the node must be stopped); the counter sync
+    /// with each peer then brings back the payments made since the backup.
+    Restore(backup::RestoreArgs),
     /// Opens, pays, closes and shows channels through a running node's API.
     Channel(channel::ChannelArgs),
     /// Shows a running node's address, ledger, balance and peer addresses.
     Info(channel::InfoArgs),
     /// Saves, lists and removes contacts (aliases for peers) of a running node.
     Contacts(contacts::ContactsArgs),
+    /// Creates, lists and revokes scoped API tokens (read, verify, pay with a limit) of a
+    /// running node.
+    Token(tokens::TokenArgs),
     /// Creates and verifies payment packages (payments carried outside the peer connection).
     Package(package::PackageArgs),
     /// Runs a reverse proxy that charges per call for an upstream HTTP service, paid by
@@ -69,6 +81,9 @@ enum Command {
     /// Runs a stateless payee for high availability: the proxy's paywall verifying packages
     /// against a store any number of fronts share (PostgreSQL, MariaDB), holding no key.
     Front(front::FrontArgs),
+    /// Runs the payee's node for high availability: the key and the ledger work on the store
+    /// the fronts share, one active at a time through a lease; the others stand by.
+    Background(background::BackgroundArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,12 +95,16 @@ fn main() -> ExitCode {
         Command::Ledger(args) => ledger::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Node(args) => daemon::run(&args),
+        Command::Backup(args) => backup::backup(&args),
+        Command::Restore(args) => backup::restore(&args),
         Command::Channel(args) => channel::run(&args),
         Command::Info(args) => channel::info(&args),
         Command::Contacts(args) => contacts::run(&args),
+        Command::Token(args) => tokens::run(&args),
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
         Command::Front(args) => front::run(&args),
+        Command::Background(args) => background::run(&args),
     };
     // Written to stdout before anything goes wrong: nothing left to print after `result`.
     let unwritten = output::finish();

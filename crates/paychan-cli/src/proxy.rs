@@ -1,7 +1,9 @@
 //! `paychan proxy`: a reverse proxy in front of any HTTP service that answers `402 Payment
 //! Required` and serves calls paid by payment packages, verified (against the price, and
 //! recorded) by a running `paychan node` through its API — the node named by `--data-dir`,
-//! or `--rpc URL --token-file FILE`, as for `paychan channel`. The upstream URL is checked
+//! or `--rpc URL --token-file FILE`, as for `paychan channel`. The proxy needs no more than a
+//! verify-only token (`paychan token create --scope verify`): a proxy host holding one cannot
+//! open channels or pay. The upstream URL is checked
 //! when the arguments are parsed; a call the upstream does not serve is not charged (see
 //! `paychan_http::paywall`) and is logged.
 //!

@@ -15,8 +15,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{
     Process, command,
     paid::{banner_url, payer},
@@ -24,64 +22,20 @@ use common::{
 use paychan_core::{Address, Amount};
 use paychan_store::{
     Direction, Store,
-    postgres::{PostgresOptions, PostgresStore},
+    testkit::postgres::{TestSchema, url},
 };
 
 const PRICE: Amount = 10;
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// Runs `sql` with psql on the test database; panics saying what is needed if it fails.
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
-        .args(["-c", sql])
-        .output()
-        .expect("psql (PostgreSQL's client) must be installed");
-    assert!(
-        out.status.success(),
-        "PostgreSQL at 127.0.0.1:5432 (trust, database `test`) must run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A schema of this test, dropped with everything in it when the value is dropped.
-struct Schema(String);
-
-impl Schema {
-    fn create() -> Schema {
-        let name = format!("paychan_front_cli_{}", std::process::id());
-        psql(&format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-        ));
-        Schema(name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-    }
-}
-
 #[test]
 fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
     let root = tempfile::tempdir().unwrap();
-    let schema = Schema::create();
-    let store_url = format!("{POSTGRES}?options=-csearch_path%3D{}", schema.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    let schema = runtime.block_on(TestSchema::create());
+    let store_url = format!("{}?options=-csearch_path%3D{}", url(), schema.name);
 
     let mut ledger_command = command();
     ledger_command
@@ -151,9 +105,7 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
         assert_eq!(served, 1);
 
         // The shared store counted eleven calls, once each.
-        let store = PostgresStore::connect_with(POSTGRES, PostgresOptions::in_schema(&schema.0))
-            .await
-            .unwrap();
+        let store = schema.store().await;
         let payments = store
             .payments(id, Direction::Incoming, 100, None)
             .await

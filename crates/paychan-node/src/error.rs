@@ -97,6 +97,10 @@ pub enum NodeError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// This background of a high-availability payee does not hold its lease (another one is
+    /// active, or the lease was not renewed in time): it signs and writes nothing.
+    #[error("not the active background: {0}")]
+    LeaseLost(String),
 }
 
 impl NodeError {
@@ -121,9 +125,10 @@ impl NodeError {
             | NodeError::Codec(_) => Category::Protocol,
             NodeError::Ledger(LedgerError::InsufficientFunds { .. }) => Category::Client,
             NodeError::Ledger(e) if e.is_final() => Category::Protocol,
-            NodeError::Ledger(_) | NodeError::Store(_) | NodeError::ShuttingDown => {
-                Category::Internal
-            }
+            NodeError::Ledger(_)
+            | NodeError::Store(_)
+            | NodeError::ShuttingDown
+            | NodeError::LeaseLost(_) => Category::Internal,
         }
     }
 
@@ -165,6 +170,7 @@ impl NodeError {
             NodeError::Ledger(_) => 4001,
             NodeError::Store(_) => 4002,
             NodeError::ShuttingDown => 4003,
+            NodeError::LeaseLost(_) => 4004,
         }
     }
 }

@@ -182,6 +182,7 @@ impl StorePayee {
                 payments: vec![payment],
                 ledger_cursor: None,
                 removals: vec![],
+                fence: None,
             };
             match self.store.commit(batch).await {
                 Ok(()) => return Ok(verified),

@@ -7,6 +7,8 @@
 //! - [`events`]: what the node reports to its user.
 //! - [`front`]: [`StorePayee`](front::StorePayee), a payee that verifies packages against a
 //!   shared store, holding no channel in memory and no key (the fronts of high availability).
+//! - [`lease`]: the lease of the one active background of a high-availability payee, and
+//!   [`FencedStore`](lease::FencedStore), which writes only while it holds.
 //! - `lifecycle`: the deadlines: proposals that expire, withdrawals released, settles.
 //! - [`metrics`]: what the node counts for its operator (payments, latencies, refusals).
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
@@ -27,6 +29,7 @@ pub mod contacts;
 pub mod error;
 pub mod events;
 pub mod front;
+pub mod lease;
 mod lifecycle;
 pub mod metrics;
 pub mod net;

@@ -74,7 +74,7 @@ impl Node {
             lock(&self.inner.timers).remove(id);
             return;
         };
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(&slot).await;
         let peer = entry.state.channel.peer();
         let due = match entry.state.channel.phase() {
             Phase::Proposed { since } => {
@@ -109,7 +109,7 @@ impl Node {
                 // Open on the ledger after all: take its deposits (confirmed ones open it).
                 drop(entry);
                 self.refresh_deposits(&slot).await;
-                if is_proposed(&slot.entry.lock().await.state.channel) {
+                if is_proposed(&self.lock_entry(&slot).await.state.channel) {
                     recheck(self);
                 }
             }
@@ -143,7 +143,7 @@ impl Node {
         let Ok(slot) = self.slot(&id) else {
             return;
         };
-        let reserved = slot.entry.lock().await.state.channel.reservations();
+        let reserved = self.lock_entry(&slot).await.state.channel.reservations();
         let record = match self.inner.ledger.channel_unconfirmed(id).await {
             Ok(Some(record)) => record,
             Ok(None) => return,
@@ -160,7 +160,7 @@ impl Node {
         if executed {
             return;
         }
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(&slot).await;
         if entry.state.channel.reservations() != reserved {
             // Changed meanwhile: decided again at the next tick.
             return;

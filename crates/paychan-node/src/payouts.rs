@@ -67,7 +67,7 @@ impl Node {
                 let Ok(slot) = self.slot(&channel_id) else {
                     return;
                 };
-                let mut entry = slot.entry.lock().await;
+                let mut entry = self.lock_entry(&slot).await;
                 if record.cursor < entry.state.payouts.next_cursor {
                     return; // applied before
                 }
@@ -101,7 +101,7 @@ impl Node {
             } if owner == me => {
                 let mut cleared = false;
                 for (_, slot) in self.slots() {
-                    let mut entry = slot.entry.lock().await;
+                    let mut entry = self.lock_entry(&slot).await;
                     let p = entry.state.payouts;
                     if entry.state.channel.params().token != asset
                         || p.unclaimed == 0

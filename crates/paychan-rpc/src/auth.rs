@@ -11,7 +11,10 @@
 //! 2. **Token.** Every other request must carry `Authorization: Bearer <token>` with the token
 //!    `paychan init` wrote to the data directory (readable by its owner only). A missing or
 //!    wrong token is refused with `401 Unauthorized` before the body is read, so nothing is
-//!    executed. The comparison takes the same time wherever the tokens differ.
+//!    executed. The comparison takes the same time wherever the tokens differ. A scoped token
+//!    minted by the node ([`crate::tokens`]) is let through too, and the middleware tells the
+//!    methods who called by attaching a [`Caller`] to the request: the JSON-RPC middleware
+//!    ([`crate::tokens`]'s scope check) then refuses every call outside the token's scopes.
 
 use std::{
     future::Future,
@@ -27,12 +30,16 @@ use jsonrpsee::{
 };
 use tower::{Layer, Service};
 
+use crate::tokens::{Caller, TokenRegistry};
+
 /// What the middleware checks.
 #[derive(Debug)]
 struct Policy {
     token: Vec<u8>,
     /// Normalized: lower case, without a trailing `/`.
     origins: Vec<String>,
+    /// The scoped tokens, if the API offers them.
+    tokens: Option<Arc<TokenRegistry>>,
 }
 
 /// The layer: add it with `Server::builder().set_http_middleware(ServiceBuilder::new().layer(..))`.
@@ -76,8 +83,20 @@ impl AuthLayer {
             policy: Arc::new(Policy {
                 token: token.as_bytes().to_vec(),
                 origins: normalized,
+                tokens: None,
             }),
         })
+    }
+
+    /// Also accepts the scoped tokens of `tokens`.
+    pub fn with_tokens(self, tokens: Arc<TokenRegistry>) -> Self {
+        AuthLayer {
+            policy: Arc::new(Policy {
+                token: self.policy.token.clone(),
+                origins: self.policy.origins.clone(),
+                tokens: Some(tokens),
+            }),
+        }
     }
 }
 
@@ -119,17 +138,20 @@ impl Policy {
         }
     }
 
-    fn authorized<B>(&self, request: &HttpRequest<B>) -> bool {
-        let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-            return false;
-        };
-        let Ok(value) = value.to_str() else {
-            return false;
-        };
-        let Some((scheme, token)) = value.trim().split_once(' ') else {
-            return false;
-        };
-        scheme.eq_ignore_ascii_case("bearer") && same(token.trim().as_bytes(), &self.token)
+    /// Who calls, if the request carries an accepted token.
+    fn caller<B>(&self, request: &HttpRequest<B>) -> Option<Caller> {
+        let value = request.headers().get(header::AUTHORIZATION)?;
+        let value = value.to_str().ok()?;
+        let (scheme, token) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = token.trim();
+        if same(token.as_bytes(), &self.token) {
+            return Some(Caller::Full);
+        }
+        let claims = self.tokens.as_ref()?.authenticate(token)?;
+        Some(Caller::Token(claims))
     }
 }
 
@@ -197,7 +219,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+    fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
         let origin = match self.policy.origin(&request) {
             Ok(origin) => origin,
             Err(()) => {
@@ -211,14 +233,15 @@ where
             let response = preflight(origin.clone());
             return Box::pin(async { Ok(response) });
         }
-        if !self.policy.authorized(&request) {
+        let Some(caller) = self.policy.caller(&request) else {
             tracing::debug!(uri = %request.uri(), "refused: missing or wrong token");
             let mut response = unauthorized();
             if let Some(origin) = origin {
                 add_cors(&mut response, origin);
             }
             return Box::pin(async { Ok(response) });
-        }
+        };
+        request.extensions_mut().insert(caller);
         let answer = self.inner.call(request);
         Box::pin(async move {
             let mut response = answer.await.map_err(Into::into)?;

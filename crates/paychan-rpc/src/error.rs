@@ -31,6 +31,10 @@
 //! | 1904 | client | this API does not offer the remote payment handler |
 //! | 1905 | client | another client is already the remote payment handler |
 //! | 1906 | client | no payment waits for this `request_id` (unknown, answered, or timed out) |
+//! | 1907 | client | the token's scopes do not allow this method, or the token was revoked; nothing was done |
+//! | 1908 | client | the payment would take the token's spending over its limit for the period; nothing was paid |
+//! | 1909 | client | no scoped token with this id |
+//! | 1910 | client | this API does not offer scoped tokens |
 //! | 2001 | peer | the peer is not connected |
 //! | 2002 | peer | the peer did not answer in time |
 //! | 2003 | peer | the peer refused (its handler failed, it rejected the proposal) |
@@ -43,6 +47,7 @@
 //! | 4001 | internal | the ledger is unreachable |
 //! | 4002 | internal | the store failed |
 //! | 4003 | internal | the node is shutting down |
+//! | 4004 | internal | not the active background of a high-availability payee (lease lost) |
 //!
 //! A refusal by the protocol's rules also carries `error.data.reason`, a stable name of the
 //! rule (`"voucher.not_monotonic"`, `"package.underpaid"`, `"policy.challenge_period"`,
@@ -70,6 +75,14 @@ pub const HANDLER_NOT_ENABLED: u16 = 1904;
 pub const HANDLER_REGISTERED: u16 = 1905;
 /// No payment waits for this `request_id`.
 pub const UNKNOWN_REQUEST: u16 = 1906;
+/// The token's scopes do not allow the method (or the token was revoked).
+pub const SCOPE_DENIED: u16 = 1907;
+/// The payment would take a `pay` token over its limit for the period.
+pub const PAY_LIMIT_EXCEEDED: u16 = 1908;
+/// No scoped token with this id.
+pub const UNKNOWN_TOKEN: u16 = 1909;
+/// This API does not offer scoped tokens.
+pub const TOKENS_DISABLED: u16 = 1910;
 /// The peer could not be reached.
 pub const DIAL_FAILED: u16 = 2901;
 

@@ -10,6 +10,7 @@
 //! - [`aa_params`]: the aa-channels calls' positional params, parsed and written back.
 //! - [`types`]: the answers, shared with clients.
 //! - [`remote`]: the remote payment handler, a WebSocket client answering payments.
+//! - [`tokens`]: scoped tokens (read, verify, pay with a limit) and which method needs which.
 //! - [`client`]: HTTP and WebSocket clients that send the token (used by `paychan channel`).
 //!
 //! # Methods
@@ -41,6 +42,9 @@
 //! | `subscribe_payments` | none | become the payment handler: notifications of method `payment_request` carry `{request_id, channel_id, peer, amount, message}` (see [`remote`]) |
 //! | `unsubscribe_payments` | the subscription id | `bool` |
 //! | `answer_payment` | `request_id`, `response` (any JSON) or `error` (a message) | `true` |
+//! | `create_token` | `scopes` (`["read"]`, `["verify"]`, `["pay"]`, or several), `limit` and `period` (seconds; both required with `pay`, refused without), `label`? | `{token, info}`: the token text, shown only here, and its `info` as in `list_tokens` |
+//! | `list_tokens` | none | `[{id, scopes, limit?, period?, spent?, period_ends?, label?, created, revoked}]`, by id |
+//! | `revoke_token` | `id` | the token's info, `revoked: true` |
 //!
 //! The aa-channels-lib names are accepted with their positional params (see `api/aa.rs`):
 //! `createNewChannel [peer, initial_amount, options?]`, `sendMessageAndPay [aa_address,
@@ -57,7 +61,9 @@
 //!
 //! # Security
 //!
-//! Every HTTP request and WebSocket upgrade must carry `Authorization: Bearer <token>`;
+//! Every HTTP request and WebSocket upgrade must carry `Authorization: Bearer <token>`: the
+//! full-access token, or a scoped token that may call only the methods of its scopes (see
+//! [`tokens`]);
 //! requests from a browser `Origin` not listed in the configuration are refused; request
 //! body size, batch length, connections and subscriptions are limited (see [`auth`] and
 //! [`RpcConfig`]).
@@ -72,6 +78,7 @@ pub mod error;
 pub mod params;
 pub mod remote;
 pub mod server;
+pub mod tokens;
 pub mod types;
 
 pub use crate::{
@@ -132,6 +139,12 @@ pub mod method {
     pub const UNSUBSCRIBE_PAYMENTS: &str = "unsubscribe_payments";
     /// `answer_payment`: the remote handler's answer.
     pub const ANSWER_PAYMENT: &str = "answer_payment";
+    /// `create_token`: mint a scoped token.
+    pub const CREATE_TOKEN: &str = "create_token";
+    /// `list_tokens`: the scoped tokens.
+    pub const LIST_TOKENS: &str = "list_tokens";
+    /// `revoke_token`: revoke a scoped token.
+    pub const REVOKE_TOKEN: &str = "revoke_token";
 
     /// The aa-channels-lib names.
     pub mod aa {
@@ -175,6 +188,9 @@ pub mod method {
         SUBSCRIBE_PAYMENTS,
         UNSUBSCRIBE_PAYMENTS,
         ANSWER_PAYMENT,
+        CREATE_TOKEN,
+        LIST_TOKENS,
+        REVOKE_TOKEN,
         aa::CREATE_NEW_CHANNEL,
         aa::SEND_MESSAGE_AND_PAY,
         aa::SET_AUTO_REFILL,

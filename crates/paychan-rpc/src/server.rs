@@ -3,7 +3,9 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
+};
 use paychan_ledger::LedgerQuery;
 use paychan_node::Node;
 
@@ -13,6 +15,7 @@ use crate::{
     config::RpcConfig,
     dial::Dialer,
     remote::{RemoteHandler, Shared},
+    tokens::{TokenRegistry, guard::ScopeGuard},
 };
 
 /// Why the server could not start.
@@ -42,6 +45,7 @@ pub struct RpcServerBuilder {
     ledger: Option<Arc<dyn LedgerQuery>>,
     dialer: Option<Arc<dyn Dialer>>,
     remote_handler: bool,
+    tokens: Option<Arc<TokenRegistry>>,
 }
 
 impl RpcServerBuilder {
@@ -53,7 +57,16 @@ impl RpcServerBuilder {
             ledger: None,
             dialer: None,
             remote_handler: false,
+            tokens: None,
         }
+    }
+
+    /// Offers scoped tokens: accepts the tokens of `tokens` (each within its scopes, a
+    /// `pay` token within its limit) and serves `create_token`, `list_tokens` and
+    /// `revoke_token` to the full-access token. Without it only the full-access token works.
+    pub fn tokens(mut self, tokens: Arc<TokenRegistry>) -> Self {
+        self.tokens = Some(tokens);
+        self
     }
 
     /// Offers the remote payment handler (`subscribe_payments`): the server becomes the
@@ -85,6 +98,7 @@ impl RpcServerBuilder {
             ledger,
             dialer,
             remote_handler,
+            tokens,
         } = self;
         let remote = remote_handler.then(|| {
             let remote = RemoteHandler::new(node.config().default_response.clone());
@@ -92,11 +106,16 @@ impl RpcServerBuilder {
             remote
         });
         let auth = AuthLayer::new(&config.token, &config.allowed_origins)?;
+        let auth = match &tokens {
+            Some(tokens) => auth.with_tokens(tokens.clone()),
+            None => auth,
+        };
         let methods = module(Context {
             node,
             ledger,
             dialer,
             remote,
+            tokens: tokens.clone(),
         })
         .map_err(|e| ServeError::Register(e.to_string()))?;
         let server_config = ServerConfig::builder()
@@ -114,6 +133,10 @@ impl RpcServerBuilder {
         let server = Server::builder()
             .set_config(server_config)
             .set_http_middleware(tower::ServiceBuilder::new().layer(auth))
+            .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(move |inner| ScopeGuard {
+                inner,
+                tokens: tokens.clone(),
+            }))
             .build(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;

@@ -22,6 +22,15 @@ pub struct CreatedPackage {
     pub compact: String,
 }
 
+/// `create_token`: the token's text (shown only here) and what it may do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// The bearer token to give to the client.
+    pub token: String,
+    /// Its scopes and limit.
+    pub info: crate::tokens::TokenInfo,
+}
+
 /// `verify_payment_package`: what the package paid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerifiedPaymentView {

@@ -138,6 +138,7 @@ fn one_payment(id: ChannelId, version: u64) -> Batch {
         }],
         ledger_cursor: None,
         removals: vec![],
+        fence: None,
     }
 }
 

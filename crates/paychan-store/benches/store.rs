@@ -81,6 +81,7 @@ fn one_payment(n: usize, version: u64) -> Batch {
         }],
         ledger_cursor: None,
         removals: vec![],
+        fence: None,
     }
 }
 

@@ -82,6 +82,27 @@ pub enum StoreError {
         source: Arc<dyn StdError + Send + Sync>,
     },
 
+    /// A fenced batch's token no longer holds its lease: another process took it over, or it
+    /// expired while this one was paused. Nothing was written. Stop acting: this process is
+    /// no longer the active one (see [`crate::lease`]).
+    #[error(
+        "lease {lease} is no longer held by token {token}: another process is active; nothing was written"
+    )]
+    Fenced {
+        /// The lease.
+        lease: String,
+        /// The token that lost it.
+        token: u64,
+    },
+
+    /// The backend does not offer this (leases on the embedded SQLite store, which serves one
+    /// process). Use a backend that does.
+    #[error("this store does not support {what}: use a PostgreSQL or MariaDB/MySQL store")]
+    Unsupported {
+        /// What was asked.
+        what: &'static str,
+    },
+
     /// Something that should never happen: a bug in paychan or in the database driver, or the
     /// store's writer has stopped. Stop.
     #[error("internal store error: {source}")]
@@ -103,6 +124,8 @@ pub enum Remedy {
     /// The request itself is wrong; retrying it cannot succeed
     /// ([`StoreError::DuplicatePayment`]).
     FixTheRequest,
+    /// This process lost its lease: stop acting as the active one ([`StoreError::Fenced`]).
+    StandDown,
     /// Stop using the store: it is corrupt, too new, half-migrated, or the code is wrong.
     Stop,
 }
@@ -113,7 +136,10 @@ impl StoreError {
         match self {
             StoreError::Conflict { .. } => Remedy::ReloadAndRetry,
             StoreError::Unavailable { .. } => Remedy::RetryLater,
-            StoreError::DuplicatePayment { .. } => Remedy::FixTheRequest,
+            StoreError::DuplicatePayment { .. } | StoreError::Unsupported { .. } => {
+                Remedy::FixTheRequest
+            }
+            StoreError::Fenced { .. } => Remedy::StandDown,
             StoreError::Corrupt { .. }
             | StoreError::SchemaTooNew { .. }
             | StoreError::Migration { .. }

@@ -9,6 +9,7 @@
 //! - [`Store`] and [`Durability`]: the interface the node holds as `Arc<dyn Store>`.
 //! - [`ChannelRow`], [`PaymentRow`], [`Batch`], [`Direction`]: what is stored.
 //! - [`StoreError`]: what went wrong, and what the caller should do about it.
+//! - [`lease`]: leases with fencing tokens, so that one process among several is active.
 //! - [`sqlite`]: the embedded default backend, with group commit and stepwise migrations.
 //! - `postgres` (feature `postgres`): `postgres::PostgresStore`, a
 //!   PostgreSQL database shared by several processes, from a `postgres://` URL.
@@ -63,6 +64,7 @@
 
 mod encoding;
 mod error;
+pub mod lease;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
@@ -74,6 +76,7 @@ pub mod testkit;
 
 pub use crate::{
     error::{Remedy, StoreError},
+    lease::{Fence, LeaseAttempt},
     sqlite::SqliteStore,
     store::{
         Batch, ChannelRow, Contact, Direction, Durability, ParseDurabilityError, PaymentRow,

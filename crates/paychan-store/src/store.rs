@@ -1,11 +1,11 @@
 //! The [`Store`] interface and the rows it stores.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
 use paychan_core::{Address, Amount, B256, ChannelId};
 
-use crate::StoreError;
+use crate::{Fence, LeaseAttempt, StoreError};
 
 /// One channel as the node persists it.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -88,6 +88,8 @@ pub struct Batch {
     /// Channel rows to delete, each only at the version the caller last read (a channel
     /// that never opened, say: it has no payments, and its id is never used again).
     pub removals: Vec<Removal>,
+    /// Write the batch only while this lease is held by this token (see [`crate::lease`]).
+    pub fence: Option<Fence>,
 }
 
 /// The deletion of one channel row, conditional on its stored version.
@@ -182,8 +184,14 @@ pub trait Store: Send + Sync + 'static {
     ///    removal's version; otherwise (another version, or no row) the whole batch fails
     ///    with [`StoreError::Conflict`]. The channel's payments, if any, stay.
     ///
+    /// Before all of it, if the batch has a [`Fence`], its token must hold the lease, unexpired
+    /// on the database's clock, or the whole batch fails with [`StoreError::Fenced`]; the
+    /// check holds a shared lock of the lease row until the batch commits, so a takeover
+    /// waits for it (see [`crate::lease`]). Backends without leases refuse a fenced batch with
+    /// [`StoreError::Unsupported`].
+    ///
     /// Returns once the batch is durable per the configured [`Durability`]. An empty batch
-    /// succeeds and writes nothing.
+    /// succeeds and writes nothing (even if fenced).
     async fn commit(&self, batch: Batch) -> Result<(), StoreError>;
 
     /// Every channel, in ascending id order.
@@ -226,6 +234,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes the contact `alias`; answers whether there was one. Durable when it returns.
     async fn remove_contact(&self, alias: &str) -> Result<bool, StoreError>;
+
+    /// Takes the lease `lease` for `holder` until `ttl` from now (the database's clock) if it
+    /// is free: never taken, released, or expired. Answers the new fencing token, or who
+    /// holds the lease. Backends that serve one process answer [`StoreError::Unsupported`].
+    async fn acquire_lease(
+        &self,
+        lease: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAttempt, StoreError> {
+        let _ = (lease, holder, ttl);
+        Err(StoreError::Unsupported { what: "leases" })
+    }
+
+    /// Extends the lease to `ttl` from now if `token` still holds it (even after it expired,
+    /// as long as no one took it since): answers whether it did. `false` means another holder
+    /// took it: this one must stop acting.
+    async fn renew_lease(
+        &self,
+        lease: &str,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let _ = (lease, token, ttl);
+        Err(StoreError::Unsupported { what: "leases" })
+    }
+
+    /// Ends the lease now if `token` holds it (a clean shutdown: a standby takes over at
+    /// once). Answers whether it did.
+    async fn release_lease(&self, lease: &str, token: u64) -> Result<bool, StoreError> {
+        let _ = (lease, token);
+        Err(StoreError::Unsupported { what: "leases" })
+    }
 }
 
 #[cfg(test)]

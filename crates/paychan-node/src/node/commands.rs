@@ -79,7 +79,7 @@ impl Node {
     /// Forgets our proposal of `slot`, which will never be opened; a store failure leaves it
     /// to expire by time.
     async fn withdraw_proposal(&self, slot: &Slot) {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let id = entry.state.channel.id();
         match self.forget_proposed(&mut entry).await {
             Ok(true) => tracing::info!(channel = %id, "proposal withdrawn"),
@@ -149,7 +149,7 @@ impl Node {
         let state = Persisted::new(channel);
         let slot = self.insert_slot(id, Entry::new(state.clone(), 0))?;
         {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             if let Err(e) = self.save(&mut entry, state, vec![], None).await {
                 lock(&self.inner.channels).remove(&id);
                 return Err(e);
@@ -168,7 +168,7 @@ impl Node {
         amount: Amount,
     ) -> Result<serde_json::Value, NodeError> {
         let body = encode_message(message)?;
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let _in_flight = slot.paying.lock().await;
         let started = Instant::now();
         let (voucher, params) = self.sign_outgoing(&slot, amount, memo_of(&body)).await?;
@@ -216,7 +216,7 @@ impl Node {
             Err(NodeError::PeerOffline(p)) => NodeError::PeerOffline(p),
             Err(e) => return Err(e),
         };
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(&slot).await;
         let mut next = entry.state.clone();
         if next.channel.cancel_payment(&voucher).is_ok() {
             self.save(&mut entry, next, vec![], None).await?;
@@ -232,7 +232,7 @@ impl Node {
         slot: &Slot,
         voucher: &SignedVoucher,
     ) -> Result<Amount, NodeError> {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         next.channel.cancel_payment(voucher)?;
         let amount = voucher
@@ -251,9 +251,9 @@ impl Node {
         amount: Amount,
         memo: paychan_core::B256,
     ) -> Result<(SignedVoucher, ChannelParams), NodeError> {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
-        let voucher = next.channel.pay(&self.inner.key, amount, memo)?;
+        let voucher = next.channel.pay(self.key()?, amount, memo)?;
         let row = PaymentRow {
             channel_id: voucher.voucher.channel_id,
             direction: Direction::Outgoing,
@@ -275,7 +275,15 @@ impl Node {
         message: &serde_json::Value,
     ) -> Result<serde_json::Value, NodeError> {
         let body = encode_message(message)?;
-        let peer = self.slot(&id)?.entry.lock().await.state.channel.peer();
+        let peer = self
+            .slot_or_adopt(&id)
+            .await?
+            .entry
+            .lock()
+            .await
+            .state
+            .channel
+            .peer();
         match self
             .request(peer, |request_id| Message::Request {
                 request_id,
@@ -303,23 +311,23 @@ impl Node {
 
     /// Deposits `amount` more into our side of the channel.
     pub async fn deposit(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
-        let role = slot.entry.lock().await.state.channel.role();
+        let slot = self.slot_or_adopt(&id).await?;
+        let role = self.lock_entry(&slot).await.state.channel.role();
         let receipt = self.inner.ledger.deposit(id, role, amount).await?;
         self.apply_receipt(&slot, &receipt).await
     }
 
     /// Withdraws `amount` while the channel stays open: needs the peer's co-signature.
     pub async fn withdraw(&self, id: ChannelId, amount: Amount) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let now = self.inner.ledger.now().await?;
         let expiry = now.saturating_add(self.inner.config.withdrawal_validity);
         let (withdrawal, signature, peer) = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
             let (w, s) = next
                 .channel
-                .propose_withdrawal(&self.inner.key, amount, expiry, now)?;
+                .propose_withdrawal(self.key()?, amount, expiry, now)?;
             let peer = next.channel.peer();
             self.save(&mut entry, next, vec![], None).await?;
             (w, s, peer)
@@ -369,7 +377,7 @@ impl Node {
         withdrawal: &paychan_core::Withdrawal,
         why: NodeError,
     ) -> NodeError {
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         if next.channel.cancel_withdrawal(withdrawal).is_err() {
             return why;
@@ -384,11 +392,11 @@ impl Node {
     /// starts a unilateral close instead, which the watcher settles after the challenge
     /// period. Returns whether the close was cooperative.
     pub async fn close(&self, id: ChannelId) -> Result<bool, NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let (settlement, signature, peer) = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
-            let (s, sig) = next.channel.propose_settlement(&self.inner.key)?;
+            let (s, sig) = next.channel.propose_settlement(self.key()?)?;
             let peer = next.channel.peer();
             self.save(&mut entry, next, vec![], None).await?;
             (s, sig, peer)
@@ -434,9 +442,9 @@ impl Node {
     /// Starts a unilateral close presenting the peer's latest voucher; the watcher settles
     /// after the challenge period.
     pub async fn force_close(&self, id: ChannelId) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
+        let slot = self.slot_or_adopt(&id).await?;
         let inputs = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             let mut next = entry.state.clone();
             let inputs = next.channel.start_close()?;
             self.save(&mut entry, next, vec![], None).await?;
@@ -457,8 +465,8 @@ impl Node {
         id: ChannelId,
         refill: Option<(Amount, Amount)>,
     ) -> Result<(), NodeError> {
-        let slot = self.slot(&id)?;
-        let mut entry = slot.entry.lock().await;
+        let slot = self.slot_or_adopt(&id).await?;
+        let mut entry = self.lock_entry(&slot).await;
         let mut next = entry.state.clone();
         next.auto_refill = refill;
         self.save(&mut entry, next, vec![], None).await
@@ -466,7 +474,7 @@ impl Node {
 
     async fn maybe_refill(&self, id: ChannelId, slot: &Arc<Slot>) {
         let amount = {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(slot).await;
             let Some((threshold, amount)) = entry.state.auto_refill else {
                 return;
             };
@@ -499,8 +507,8 @@ impl Node {
 
     /// A channel's balances and status (aa-channels' `getBalancesAndStatus`).
     pub async fn channel_info(&self, id: ChannelId) -> Result<ChannelInfo, NodeError> {
-        let slot = self.slot(&id)?;
-        let entry = slot.entry.lock().await;
+        let slot = self.slot_or_adopt(&id).await?;
+        let entry = self.lock_entry(&slot).await;
         Ok(info_of(&entry.state))
     }
 
@@ -521,7 +529,7 @@ impl Node {
     pub async fn channels(&self, peer: Option<Address>) -> Vec<ChannelInfo> {
         let mut out = vec![];
         for (_, slot) in self.slots() {
-            let entry = slot.entry.lock().await;
+            let entry = self.lock_entry(&slot).await;
             if peer.is_none_or(|p| p == entry.state.channel.peer()) {
                 out.push(info_of(&entry.state));
             }

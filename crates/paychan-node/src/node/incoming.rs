@@ -115,7 +115,7 @@ impl Node {
         let state = Persisted::new(channel);
         let result = async {
             let slot = self.insert_slot(id, Entry::new(state.clone(), 0))?;
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             self.save(&mut entry, state, vec![], None).await
         }
         .await;
@@ -180,7 +180,7 @@ impl Node {
             .slot(&id)
             .map_err(|e| ErrorBody::new(ErrorBody::UNKNOWN_CHANNEL, e.to_string()))?;
         let memo = memo_of(body);
-        if slot.entry.lock().await.state.channel.peer() != peer {
+        if self.lock_entry(&slot).await.state.channel.peer() != peer {
             return Err(ErrorBody::new(
                 ErrorBody::UNKNOWN_CHANNEL,
                 format!("no channel {id} with you"),
@@ -241,7 +241,7 @@ impl Node {
     ) -> Result<Probe, VoucherRejection> {
         let manager = &self.inner.manager;
         let check = |funds: Funds| async move {
-            let entry = slot.entry.lock().await;
+            let entry = self.lock_entry(slot).await;
             let step = manager.check_voucher(&entry.state.channel, voucher, memo, funds);
             (step, entry.version)
         };
@@ -275,7 +275,7 @@ impl Node {
             return 0;
         }
         let (id, peer_role, confirmed) = {
-            let entry = slot.entry.lock().await;
+            let entry = self.lock_entry(slot).await;
             let channel = &entry.state.channel;
             let peer = channel.role().peer();
             (channel.id(), peer, channel.ledger().deposited.at(peer))
@@ -328,7 +328,7 @@ impl Node {
         } else {
             0
         };
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let accepted = if !on_credit && entry.version == probe.version {
             probe.accepted
         } else {
@@ -415,7 +415,7 @@ impl Node {
             Err(_) => return self.slot(&id),
         };
         {
-            let mut entry = slot.entry.lock().await;
+            let mut entry = self.lock_entry(&slot).await;
             if let Err(e) = self.save(&mut entry, state, vec![], None).await {
                 lock(&self.inner.channels).remove(&id);
                 return Err(e);
@@ -431,7 +431,7 @@ impl Node {
     /// Brings a channel's deposits up to the ledger's confirmed record (the watcher may lag
     /// behind the ledger). Deposit events carry totals, so this is idempotent.
     pub(crate) async fn refresh_deposits(&self, slot: &Slot) {
-        let id = slot.entry.lock().await.state.channel.id();
+        let id = self.lock_entry(slot).await.state.channel.id();
         let record = match self.inner.ledger.channel(id).await {
             Ok(Some(record)) => record,
             Ok(None) => return,
@@ -449,7 +449,7 @@ impl Node {
                 total: record.deposited.at(party),
             })
             .collect();
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         // Opens a proposed channel too: the ledger has it.
         let outcome = self
@@ -550,7 +550,14 @@ impl Node {
                     .await;
             }
         };
-        let key = &self.inner.key;
+        let key = match self.key() {
+            Ok(key) => key,
+            Err(e) => {
+                return self
+                    .reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
+                    .await;
+            }
+        };
         self.co_sign(
             peer,
             &slot,
@@ -574,7 +581,14 @@ impl Node {
         let Some(slot) = self.peer_slot(peer, id).await else {
             return;
         };
-        let key = &self.inner.key;
+        let key = match self.key() {
+            Ok(key) => key,
+            Err(e) => {
+                return self
+                    .reply_error(peer, Some(id), ErrorBody::INTERNAL, e.to_string())
+                    .await;
+            }
+        };
         self.co_sign(
             peer,
             &slot,
@@ -602,13 +616,14 @@ impl Node {
         check: impl Fn(&mut Channel) -> Result<paychan_core::Signature, CertificateRejection>,
         answer: impl FnOnce(paychan_core::Signature) -> Message,
     ) {
-        let mut entry = slot.entry.lock().await;
+        // In a shared store, decide on the latest state (a stale one would fail to commit).
+        let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         let mut checked = check(&mut next.channel);
         if let Err(CertificateRejection::OverBalance { .. }) = checked {
             drop(entry);
             self.refresh_deposits(slot).await;
-            entry = slot.entry.lock().await;
+            entry = self.lock_entry(slot).await;
             next = entry.state.clone();
             checked = check(&mut next.channel);
         }
@@ -635,7 +650,7 @@ impl Node {
             // Only open channels with this peer have counters to sync (a channel still being
             // proposed is unknown to the peer).
             let relevant = {
-                let entry = slot.entry.lock().await;
+                let entry = self.lock_entry(&slot).await;
                 self.inner
                     .manager
                     .counter_sync(&entry.state.channel, peer)
@@ -649,7 +664,7 @@ impl Node {
             // payment we report as refused.
             let _in_flight = slot.paying.lock().await;
             let message = {
-                let entry = slot.entry.lock().await;
+                let entry = self.lock_entry(&slot).await;
                 match self.inner.manager.counter_sync(&entry.state.channel, peer) {
                     Some(message) => message,
                     None => continue,
@@ -669,7 +684,7 @@ impl Node {
         let Some(slot) = self.peer_slot(peer, id).await else {
             return;
         };
-        let mut entry = slot.entry.lock().await;
+        let mut entry = self.lock_entry(&slot).await;
         let mut next = entry.state.clone();
         let outcome = self.inner.manager.handle_counter_sync(
             &mut next.channel,

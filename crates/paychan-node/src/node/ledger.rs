@@ -15,13 +15,23 @@ impl Node {
     ) -> Result<(), NodeError> {
         let events: Vec<LedgerEvent> = receipt.events.iter().map(|r| r.event).collect();
         let mut entry = slot.entry.lock().await;
-        let mut next = entry.state.clone();
-        // Our own operation: whatever it asks of the ledger, the watcher asks again.
-        let outcome = self
-            .inner
-            .manager
-            .handle_ledger_events(&mut next.channel, &events);
-        self.save(&mut entry, next, vec![], None).await?;
+        self.reload(&mut entry).await?;
+        let mut attempt: usize = 0;
+        let outcome = loop {
+            let mut next = entry.state.clone();
+            // Our own operation: whatever it asks of the ledger, the watcher asks again.
+            let outcome = self
+                .inner
+                .manager
+                .handle_ledger_events(&mut next.channel, &events);
+            attempt = attempt.saturating_add(1);
+            match self.save(&mut entry, next, vec![], None).await {
+                Ok(()) => break outcome,
+                // A shared store's row moved on (a front's payment): reloaded; again.
+                Err(e) if is_conflict(&e) && attempt < MAX_RELOADS => {}
+                Err(e) => return Err(e),
+            }
+        };
         let events = user_events(&entry.state.channel, &outcome.changes, self.address());
         drop(entry);
         for event in events {
@@ -44,21 +54,40 @@ impl Node {
             return None;
         }
         let id = record.event.channel_id()?;
-        let slot = self.slot(&id).ok()?;
+        let slot = match self.slot(&id) {
+            Ok(slot) => slot,
+            Err(_) => self.follow_new_channel(record.event).await?,
+        };
         let mut entry = slot.entry.lock().await;
-        let mut next = entry.state.clone();
-        let outcome = self
-            .inner
-            .manager
-            .handle_ledger_events(&mut next.channel, &[record.event]);
         let cursor = Some(record.cursor.saturating_add(1));
-        if let Err(e) = self.save(&mut entry, next, vec![], cursor).await {
-            self.emit(NodeEvent::Error {
-                channel_id: Some(id),
-                message: format!("cannot persist a ledger event: {e}"),
-            });
-            return None;
-        }
+        let mut attempt: usize = 0;
+        let outcome = loop {
+            attempt = attempt.saturating_add(1);
+            let saved = match self.reload(&mut entry).await {
+                Ok(_) => {
+                    let mut next = entry.state.clone();
+                    let outcome = self
+                        .inner
+                        .manager
+                        .handle_ledger_events(&mut next.channel, &[record.event]);
+                    self.save(&mut entry, next, vec![], cursor)
+                        .await
+                        .map(|()| outcome)
+                }
+                Err(e) => Err(e),
+            };
+            match saved {
+                Ok(outcome) => break outcome,
+                Err(e) if is_conflict(&e) && attempt < MAX_RELOADS => {}
+                Err(e) => {
+                    self.emit(NodeEvent::Error {
+                        channel_id: Some(id),
+                        message: format!("cannot persist a ledger event: {e}"),
+                    });
+                    return None;
+                }
+            }
+        };
         let events = user_events(&entry.state.channel, &outcome.changes, self.address());
         drop(entry);
         for event in events {
@@ -66,6 +95,49 @@ impl Node {
         }
         outcome.actions.into_iter().next()
     }
+}
+
+impl Node {
+    /// In a shared store, the slot of a channel this node does not know yet: as a front stored
+    /// it, or, for a channel that just opened naming us, learnt from the ledger under the
+    /// channel policy (so the background follows every channel from its opening, paid or
+    /// not). `None` for anything else, and always for a node that owns its store.
+    async fn follow_new_channel(&self, event: LedgerEvent) -> Option<Arc<Slot>> {
+        if !self.shared_store() {
+            return None;
+        }
+        let id = event.channel_id()?;
+        if let Some(slot) = self.adopt(id).await.ok().flatten() {
+            return Some(slot);
+        }
+        let LedgerEvent::Opened { params, .. } = event else {
+            return None;
+        };
+        if params.party_b != self.address() && params.party_a != self.address() {
+            return None;
+        }
+        match self.learn_channel(params).await {
+            Ok(slot) => Some(slot),
+            // A front stored it meanwhile.
+            Err(e) if is_conflict(&e) => self.adopt(id).await.ok().flatten(),
+            Err(e) => {
+                tracing::info!(channel = %id, error = %e, "not following a channel opened on the ledger");
+                None
+            }
+        }
+    }
+}
+
+/// How many times a ledger event is applied again after another process wrote the channel
+/// in between (each time means a newer state: a shared store under load).
+const MAX_RELOADS: usize = 16;
+
+/// Whether `error` is a lost race on a channel's row.
+fn is_conflict(error: &NodeError) -> bool {
+    matches!(
+        error,
+        NodeError::Store(paychan_store::StoreError::Conflict { .. })
+    )
 }
 
 /// The user events of what ledger events changed in `channel` (its state after them), for

@@ -46,6 +46,7 @@ use crate::{
     config::NodeConfig,
     error::{NodeError, PackageRejection},
     events::NodeEvent,
+    lease::{ActiveLease, FencedLedger, FencedStore},
     metrics::NodeMetrics,
     payouts::PayoutState,
     peers::{Peers, Wait},
@@ -272,6 +273,9 @@ pub(crate) struct Inner {
     pub(crate) timers: StdMutex<Timers>,
     /// Woken when the earliest deadline on the node's clock may have moved.
     pub(crate) timers_changed: Notify,
+    /// The lease of a high-availability background ([`NodeBuilder::lease`]); `None` for a
+    /// node that owns its store.
+    lease: Option<Arc<ActiveLease>>,
     /// What the node counts for its operator.
     pub(crate) metrics: NodeMetrics,
 }
@@ -289,6 +293,7 @@ pub struct NodeBuilder {
     ledger: Option<Arc<dyn Ledger>>,
     store: Option<Arc<dyn Store>>,
     config: NodeConfig,
+    lease: Option<Arc<ActiveLease>>,
 }
 
 impl NodeBuilder {
@@ -313,12 +318,26 @@ impl NodeBuilder {
         self
     }
 
+    /// Runs the node as the active background of a high-availability payee
+    /// ([`crate::lease`]): the store is shared with fronts that write channel rows too, so the
+    /// node reloads a channel before it acts on it and after losing a race; every write is
+    /// fenced by `lease`, every signature and ledger operation waits on it, and the node
+    /// keeps it renewed.
+    pub fn lease(mut self, lease: Arc<ActiveLease>) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     /// Loads the persisted channels and starts the ledger watcher.
     pub async fn build(self) -> Result<Node, NodeError> {
         let missing = |what: &str| NodeError::InvalidMessage(format!("node builder: no {what}"));
         let key = self.key.ok_or_else(|| missing("key"))?;
-        let ledger = self.ledger.ok_or_else(|| missing("ledger"))?;
-        let store = self.store.ok_or_else(|| missing("store"))?;
+        let mut ledger = self.ledger.ok_or_else(|| missing("ledger"))?;
+        let mut store = self.store.ok_or_else(|| missing("store"))?;
+        if let Some(lease) = &self.lease {
+            store = Arc::new(FencedStore::new(store, Arc::clone(lease)));
+            ledger = Arc::new(FencedLedger::new(ledger, Arc::clone(lease)));
+        }
         if ledger.account() != key.address() {
             return Err(NodeError::InvalidMessage(format!(
                 "the ledger handle acts for {}, not for the node's key {}",
@@ -395,11 +414,15 @@ impl NodeBuilder {
                 credit: Mutex::new(()),
                 timers: StdMutex::new(timers),
                 timers_changed: Notify::new(),
+                lease: self.lease.clone(),
                 metrics: NodeMetrics::default(),
             }),
         };
         // It answered the domain and the challenge floor just now.
         node.inner.metrics.ledger_answered();
+        if let Some(lease) = self.lease {
+            node.track(tokio::spawn(lease.run()));
+        }
         let watcher = tokio::spawn(crate::watcher::run(node.clone()));
         node.track(watcher);
         node.track(tokio::spawn(crate::lifecycle::run(node.clone())));
@@ -482,6 +505,86 @@ impl Node {
         &self.inner.key
     }
 
+    /// The key, to sign with: refused while a background does not hold its lease.
+    pub(crate) fn key(&self) -> Result<&SigningKey, NodeError> {
+        if let Some(lease) = &self.inner.lease {
+            lease.check()?;
+        }
+        Ok(&self.inner.key)
+    }
+
+    /// Whether the store is shared with other writers (a high-availability background).
+    pub(crate) fn shared_store(&self) -> bool {
+        self.inner.lease.is_some()
+    }
+
+    /// In a shared store, brings `entry` up to the channel's stored row if another process
+    /// (a front accepting a payment) wrote a newer version; answers whether it changed.
+    pub(crate) async fn reload(&self, entry: &mut Entry) -> Result<bool, NodeError> {
+        if !self.shared_store() {
+            return Ok(false);
+        }
+        let id = entry.state.channel.id();
+        let Some(row) = self.inner.store.channel(id).await? else {
+            return Ok(false);
+        };
+        if row.version <= entry.version {
+            return Ok(false);
+        }
+        let state = crate::payouts::decode_persisted(&row.state).map_err(|e| {
+            NodeError::Protocol(format!("stored channel {id} does not decode: {e}"))
+        })?;
+        entry.state = state;
+        entry.version = row.version;
+        self.rearm(id, entry);
+        let exposure = entry.state.channel.exposure();
+        let mut exposures = lock(&self.inner.exposures);
+        if exposure > 0 {
+            exposures.insert(id, exposure);
+        } else {
+            exposures.remove(&id);
+        }
+        Ok(true)
+    }
+
+    /// Locks the channel's entry; in a shared store, brought up to its stored row first. If
+    /// the store cannot be read, the entry is as last known: a decision made on it cannot
+    /// commit if the row moved on (the store's compare-and-set).
+    pub(crate) async fn lock_entry<'s>(
+        &self,
+        slot: &'s Slot,
+    ) -> tokio::sync::MutexGuard<'s, Entry> {
+        let mut entry = slot.entry.lock().await;
+        if let Err(error) = self.reload(&mut entry).await {
+            tracing::warn!(channel = %entry.state.channel.id(), %error, "cannot reload a shared channel");
+        }
+        entry
+    }
+
+    /// In a shared store, the channel `id` as another process stored it (a front learnt it
+    /// from a payment), now known to this node too.
+    pub(crate) async fn adopt(&self, id: ChannelId) -> Result<Option<Arc<Slot>>, NodeError> {
+        if !self.shared_store() {
+            return Ok(None);
+        }
+        let Some(row) = self.inner.store.channel(id).await? else {
+            return Ok(None);
+        };
+        let state = crate::payouts::decode_persisted(&row.state).map_err(|e| {
+            NodeError::Protocol(format!("stored channel {id} does not decode: {e}"))
+        })?;
+        if state.channel.me() != self.address() || *state.channel.domain() != self.domain() {
+            return Ok(None);
+        }
+        let mut entry = Entry::new(state, row.version);
+        self.rearm(id, &mut entry);
+        match self.insert_slot(id, entry) {
+            Ok(slot) => Ok(Some(slot)),
+            // Adopted meanwhile by another task.
+            Err(_) => Ok(self.slot(&id).ok()),
+        }
+    }
+
     /// Changes to `true` when the node shuts down.
     pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
@@ -514,6 +617,15 @@ impl Node {
             .ok_or(NodeError::UnknownChannel(*id))
     }
 
+    /// The channel `id`'s slot; in a shared store, also a channel only the store knows yet
+    /// (a front stored it).
+    pub(crate) async fn slot_or_adopt(&self, id: &ChannelId) -> Result<Arc<Slot>, NodeError> {
+        match self.slot(id) {
+            Ok(slot) => Ok(slot),
+            Err(unknown) => self.adopt(*id).await?.ok_or(unknown),
+        }
+    }
+
     pub(crate) fn slots(&self) -> Vec<(ChannelId, Arc<Slot>)> {
         lock(&self.inner.channels)
             .iter()
@@ -544,15 +656,23 @@ impl Node {
             updated_at: unix_now(),
         };
         let started = Instant::now();
-        self.inner
+        let committed = self
+            .inner
             .store
             .commit(Batch {
                 channels: vec![row],
                 payments,
                 ledger_cursor: cursor,
                 removals: vec![],
+                fence: None,
             })
-            .await?;
+            .await
+            .map_err(NodeError::from);
+        if let Err(NodeError::Store(paychan_store::StoreError::Conflict { .. })) = &committed {
+            // Another process wrote the channel: the next attempt starts from its state.
+            self.reload(entry).await?;
+        }
+        committed?;
         self.inner.metrics.store_commit.observe(started.elapsed());
         let exposure = next.channel.exposure();
         let id = next.channel.id();

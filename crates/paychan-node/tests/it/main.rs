@@ -13,6 +13,7 @@
 
 mod flows;
 mod front;
+mod ha;
 mod lifecycle;
 mod malicious;
 mod network;

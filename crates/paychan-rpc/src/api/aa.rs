@@ -79,6 +79,16 @@ pub(crate) async fn create_new_channel(
     Ok(id)
 }
 
+/// What `sendMessageAndPay` pays, for a `pay` token's limit.
+pub(crate) fn send_message_and_pay_amount(
+    params: &Params<'_>,
+) -> Result<paychan_core::Amount, RpcError> {
+    match call(crate::method::aa::SEND_MESSAGE_AND_PAY, params)? {
+        AaCall::SendMessageAndPay { amount, .. } => Ok(amount),
+        _ => Err(RpcError::invalid_params("not sendMessageAndPay")),
+    }
+}
+
 pub(crate) async fn send_message_and_pay(
     ctx: Arc<Context>,
     params: Params<'static>,

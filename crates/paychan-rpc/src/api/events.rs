@@ -5,7 +5,8 @@
 //! The subscription starts listening before it is confirmed, so no event emitted after the
 //! confirmation is missed. A subscriber too slow to keep up (more than the node's event
 //! buffer behind) gets an `error` event saying how many events it lost, then the stream goes
-//! on.
+//! on. A subscription made with a scoped token ends at the first event after the token is
+//! revoked.
 
 use std::sync::Arc;
 
@@ -21,12 +22,14 @@ use super::Context;
 use crate::{
     method,
     params::{NoParams, parse},
+    tokens::Caller,
 };
 
 async fn forward(
     params: Params<'static>,
     pending: PendingSubscriptionSink,
     ctx: Arc<Context>,
+    caller: Option<Caller>,
 ) -> SubscriptionResult {
     if let Err(e) = parse::<NoParams>(&params) {
         pending.reject(ErrorObjectOwned::from(e)).await;
@@ -39,6 +42,12 @@ async fn forward(
             () = sink.closed() => return Ok(()),
             next = events.recv() => next,
         };
+        if let (Some(Caller::Token(claims)), Some(tokens)) = (&caller, &ctx.tokens)
+            && let Err(e) = tokens.check(claims)
+        {
+            // An error closes the subscription with a notification saying why.
+            return Err(e.to_string().into());
+        }
         let value = match next {
             Ok(event) => serde_json::to_value(&event)?,
             Err(RecvError::Lagged(lost)) => json!({
@@ -60,7 +69,9 @@ pub(crate) fn register(module: &mut RpcModule<Context>) -> Result<(), RegisterMe
         method::SUBSCRIBE_EVENTS,
         method::EVENT_NOTIFICATION,
         method::UNSUBSCRIBE_EVENTS,
-        |params, pending, ctx, _| forward(params, pending, ctx),
+        |params, pending, ctx, extensions| {
+            forward(params, pending, ctx, extensions.get::<Caller>().cloned())
+        },
     )?;
     Ok(())
 }

@@ -18,11 +18,12 @@ mod pay;
 mod payment_handler;
 mod send_message;
 mod set_auto_refill;
+mod tokens;
 mod withdraw;
 
 use std::{future::Future, sync::Arc};
 
-use jsonrpsee::{RpcModule, core::RegisterMethodError, types::Params};
+use jsonrpsee::{Extensions, RpcModule, core::RegisterMethodError, types::Params};
 use paychan_core::{Address, Amount, ChannelId};
 use paychan_ledger::LedgerQuery;
 use paychan_node::{Category, Node};
@@ -35,6 +36,7 @@ use crate::{
     },
     method,
     remote::RemoteHandler,
+    tokens::{Caller, TokenRegistry},
     types::ChannelView,
 };
 
@@ -44,6 +46,7 @@ pub(crate) struct Context {
     pub(crate) ledger: Option<Arc<dyn LedgerQuery>>,
     pub(crate) dialer: Option<Arc<dyn Dialer>>,
     pub(crate) remote: Option<Arc<RemoteHandler>>,
+    pub(crate) tokens: Option<Arc<TokenRegistry>>,
 }
 
 impl Context {
@@ -128,12 +131,72 @@ where
     Ok(())
 }
 
+/// Whether a failed paying call may still have paid: only when the peer's answer is unknown
+/// (a timeout, a lost connection); every other error of the node says nothing was paid.
+fn may_have_paid(error: &RpcError) -> bool {
+    matches!(
+        error,
+        RpcError::Node(
+            paychan_node::NodeError::Timeout(_) | paychan_node::NodeError::ConnectionLost(_)
+        )
+    )
+}
+
+/// Registers a method that pays `amount(params)`: for a `pay` token, the amount is counted
+/// against its limit before the handler runs (and refused over it), and taken back if the
+/// call failed without paying (see [`crate::tokens::registry`]).
+fn register_paying<T, F, Fut>(
+    module: &mut RpcModule<Context>,
+    name: &'static str,
+    amount: fn(&Params<'_>) -> Result<Amount, RpcError>,
+    handler: F,
+) -> Result<(), RegisterMethodError>
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Fn(Arc<Context>, Params<'static>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, RpcError>> + Send + 'static,
+{
+    module.register_async_method(name, move |params, ctx, extensions: Extensions| {
+        let handler = handler.clone();
+        async move {
+            let claims = match extensions.get::<Caller>() {
+                Some(Caller::Token(claims)) => Some(claims.clone()),
+                _ => None,
+            };
+            let result = match (claims, &ctx.tokens) {
+                (Some(claims), Some(tokens)) => {
+                    let amount = amount(&params)?;
+                    let reservation = tokens.reserve(&claims, amount).await?;
+                    let result = handler(ctx.clone(), params).await;
+                    match &result {
+                        Err(e) if !may_have_paid(e) => tokens.refund(reservation).await,
+                        _ => {}
+                    }
+                    result
+                }
+                // Scoped tokens are accepted only where there is a registry.
+                (Some(claims), None) => Err(RpcError::api(
+                    crate::error::SCOPE_DENIED,
+                    Category::Client,
+                    format!("token {} is unknown to this node", claims.id),
+                )),
+                (None, _) => handler(ctx, params).await,
+            };
+            if let Err(e) = &result {
+                tracing::debug!(method = name, error = %e, "call failed");
+            }
+            result
+        }
+    })?;
+    Ok(())
+}
+
 /// All methods over `ctx`.
 pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodError> {
     let mut module = RpcModule::new(ctx);
     register(&mut module, method::NODE_INFO, node_info::handle)?;
     register(&mut module, method::OPEN_CHANNEL, open_channel::handle)?;
-    register(&mut module, method::PAY, pay::handle)?;
+    register_paying(&mut module, method::PAY, pay::amount, pay::handle)?;
     register(&mut module, method::SEND_MESSAGE, send_message::handle)?;
     register(&mut module, method::DEPOSIT, deposit::handle)?;
     register(&mut module, method::WITHDRAW, withdraw::handle)?;
@@ -150,9 +213,10 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
         method::aa::CREATE_NEW_CHANNEL,
         aa::create_new_channel,
     )?;
-    register(
+    register_paying(
         &mut module,
         method::aa::SEND_MESSAGE_AND_PAY,
+        aa::send_message_and_pay_amount,
         aa::send_message_and_pay,
     )?;
     register(
@@ -170,9 +234,10 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
         method::aa::GET_CHANNELS_FOR_PEER,
         aa::get_channels_for_peer,
     )?;
-    register(
+    register_paying(
         &mut module,
         method::CREATE_PAYMENT_PACKAGE,
+        packages::create_amount,
         packages::create,
     )?;
     register(
@@ -185,9 +250,10 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
         method::CANCEL_PAYMENT_PACKAGE,
         packages::cancel,
     )?;
-    register(
+    register_paying(
         &mut module,
         method::aa::CREATE_PAYMENT_PACKAGE,
+        packages::aa_create_amount,
         packages::aa_create,
     )?;
     register(
@@ -200,6 +266,9 @@ pub(crate) fn module(ctx: Context) -> Result<RpcModule<Context>, RegisterMethodE
     register(&mut module, method::LIST_CONTACTS, contacts::list)?;
     register(&mut module, method::REMOVE_CONTACT, contacts::remove)?;
     register(&mut module, method::ANSWER_PAYMENT, payment_handler::answer)?;
+    register(&mut module, method::CREATE_TOKEN, tokens::create)?;
+    register(&mut module, method::LIST_TOKENS, tokens::list)?;
+    register(&mut module, method::REVOKE_TOKEN, tokens::revoke)?;
     events::register(&mut module)?;
     payment_handler::register(&mut module)?;
     Ok(module)

@@ -103,6 +103,20 @@ async fn verify_package(
     Ok(VerifiedPaymentView::from(&verified))
 }
 
+/// What `create_payment_package` pays, for a `pay` token's limit.
+pub(crate) fn create_amount(params: &Params<'_>) -> Result<paychan_core::Amount, RpcError> {
+    let p: Create = parse(params)?;
+    p.amount.positive("amount")
+}
+
+/// What `createPaymentPackage` pays, for a `pay` token's limit.
+pub(crate) fn aa_create_amount(params: &Params<'_>) -> Result<paychan_core::Amount, RpcError> {
+    match super::aa::call(crate::method::aa::CREATE_PAYMENT_PACKAGE, params)? {
+        AaCall::CreatePaymentPackage { amount, .. } => AmountParam(amount).positive("amount"),
+        _ => Err(RpcError::invalid_params("not createPaymentPackage")),
+    }
+}
+
 pub(crate) async fn create(
     ctx: Arc<Context>,
     params: Params<'static>,

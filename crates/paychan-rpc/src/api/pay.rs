@@ -24,6 +24,12 @@ struct Pay {
     message: serde_json::Value,
 }
 
+/// What the call pays, for a `pay` token's limit.
+pub(crate) fn amount(params: &Params<'_>) -> Result<paychan_core::Amount, RpcError> {
+    let p: Pay = parse(params)?;
+    p.amount.positive("amount")
+}
+
 pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,

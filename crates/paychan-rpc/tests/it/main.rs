@@ -21,3 +21,4 @@ mod openrpc;
 mod packages;
 mod params;
 mod remote_handler;
+mod tokens;

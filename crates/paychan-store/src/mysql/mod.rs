@@ -23,6 +23,7 @@
 //! `VARBINARY` for ids, amounts and settings' keys, `LONGBLOB` for states, `BIGINT` with the
 //! top bit flipped for `u64`s. Tested on MariaDB 10.11; MySQL 8 takes the same SQL.
 
+mod lease;
 mod queries;
 mod schema;
 
@@ -33,7 +34,7 @@ use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use paychan_core::{Address, ChannelId};
 
 pub use self::schema::SCHEMA_VERSION;
-use crate::{Batch, ChannelRow, Contact, Direction, PaymentRow, Store, StoreError};
+use crate::{Batch, ChannelRow, Contact, Direction, LeaseAttempt, PaymentRow, Store, StoreError};
 
 /// How a [`MysqlStore`] connects, beyond its URL.
 #[derive(Clone, Debug)]
@@ -192,6 +193,28 @@ impl Store for MysqlStore {
 
     async fn remove_contact(&self, alias: &str) -> Result<bool, StoreError> {
         queries::remove_contact(&mut self.conn().await?, alias).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        lease: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAttempt, StoreError> {
+        lease::acquire(&mut self.conn().await?, lease, holder, ttl).await
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &str,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        lease::renew(&mut self.conn().await?, lease, token, ttl).await
+    }
+
+    async fn release_lease(&self, lease: &str, token: u64) -> Result<bool, StoreError> {
+        lease::release(&mut self.conn().await?, lease, token).await
     }
 }
 

@@ -73,6 +73,14 @@ pub(super) async fn commit(conn: &mut Conn, batch: &Batch) -> Result<(), StoreEr
 
 /// The statements of `batch`, in the order of [`Store::commit`](crate::Store::commit).
 async fn apply(conn: &mut Transaction<'_>, batch: &Batch) -> Result<(), StoreError> {
+    if let Some(fence) = &batch.fence
+        && !super::lease::check_fence(conn, &fence.lease, fence.token).await?
+    {
+        return Err(StoreError::Fenced {
+            lease: fence.lease.clone(),
+            token: fence.token,
+        });
+    }
     for row in &batch.channels {
         write_channel(conn, row).await?;
     }

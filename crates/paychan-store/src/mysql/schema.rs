@@ -69,6 +69,13 @@ pub(super) const MIGRATIONS: &[&[&str]] = &[
         address  VARBINARY(20)  NOT NULL CHECK (LENGTH(address) = 20),
         peer_url TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
     ) ENGINE = InnoDB"],
+    // 4: leases with fencing tokens (expiry in milliseconds of the server's clock).
+    &["CREATE TABLE IF NOT EXISTS leases (
+        name       VARBINARY(255) NOT NULL PRIMARY KEY,
+        holder     TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+        token      BIGINT         NOT NULL CHECK (token >= 0),
+        expires_at BIGINT         NOT NULL
+    ) ENGINE = InnoDB"],
 ];
 
 /// The schema version this code writes and reads: the number of migration steps.

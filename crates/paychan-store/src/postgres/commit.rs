@@ -19,6 +19,9 @@
 //! it. (That second run may also succeed, if the state changed in between: it is a transaction
 //! of its own, with the same conditions.)
 //!
+//! A fenced batch starts with the lease check (`SELECT ... FOR SHARE`, one row or none),
+//! refused like a write that touched no row.
+//!
 //! A connection is never returned to the pool inside a transaction: if the commit's future is
 //! dropped, or the connection fails mid-way, the connection is taken out of the pool and
 //! closed, and the server rolls back what it had.
@@ -26,6 +29,7 @@
 use std::{
     future::Future,
     pin::Pin,
+    sync::LazyLock,
     task::{Context, Waker},
 };
 
@@ -36,8 +40,9 @@ use tokio_postgres::{Statement, types::ToSql};
 
 use super::{pg_error, queries};
 use crate::{
-    Batch, ChannelRow, PaymentRow, Removal, StoreError,
+    Batch, ChannelRow, Fence, PaymentRow, Removal, StoreError,
     encoding::{amount_to_sql, u64_from_sql, u64_to_sql},
+    lease::token_to_sql,
 };
 
 const INSERT_CHANNEL: &str = "INSERT INTO channels (id, peer, phase, version, state, updated_at) \
@@ -50,6 +55,15 @@ const INSERT_PAYMENT: &str = "INSERT INTO payments \
 const RAISE_CURSOR: &str = "UPDATE ledger_cursor SET cursor = $1 WHERE id = 0 AND cursor < $1";
 const DELETE_CHANNEL: &str = "DELETE FROM channels WHERE id = $1 AND version = $2";
 const SELECT_VERSION: &str = "SELECT version FROM channels WHERE id = $1";
+
+/// The lease check of a fenced batch: one row while the token holds the unexpired lease,
+/// locked (shared) until the transaction ends, so that a takeover waits for it.
+static CHECK_FENCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT 1 FROM leases WHERE name = $1 AND token = $2 AND expires_at > {} FOR SHARE",
+        super::lease::NOW_MS
+    )
+});
 
 /// Applies `batch` in one transaction on `client`.
 pub(super) async fn commit(client: Object, batch: &Batch) -> Result<(), StoreError> {
@@ -75,6 +89,7 @@ struct Statements {
     raise_cursor: Statement,
     delete_channel: Statement,
     select_version: Statement,
+    check_fence: Statement,
 }
 
 impl Statements {
@@ -87,12 +102,15 @@ impl Statements {
             raise_cursor: prepare(RAISE_CURSOR).await?,
             delete_channel: prepare(DELETE_CHANNEL).await?,
             select_version: prepare(SELECT_VERSION).await?,
+            check_fence: prepare(CHECK_FENCE.as_str()).await?,
         })
     }
 }
 
 /// One statement of a batch, with its parameters encoded.
 enum Write<'a> {
+    /// The lease check of a fenced batch (first of all).
+    Fence { fence: &'a Fence, token: i64 },
     /// A channel row of version 0, which follows nothing: always a conflict.
     Never(ChannelId),
     /// A channel row: inserted (`previous` is `None`, version 1) or updated from `previous`.
@@ -159,7 +177,13 @@ fn writes(batch: &Batch) -> Vec<Write<'_>> {
         id: removal.id.0.as_slice(),
         version: u64_to_sql(removal.version),
     });
-    channels
+    let fence = batch.fence.as_ref().map(|fence| Write::Fence {
+        fence,
+        token: token_to_sql(fence.token),
+    });
+    fence
+        .into_iter()
+        .chain(channels)
         .chain(payments)
         .chain(cursor)
         .chain(removals)
@@ -168,6 +192,8 @@ fn writes(batch: &Batch) -> Vec<Write<'_>> {
 
 /// Why a write was refused (it touched no row).
 enum Refusal<'a> {
+    /// The fence's token no longer holds its lease.
+    Fenced(&'a Fence),
     /// A channel row or removal: the stored version was not the expected one.
     Conflict(ChannelId),
     /// A payment already stored.
@@ -182,6 +208,7 @@ impl<'a> Write<'a> {
     ) -> Option<(&'s Statement, Vec<&'s (dyn ToSql + Sync)>)> {
         Some(match self {
             Write::Never(_) => return None,
+            Write::Fence { fence, token } => (&statements.check_fence, vec![&fence.lease, token]),
             Write::Channel {
                 row,
                 id,
@@ -233,6 +260,7 @@ impl<'a> Write<'a> {
             Write::Channel { row, .. } => Err(Refusal::Conflict(row.id)),
             Write::Removal { removal, .. } => Err(Refusal::Conflict(removal.id)),
             Write::Payment { payment, .. } => Err(Refusal::Duplicate(payment)),
+            Write::Fence { fence, .. } => Err(Refusal::Fenced(fence)),
         }
     }
 }
@@ -332,6 +360,10 @@ async fn stepwise(
         };
         if let Err(refusal) = write.check(rows) {
             let error = match refusal {
+                Refusal::Fenced(fence) => StoreError::Fenced {
+                    lease: fence.lease.clone(),
+                    token: fence.token,
+                },
                 Refusal::Duplicate(payment) => StoreError::DuplicatePayment {
                     channel_id: payment.channel_id,
                     direction: payment.direction,

@@ -23,6 +23,7 @@
 //! for ids, amounts and states, `BIGINT` with the top bit flipped for `u64`s.
 
 mod commit;
+mod lease;
 mod queries;
 mod schema;
 
@@ -37,7 +38,7 @@ use paychan_core::{Address, ChannelId};
 use tokio_postgres::{NoTls, error::SqlState};
 
 pub use self::schema::SCHEMA_VERSION;
-use crate::{Batch, ChannelRow, Contact, Direction, PaymentRow, Store, StoreError};
+use crate::{Batch, ChannelRow, Contact, Direction, LeaseAttempt, PaymentRow, Store, StoreError};
 
 /// How a [`PostgresStore`] connects, beyond its URL.
 #[derive(Clone, Debug)]
@@ -219,6 +220,28 @@ impl Store for PostgresStore {
 
     async fn remove_contact(&self, alias: &str) -> Result<bool, StoreError> {
         queries::remove_contact(&self.client().await?, alias).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        lease: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAttempt, StoreError> {
+        lease::acquire(&mut self.client().await?, lease, holder, ttl).await
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &str,
+        token: u64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        lease::renew(&self.client().await?, lease, token, ttl).await
+    }
+
+    async fn release_lease(&self, lease: &str, token: u64) -> Result<bool, StoreError> {
+        lease::release(&self.client().await?, lease, token).await
     }
 }
 

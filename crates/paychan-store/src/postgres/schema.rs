@@ -59,6 +59,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         address  BYTEA NOT NULL CHECK (octet_length(address) = 20),
         peer_url TEXT
     );",
+    // 4: leases with fencing tokens (expiry in milliseconds of the database's clock).
+    "CREATE TABLE leases (
+        name       TEXT COLLATE \"C\" NOT NULL PRIMARY KEY,
+        holder     TEXT   NOT NULL,
+        token      BIGINT NOT NULL CHECK (token >= 0),
+        expires_at BIGINT NOT NULL
+    );",
 ];
 
 /// The schema version this code writes and reads: the number of migration steps.

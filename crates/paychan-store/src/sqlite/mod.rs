@@ -20,8 +20,12 @@
 //! - The schema is migrated step by step on open (see `schema.rs`); a database written by a
 //!   newer paychan is refused.
 //!
+//! - [`backup`] copies a store while a node writes to it (SQLite's online backup) and puts a
+//!   backup back in place.
+//!
 //! The store is meant to be used from a tokio runtime (reads run on `spawn_blocking`).
 
+pub mod backup;
 mod checkpoint;
 mod queries;
 mod schema;
@@ -283,6 +287,10 @@ impl Store for SqliteStore {
     async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if batch.fence.is_some() {
+            // One process holds the database (its directory is locked): nothing to fence.
+            return Err(StoreError::Unsupported { what: "leases" });
         }
         let alone = self.committing.fetch_add(1, Ordering::AcqRel) == 0;
         let _done = Finished(&self.committing);

@@ -193,6 +193,27 @@ fn bootstrap(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(db_error)
 }
 
+/// Checks, without writing, that `conn` holds a paychan database whose schema this code can
+/// read (its version is at most [`SCHEMA_VERSION`]); answers the version.
+pub(crate) fn check_readable(conn: &Connection) -> Result<u64, StoreError> {
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(db_error)?;
+    if application_id != APPLICATION_ID {
+        return Err(StoreError::corrupt(format!(
+            "not a paychan store: its SQLite application_id is {application_id:#x}"
+        )));
+    }
+    let version = stored_version(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
+}
+
 /// The version in `schema_version`, which must hold exactly one row.
 fn stored_version(conn: &Connection) -> Result<u64, StoreError> {
     let mut statement = conn

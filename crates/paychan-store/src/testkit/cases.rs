@@ -57,6 +57,7 @@ fn batch(channels: Vec<ChannelRow>, payments: Vec<PaymentRow>, cursor: Option<u6
         payments,
         ledger_cursor: cursor,
         removals: vec![],
+        fence: None,
     }
 }
 

@@ -36,6 +36,10 @@
 )]
 
 mod cases;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use std::{future::Future, pin::Pin, sync::Arc};
 

@@ -11,7 +11,9 @@
     clippy::indexing_slicing
 )]
 
+mod backup;
 mod conformance;
+mod leases;
 mod mysql;
 mod postgres;
 mod shared;

@@ -5,13 +5,7 @@
 //! ends, failed or not. A server that cannot be reached fails the tests with a message that
 //! says so; they never skip.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use paychan_core::{Address, B256};
@@ -21,100 +15,9 @@ use paychan_store::{
     testkit::Harness,
 };
 
+use paychan_store::testkit::mysql::{TestDatabase, execute, options, server};
+
 use crate::shared::{commit_retrying, id, paid, row, two_stores_race};
-
-/// The server's URL, without a database.
-fn server() -> String {
-    std::env::var("PAYCHAN_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-}
-
-/// A database of one test: created on [`TestDatabase::create`], dropped with everything in it
-/// when the value is dropped (also while a failed test unwinds).
-pub(crate) struct TestDatabase {
-    pub(crate) name: String,
-}
-
-impl TestDatabase {
-    /// Creates a database with a name no other test uses. Panics, saying what to do, if the
-    /// server cannot be reached.
-    pub(crate) async fn create() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "paychan_test_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        execute(&format!("CREATE DATABASE `{name}`")).await;
-        TestDatabase { name }
-    }
-
-    /// The URL of this database.
-    pub(crate) fn url(&self) -> String {
-        format!("{}/{}", server(), self.name)
-    }
-
-    /// A store in this database, with a pool of its own.
-    pub(crate) async fn store(&self) -> MysqlStore {
-        MysqlStore::connect_with(&self.url(), options())
-            .await
-            .unwrap_or_else(|e| panic!("connecting to MariaDB at {}: {e}", self.url()))
-    }
-}
-
-fn options() -> MysqlOptions {
-    let mut options = MysqlOptions::default();
-    options.max_connections = 8;
-    options
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        // Drop may run inside the test's runtime, which cannot block: use a thread of its own.
-        let sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?
-                .block_on(try_execute(&sql))
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("dropping test database {}: {e}", self.name),
-            Err(_) => eprintln!("dropping test database {}: the thread panicked", self.name),
-        }
-    }
-}
-
-/// Runs `sql` on a connection of its own; panics with a clear message on failure.
-pub(crate) async fn execute(sql: &str) {
-    if let Err(e) = try_execute(sql).await {
-        panic!(
-            "MariaDB at {} (the tests need it running: 127.0.0.1:3306, root with an empty \
-             password): {e}",
-            server()
-        );
-    }
-}
-
-async fn try_execute(sql: &str) -> Result<(), String> {
-    let opts = mysql_async::Opts::from_url(&server()).map_err(|e| e.to_string())?;
-    let mut conn = mysql_async::Conn::new(opts)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let outcome = conn
-        .query_drop(sql)
-        .await
-        .map_err(|e| format!("{sql}: {e}"));
-    let _ = conn.disconnect().await;
-    outcome
-}
 
 /// A harness over a new database; the database lives as long as the harness.
 pub(crate) async fn mysql_harness() -> Harness {
@@ -179,6 +82,29 @@ const SCHEMA_V1: &str = "
 fn hex(bytes: &[u8]) -> String {
     let digits: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("x'{digits}'")
+}
+
+/// Two stores with pools of their own on one database.
+async fn two_stores(place: &TestDatabase) -> [Arc<dyn Store>; 2] {
+    [Arc::new(place.store().await), Arc::new(place.store().await)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_have_one_holder_at_a_time() {
+    let place = TestDatabase::create().await;
+    crate::leases::one_holder_at_a_time(two_stores(&place).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrenewed_lease_expires() {
+    let place = TestDatabase::create().await;
+    crate::leases::an_unrenewed_lease_expires(two_stores(&place).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_cuts_off_the_old_holder() {
+    let place = TestDatabase::create().await;
+    crate::leases::a_takeover_cuts_off_the_old_holder(two_stores(&place).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

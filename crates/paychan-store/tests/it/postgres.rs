@@ -5,13 +5,7 @@
 //! and dropped when it ends, failed or not. A server that cannot be reached fails the tests
 //! with a message that says so; they never skip.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::sync::Arc;
 
 use paychan_core::{Address, B256};
 use paychan_store::{
@@ -20,100 +14,9 @@ use paychan_store::{
     testkit::Harness,
 };
 
+use paychan_store::testkit::postgres::{TestSchema, execute, url};
+
 use crate::shared::{commit_retrying, id, paid, row, two_stores_race};
-
-/// The server's URL.
-fn url() -> String {
-    std::env::var("PAYCHAN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A schema of one test: created on [`TestSchema::create`], dropped with everything in it
-/// when the value is dropped (also while a failed test unwinds).
-pub(crate) struct TestSchema {
-    pub(crate) name: String,
-}
-
-impl TestSchema {
-    /// Creates a schema with a name no other test uses. Panics, saying what to do, if the
-    /// server cannot be reached.
-    pub(crate) async fn create() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "paychan_test_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        execute(&format!("CREATE SCHEMA \"{name}\"")).await;
-        TestSchema { name }
-    }
-
-    /// Options of a store in this schema.
-    pub(crate) fn options(&self) -> PostgresOptions {
-        let mut options = PostgresOptions::in_schema(&self.name);
-        options.max_connections = 8;
-        options
-    }
-
-    /// A store in this schema, with a pool of its own.
-    pub(crate) async fn store(&self) -> PostgresStore {
-        PostgresStore::connect_with(&url(), self.options())
-            .await
-            .unwrap_or_else(|e| panic!("connecting to PostgreSQL at {}: {e}", url()))
-    }
-}
-
-impl Drop for TestSchema {
-    fn drop(&mut self) {
-        // Drop may run inside the test's runtime, which cannot block: use a thread of its own.
-        let sql = format!(
-            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            self.name
-        );
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?
-                .block_on(try_execute(&sql))
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("dropping test schema {}: {e}", self.name),
-            Err(_) => eprintln!("dropping test schema {}: the thread panicked", self.name),
-        }
-    }
-}
-
-/// Runs `sql` on a connection of its own; panics with a clear message on failure.
-pub(crate) async fn execute(sql: &str) {
-    if let Err(e) = try_execute(sql).await {
-        panic!(
-            "PostgreSQL at {} (the tests need it running: 127.0.0.1:5432, trust \
-             authentication, database `test`): {e}",
-            url()
-        );
-    }
-}
-
-async fn try_execute(sql: &str) -> Result<(), String> {
-    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let connection = tokio::spawn(connection);
-    let outcome = client
-        .batch_execute(sql)
-        .await
-        .map_err(|e| format!("{sql}: {e}"));
-    drop(client);
-    let _ = connection.await;
-    outcome
-}
 
 /// A harness over a new schema; the schema lives as long as the harness.
 pub(crate) async fn postgres_harness() -> Harness {
@@ -179,6 +82,29 @@ const SCHEMA_V1: &str = "
 fn hex(bytes: &[u8]) -> String {
     let digits: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("'\\x{digits}'::bytea")
+}
+
+/// Two stores with pools of their own on one schema.
+async fn two_stores(place: &TestSchema) -> [Arc<dyn Store>; 2] {
+    [Arc::new(place.store().await), Arc::new(place.store().await)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_have_one_holder_at_a_time() {
+    let place = TestSchema::create().await;
+    crate::leases::one_holder_at_a_time(two_stores(&place).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrenewed_lease_expires() {
+    let place = TestSchema::create().await;
+    crate::leases::an_unrenewed_lease_expires(two_stores(&place).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_cuts_off_the_old_holder() {
+    let place = TestSchema::create().await;
+    crate::leases::a_takeover_cuts_off_the_old_holder(two_stores(&place).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,7 @@ pub(crate) fn paid(n: u32, version: u64, writer: u8) -> Batch {
         }],
         ledger_cursor: None,
         removals: vec![],
+        fence: None,
     }
 }
 

@@ -51,6 +51,7 @@ fn batch(channels: Vec<ChannelRow>, payments: Vec<PaymentRow>) -> Batch {
         payments,
         ledger_cursor: None,
         removals: vec![],
+        fence: None,
     }
 }
 
@@ -503,6 +504,7 @@ fn kill_child() {
                     payments: vec![payment(1, version)],
                     ledger_cursor: Some(version),
                     removals: vec![],
+                    fence: None,
                 })
                 .await
                 .unwrap();
@@ -633,4 +635,34 @@ async fn updates_keep_the_peer_index_and_version_checks_exact() {
         .await
         .unwrap();
     assert_eq!(store.channel(id(1)).await.unwrap(), Some(back));
+}
+
+/// The embedded store serves one process: it has no leases, and refuses a fenced batch
+/// without writing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn has_no_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("node.db"), Durability::Normal).unwrap();
+    let refused = store
+        .acquire_lease("background", "a", std::time::Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Unsupported { what: "leases" }),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("PostgreSQL or MariaDB"),
+        "{refused}"
+    );
+    let mut fenced = batch(vec![row(1, 1)], vec![]);
+    fenced.fence = Some(paychan_store::Fence {
+        lease: "background".to_owned(),
+        token: 1,
+    });
+    assert!(matches!(
+        store.commit(fenced).await,
+        Err(StoreError::Unsupported { .. })
+    ));
+    assert_eq!(store.channel(id(1)).await.unwrap(), None);
 }

@@ -61,6 +61,10 @@ pub(crate) struct Config {
     pub(crate) ledger: LedgerSection,
     pub(crate) store: StoreSection,
     pub(crate) policy: PolicySection,
+    /// `[metrics]`: the operator's endpoints (`crate::ops`).
+    pub(crate) metrics: crate::ops::MetricsSection,
+    /// `[log]`: levels per module, format, file (`crate::logging`).
+    pub(crate) log: crate::logging::LogSection,
 }
 
 /// `[node]`.
@@ -341,6 +345,7 @@ impl Config {
 
     /// Values serde accepts but the node cannot use.
     fn check(&self) -> Result<()> {
+        self.log.check()?;
         let n = &self.node;
         for (field, value) in [
             ("node.challenge_period", n.challenge_period),
@@ -585,6 +590,21 @@ min_deposit = "{min_deposit}"
 # "0" (the default) waits for confirmation. The embedded ledger confirms at once.
 unconfirmed_per_channel = "0"
 unconfirmed_total = "0"
+
+[metrics]
+# Prometheus metrics (/metrics), liveness (/healthz) and readiness (/readyz) over HTTP,
+# without a token (see docs/OPERATIONS.md). Off unless an address is given here or with
+# `paychan node --metrics-listen`. Keep it on loopback or a private network.
+# listen = "127.0.0.1:9464"
+
+[log]
+# RUST_LOG, when set, replaces these levels.
+# level = "info"
+# format = "json"        # or "human" (the default); --log-format overrides it
+# file = "node.log"      # appended to; --log-file overrides it; default: stderr
+# [log.modules]
+# paychan_node = "debug"
+# paychan_net = "warn"
 "#,
             listen_tcp = optional_addr("listen_tcp", self.listen_tcp, DEFAULT_PEER_TCP),
             listen_ws = optional_addr("listen_ws", self.listen_ws, "127.0.0.1:6336"),

@@ -6,10 +6,11 @@
 //! SQLite store, build the [`Node`] (which resumes its channels and starts the watcher),
 //! start peer networking ([`start_networking`]), and serve the JSON-RPC API, which also
 //! accepts the scoped tokens minted under `tokens.key` (made on the first start:
-//! [`crate::tokens`]). Events are
-//! logged through `tracing` (`RUST_LOG` sets the level; default `info`).
+//! [`crate::tokens`]), and, if asked (`[metrics] listen`, `--metrics-listen`), the
+//! operator's endpoints ([`crate::ops`]). Events are logged through `tracing`
+//! ([`crate::logging`]: `RUST_LOG`, else `[log]`; default `info`).
 
-use std::{io::IsTerminal, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, anyhow};
 use paychan_eth::EthLedger;
@@ -17,7 +18,6 @@ use paychan_ledger::{Ledger, LedgerError, LedgerQuery, rpc::RpcLedger};
 use paychan_node::{Node, NodeEvent};
 use paychan_rpc::{Dialer, RpcConfig, RpcServerBuilder, tokens::TokenRegistry};
 use paychan_store::{Store, sqlite::SqliteStore};
-use tracing_subscriber::EnvFilter;
 
 use crate::output::outln;
 use crate::{
@@ -25,7 +25,9 @@ use crate::{
     config::{Config, LedgerKind, data_dir, in_dir},
     dirlock,
     keystore::{self, PassphraseArgs},
+    logging::{self, LogArgs},
     network::start_networking,
+    ops::{self, MetricsArgs, NodeSource},
 };
 
 /// Options of `paychan node`.
@@ -36,6 +38,10 @@ pub(crate) struct NodeArgs {
     data_dir: Option<PathBuf>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// Runs `paychan node` on a runtime of its own.
@@ -45,16 +51,10 @@ pub(crate) fn run(args: &NodeArgs) -> Result<()> {
 
 /// Runs the node of `args`, as a high-availability background if `background` is given.
 pub(crate) fn run_as(args: &NodeArgs, background: Option<Background>) -> Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Fails only if a subscriber is already installed, which then does the logging.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
     let dir = data_dir(args.data_dir.as_deref());
     // Everything that needs no runtime is checked first.
     let config = Config::load(&dir)?;
+    logging::init("info", &args.log, Some(&config.log), Some(&dir))?;
     // Held until the node stops: no second node on this directory (its store, its key).
     let _lock = dirlock::lock(&dir)?;
     let token_path = in_dir(&dir, &config.rpc.token_file);
@@ -72,7 +72,15 @@ pub(crate) fn run_as(args: &NodeArgs, background: Option<Background>) -> Result<
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(dir, config, token.trim().to_owned(), key, background))
+    let metrics_listen = args.metrics.metrics_listen.or(config.metrics.listen);
+    runtime.block_on(serve(
+        dir,
+        config,
+        token.trim().to_owned(),
+        key,
+        background,
+        metrics_listen,
+    ))
 }
 
 fn ledger_reason(e: &LedgerError) -> String {
@@ -93,6 +101,7 @@ async fn serve(
     token: String,
     key: paychan_core::SigningKey,
     background: Option<Background>,
+    metrics_listen: Option<SocketAddr>,
 ) -> Result<()> {
     // Installed first: a standby waiting for its lease stops on Ctrl-C too.
     let signals = crate::signals::Signals::install()?;
@@ -146,7 +155,7 @@ async fn serve(
     let mut builder = Node::builder()
         .key(key.clone())
         .ledger(ledger.clone())
-        .store(store)
+        .store(store.clone())
         .config(config.node_config());
     if let Some(lease) = &lease {
         builder = builder.lease(Arc::clone(lease));
@@ -171,7 +180,7 @@ async fn serve(
         .with_max_request_body_size(config.rpc.max_request_body_size)
         .with_max_batch_len(config.rpc.max_batch_len)
         .with_max_connections(config.rpc.max_connections);
-    let ledger_query: Arc<dyn LedgerQuery> = ledger;
+    let ledger_query: Arc<dyn LedgerQuery> = ledger.clone();
     let dialer: Arc<dyn Dialer> = networking.clone();
     let mut builder = RpcServerBuilder::new(node.clone(), rpc_config)
         .ledger(ledger_query)
@@ -185,6 +194,13 @@ async fn serve(
         .start()
         .await
         .map_err(|e| anyhow!("cannot start the API (rpc.listen): {e}"))?;
+    let source = NodeSource {
+        node: node.clone(),
+        store,
+        ledger,
+        api: server.local_addr(),
+    };
+    let endpoints = ops::start(metrics_listen, Arc::new(source)).await?;
 
     match &lease {
         None => outln!("paychan node {} running", node.address()),
@@ -205,6 +221,9 @@ async fn serve(
     for addr in networking.listen_addresses() {
         outln!("  peers    {addr}");
     }
+    if let Some(endpoints) = &endpoints {
+        outln!("  metrics  http://{}/metrics", endpoints.addr());
+    }
     outln!("  ledger   {}", config.ledger.describe());
     outln!("  data dir {}", dir.display());
 
@@ -219,6 +238,7 @@ async fn serve(
              renewed in time; stopping (run it again to stand by)"
         )),
     };
+    drop(endpoints);
     server.stop();
     server.stopped().await;
     networking.shutdown();

@@ -4,17 +4,25 @@
 //! of the payee's: accepting a voucher signs nothing (`docs/ARCHITECTURE.md`, paychan-node,
 //! `StorePayee`). Run several behind a load balancer on one PostgreSQL or MariaDB database;
 //! the payee's own node, on the same database, closes and settles the channels.
+//!
+//! As the proxy, it logs every call and serves its metrics and readiness (the store and the
+//! ledger answer) on `--metrics-listen` ([`crate::ops`], `docs/OPERATIONS.md`).
 
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::{Context, Result, anyhow, bail};
 use paychan_core::{Address, Amount};
-use paychan_http::{Challenge, Paywall, Verifier, proxy};
+use paychan_http::{CallLog, Challenge, Paywall, PaywallMetrics, Verifier, proxy};
 use paychan_ledger::{LedgerQuery, rpc::RpcReader};
 use paychan_node::{ChannelPolicy, front::StorePayee};
 use paychan_store::{Durability, SqliteStore, Store, mysql::MysqlStore, postgres::PostgresStore};
 
-use crate::{channel::positive_amount, config::DEFAULT_LEDGER_URL};
+use crate::{
+    channel::positive_amount,
+    config::DEFAULT_LEDGER_URL,
+    logging::{self, LogArgs},
+    ops::{self, MetricsArgs, PaywallSource, Verifying},
+};
 
 /// Options of `paychan front`.
 #[derive(clap::Args, Debug)]
@@ -46,6 +54,10 @@ pub(crate) struct FrontArgs {
     /// `{"method", "path"}` of the call it pays for).
     #[arg(long)]
     unbound: bool,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// Opens the store named by `url` (see [`FrontArgs::store`]); errors name the `--store`
@@ -81,6 +93,7 @@ pub(crate) async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
 
 /// Runs the front until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: &FrontArgs) -> Result<()> {
+    logging::init("info", &args.log, None, None)?;
     let upstream: reqwest::Url = args
         .upstream
         .parse()
@@ -97,6 +110,10 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
                 )
             })?);
         let store = open_store(&args.store).await?;
+        let verifying = Verifying::Store {
+            store: store.clone(),
+            ledger: ledger.clone(),
+        };
         let payee = StorePayee::new(args.payee, store, ledger, ChannelPolicy::default())
             .await
             .map_err(|e| anyhow!("cannot start the front: {e}"))?;
@@ -112,17 +129,33 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
         let paywall = Paywall::new(verifier, challenge)
             .free_paths(args.free.clone())
             .bind_requests(!args.unbound);
-        let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall);
+        let metrics = Arc::new(PaywallMetrics::default());
+        let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall)
+            .layer(CallLog::new(metrics.clone()));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = listener.local_addr()?;
+        let source = PaywallSource {
+            metrics,
+            verifying,
+            upstream: format!(
+                "{}:{}",
+                upstream.host_str().unwrap_or_default(),
+                upstream.port_or_known_default().unwrap_or(80)
+            ),
+            listen: local,
+        };
+        let endpoints = ops::start(args.metrics.metrics_listen, Arc::new(source)).await?;
         // Installed before the banner, so a SIGTERM right after it is not missed.
         let signals = crate::signals::Signals::install()?;
         println!(
             "paychan front on http://{local} -> {upstream}: {} per call to {}",
             args.price, args.payee
         );
+        if let Some(endpoints) = &endpoints {
+            println!("  metrics http://{}/metrics", endpoints.addr());
+        }
         axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = signals.wait().await;

@@ -3,14 +3,17 @@
 //! balances).
 //!
 //! - `paychan ledger serve`: opens (or creates) the ledger's journal in `--data-dir`, serves
-//!   it on `--listen` (HTTP and WebSocket on the same port) until Ctrl-C or SIGTERM.
+//!   it on `--listen` (HTTP and WebSocket on the same port) until Ctrl-C or SIGTERM; with
+//!   `--metrics-listen`, also its metrics, liveness and readiness ([`crate::ops`]).
 //! - `paychan ledger faucet ADDRESS AMOUNT`: creates funds for an address.
 //! - `paychan ledger balance ADDRESS`: prints an address's balance.
 //!
 //! The client commands print a line for humans, or one JSON object with `--json`.
 
-use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, sync::Arc};
 
+use crate::logging::{self, LogArgs};
+use crate::ops::{self, LedgerSource, MetricsArgs};
 use crate::output::outln;
 use anyhow::{Context, Result, anyhow, bail};
 use paychan_core::{Address, Amount};
@@ -20,7 +23,6 @@ use paychan_ledger::{
     rpc::{RpcReader, ServeOptions, serve},
 };
 use serde::Serialize;
-use tracing_subscriber::EnvFilter;
 
 /// The default address of `paychan ledger serve`, and of the client commands' `--url`.
 const DEFAULT_LISTEN: &str = "127.0.0.1:6334";
@@ -64,6 +66,10 @@ struct ServeArgs {
     /// Refuse `ledger_faucet`: funds can then not be created.
     #[arg(long)]
     no_faucet: bool,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// What the client commands share.
@@ -124,17 +130,12 @@ fn parse_amount(s: &str) -> Result<Amount, String> {
 
 /// Runs `paychan ledger ...` on a tokio runtime of its own.
 pub(crate) fn run(args: &LedgerArgs) -> Result<()> {
-    let default_log = match args.command {
-        LedgerCommand::Serve(_) => "info",
-        LedgerCommand::Faucet(_) | LedgerCommand::Balance(_) => "warn",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
-    // Fails only if a subscriber is already installed, which then does the logging.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    match &args.command {
+        LedgerCommand::Serve(serve) => logging::init("info", &serve.log, None, None)?,
+        LedgerCommand::Faucet(_) | LedgerCommand::Balance(_) => {
+            logging::init("warn", &LogArgs::default(), None, None)?;
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -188,6 +189,11 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("{}", reason(&e)))?;
     let addr = server.local_addr();
+    let source = LedgerSource {
+        ledger: ledger.clone(),
+        listen: addr,
+    };
+    let endpoints = ops::start(args.metrics.metrics_listen, Arc::new(source)).await?;
     let signals = crate::signals::Signals::install()?;
     outln!(
         "paychan ledger serving on {} (WebSocket {})",
@@ -205,6 +211,9 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
         "  faucet       {}",
         if options.faucet { "on" } else { "off" }
     );
+    if let Some(endpoints) = &endpoints {
+        outln!("  metrics      http://{}/metrics", endpoints.addr());
+    }
     outln!(
         "  clock        {}",
         if args.manual_clock {
@@ -222,6 +231,7 @@ async fn run_serve(args: &ServeArgs) -> Result<()> {
     );
     let signal = signals.wait().await?;
     tracing::info!(signal, "stopping");
+    drop(endpoints);
     server.stop();
     server.stopped().await;
     tracing::info!("stopped");

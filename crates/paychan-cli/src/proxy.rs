@@ -6,14 +6,20 @@
 //! open channels or pay. The upstream URL is checked
 //! when the arguments are parsed; a call the upstream does not serve is not charged (see
 //! `paychan_http::paywall`) and is logged.
+//!
+//! Every call is logged (method, path, status, price, amount, payer, latency; a refusal with
+//! its code: `paychan_http::observe`) and counted for the metrics endpoint
+//! (`--metrics-listen`, [`crate::ops`]).
 
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::{Context, Result, anyhow};
 use paychan_core::Amount;
-use paychan_http::{Paywall, RpcVerifier, Verifier, proxy};
+use paychan_http::{CallLog, Paywall, PaywallMetrics, RpcVerifier, Verifier, proxy};
 
 use crate::channel::{ApiArgs, endpoint, positive_amount};
+use crate::logging::{self, LogArgs};
+use crate::ops::{self, MetricsArgs, PaywallSource, Verifying};
 use crate::output::outln;
 
 /// Options of `paychan proxy`.
@@ -37,6 +43,10 @@ pub(crate) struct ProxyArgs {
     /// `{"method", "path"}` of the call it pays for).
     #[arg(long)]
     unbound: bool,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// An upstream base URL: `http` or `https`, with a host (`localhost:8080` parses as a URL
@@ -63,6 +73,7 @@ fn upstream_url(text: &str) -> Result<reqwest::Url, String> {
 
 /// Runs the proxy until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
+    logging::init("info", &args.log, None, None)?;
     let (url, token) = endpoint(&args.api)?;
     let upstream = args.upstream.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -79,17 +90,33 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
         let paywall = Paywall::new(verifier, challenge)
             .free_paths(args.free.clone())
             .bind_requests(!args.unbound);
-        let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall);
+        let metrics = Arc::new(PaywallMetrics::default());
+        let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall)
+            .layer(CallLog::new(metrics.clone()));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = listener.local_addr()?;
+        let source = PaywallSource {
+            metrics,
+            verifying: Verifying::Node(RpcVerifier::new(&url, &token).map_err(|e| anyhow!("{e}"))?),
+            upstream: format!(
+                "{}:{}",
+                upstream.host_str().unwrap_or_default(),
+                upstream.port_or_known_default().unwrap_or(80)
+            ),
+            listen: local,
+        };
+        let endpoints = ops::start(args.metrics.metrics_listen, Arc::new(source)).await?;
         // Installed before the banner, so a SIGTERM right after it is not missed.
         let signals = crate::signals::Signals::install()?;
         outln!(
             "paychan proxy on http://{local} -> {upstream}: {} per call to {payee}",
             args.price
         );
+        if let Some(endpoints) = &endpoints {
+            outln!("  metrics http://{}/metrics", endpoints.addr());
+        }
         axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = signals.wait().await;

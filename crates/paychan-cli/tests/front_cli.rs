@@ -58,6 +58,7 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
     let payee = Address::repeat_byte(0xb0);
     let mut fronts = vec![];
     let mut urls = vec![];
+    let mut metrics = vec![];
     for name in ["front1", "front2"] {
         let mut front = command();
         front
@@ -67,9 +68,11 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
             .args(["--ledger-url", &ledger_url])
             .args(["--upstream", &format!("http://{upstream}")])
             .args(["--price", &PRICE.to_string()])
-            .args(["--listen", "127.0.0.1:0", "--unbound"]);
+            .args(["--listen", "127.0.0.1:0", "--unbound"])
+            .args(["--metrics-listen", "127.0.0.1:0"]);
         let mut process = Process::spawn(name, front, &root.path().join(format!("{name}.log")));
         urls.push(process.wait_for("its banner", |log| banner_url(log, "paychan front on ")));
+        metrics.push(process.wait_for("its metrics", |log| banner_url(log, "  metrics ")));
         fronts.push(process);
     }
 
@@ -112,6 +115,32 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
             payments.iter().map(|p| p.amount).sum::<Amount>(),
             11 * PRICE
         );
+
+        // The fronts' metrics add up to the same: eleven paid calls, and two refused (the
+        // bare call, and the package's second presentation); both are ready.
+        let mut paid = 0.0;
+        let mut amount = 0.0;
+        let mut refused = 0.0;
+        for url in &metrics {
+            let text = http.get(url).send().await.unwrap().text().await.unwrap();
+            let sample = |series: &str| -> f64 {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+                    .unwrap_or_else(|| panic!("no {series} in {text}"))
+                    .parse()
+                    .unwrap()
+            };
+            paid += sample("paychan_proxy_calls_total{outcome=\"paid\"}");
+            refused += sample("paychan_proxy_calls_total{outcome=\"refused\"}");
+            amount += sample("paychan_proxy_paid_amount_total");
+            let ready = http
+                .get(url.replace("/metrics", "/readyz"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(ready.status(), 200);
+        }
+        assert_eq!((paid, refused, amount), (11.0, 2.0, (11 * PRICE) as f64));
     });
     drop(fronts);
     drop(ledger);

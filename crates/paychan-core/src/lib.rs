@@ -12,6 +12,7 @@
 //!   move its funds.
 //! - [`manager`]: what decides above one channel: proposals, vouchers, packages, counter
 //!   sync, ledger events, replies, the channel policy and every deadline.
+//! - [`metrics`]: lock-free counters and histograms the adapters fill, for an exporter.
 //! - [`adjudicator`]: the ledger rules, as a pure state machine the ledgers wrap.
 //! - [`bank`]: the adjudicator with account balances, in memory (demo, tests).
 //! - [`wire`]: the peer protocol's messages and their versioned binary codec.
@@ -25,6 +26,7 @@ pub mod crypto;
 pub mod eip712;
 pub mod front;
 pub mod manager;
+pub mod metrics;
 #[doc(hidden)]
 pub mod simulation;
 pub mod types;

@@ -11,6 +11,8 @@
 //! - [`streams`] and [`paid_stream`]: pay-per-time streams — [`PaidStreams`] serves a
 //!   stream while each interval is paid and closes it when payments stop;
 //!   [`PayingClient::stream`] pays every interval while the stream is consumed.
+//! - [`observe`]: what the paywall did with each call: a log line per call and counters
+//!   ([`CallLog`], [`PaywallMetrics`]).
 //! - [`proxy`]: a reverse proxy that puts a paywall in front of any HTTP service
 //!   (`paychan proxy`).
 //!
@@ -18,6 +20,7 @@
 
 pub mod client;
 pub mod header;
+pub mod observe;
 pub mod paid_stream;
 pub mod paywall;
 pub mod proxy;
@@ -27,6 +30,7 @@ pub mod verifier;
 pub use crate::{
     client::{ClientConfig, HttpPayError, PaidResponse, Payer, PayingClient},
     header::{Challenge, PaymentError, Receipt, StreamTerms},
+    observe::{CallLog, CallOutcome, PaywallMetrics},
     paid_stream::{PaidStream, StreamPayments},
     paywall::Paywall,
     streams::{PaidStreams, StreamStats},

@@ -36,6 +36,10 @@
 //! these steps one at a time (a paying client uses one channel per call in flight), so two
 //! requests carrying the same package cannot both be checked before one is recorded.
 //!
+//! Every answer the paywall makes carries its [`CallOutcome`] in its extensions (free, paid,
+//! or refused with its code), which the [`CallLog`](crate::observe::CallLog) layer logs and
+//! counts.
+//!
 //! [`Paywall::admit`] (used by pay-per-time streams, which have no service that could fail)
 //! records before serving.
 
@@ -59,6 +63,7 @@ use tower::{Layer, Service};
 
 use crate::{
     header::{Challenge, PaymentError, RECEIPT_HEADER, Receipt, credentials},
+    observe::CallOutcome,
     verifier::{Verifier, VerifyError},
 };
 
@@ -353,16 +358,21 @@ impl Paywall {
             challenge,
             request,
         } = match self.admission(request) {
-            Admission::Free(request) => return inner.call(request).await,
+            Admission::Free(request) => {
+                let mut response = inner.call(request).await?;
+                response.extensions_mut().insert(CallOutcome::Free);
+                return Ok(response);
+            }
             Admission::Refused(answer) => return Ok(answer),
             Admission::Paying(paying) => *paying,
         };
         let verifier = &self.config.verifier;
         let price = challenge.price;
+        let payer = package.voucher.payer;
         let _turn = self.config.turns.turn(package.voucher.channel_id).await;
         let checked = match verifier.check(&package, price).await {
             Ok(checked) => checked,
-            Err(e) => return Ok(verify_refusal(&challenge, e)),
+            Err(e) => return Ok(with_payer(verify_refusal(&challenge, e), payer)),
         };
         parts.headers.remove(header::AUTHORIZATION);
         parts.extensions.insert::<VerifiedPayment>(checked);
@@ -375,23 +385,32 @@ impl Paywall {
                 channel = %package.voucher.channel_id,
                 "the service failed: the call is not charged (the package is not recorded)"
             );
-            return Ok(refusal(
-                &challenge,
-                PaymentError::SERVICE_FAILED,
-                format!(
-                    "the service answered {status}: this call is not charged and the package \
-                     was not recorded (take it back)"
+            return Ok(with_payer(
+                refusal(
+                    &challenge,
+                    PaymentError::SERVICE_FAILED,
+                    format!(
+                        "the service answered {status}: this call is not charged and the package \
+                         was not recorded (take it back)"
+                    ),
                 ),
+                payer,
             ));
         }
         let verified = match verifier.verify(&package, price).await {
             Ok(verified) => verified,
             Err(e) => {
                 tracing::warn!(%request, error = %e, "served, but the payment was not recorded: the answer is withheld");
-                return Ok(verify_refusal(&challenge, e));
+                return Ok(with_payer(verify_refusal(&challenge, e), payer));
             }
         };
         tracing::debug!(channel = %verified.channel_id, amount = verified.amount, %request, "paid call");
+        response.extensions_mut().insert(CallOutcome::Paid {
+            price,
+            amount: verified.amount,
+            payer: verified.payer,
+            channel: verified.channel_id,
+        });
         attach_receipt(&mut response, Some(&self.receipt(&verified, request)));
         Ok(response)
     }
@@ -406,9 +425,17 @@ fn verify_refusal(challenge: &Challenge, e: VerifyError) -> Response {
     }
 }
 
+/// Names the payer in the [`CallOutcome`] of a refusal.
+fn with_payer(mut response: Response, who: paychan_core::Address) -> Response {
+    if let Some(CallOutcome::Refused { payer, .. }) = response.extensions_mut().get_mut() {
+        *payer = Some(who);
+    }
+    response
+}
+
 /// A `402` (`503` when the payee's node failed, `502` when the service did) with the
-/// challenge.
-pub(crate) fn refusal(challenge: &Challenge, error: &str, message: String) -> Response {
+/// challenge, marked with its [`CallOutcome`].
+pub(crate) fn refusal(challenge: &Challenge, error: &'static str, message: String) -> Response {
     let status = match error {
         PaymentError::VERIFICATION_FAILED | PaymentError::VERIFICATION_UNKNOWN => {
             StatusCode::SERVICE_UNAVAILABLE
@@ -422,6 +449,11 @@ pub(crate) fn refusal(challenge: &Challenge, error: &str, message: String) -> Re
         challenge: challenge.clone(),
     };
     let mut response = (status, axum::Json(body)).into_response();
+    response.extensions_mut().insert(CallOutcome::Refused {
+        price: challenge.price,
+        code: error,
+        payer: None,
+    });
     if let Ok(value) = HeaderValue::from_str(&challenge.to_header()) {
         response
             .headers_mut()

@@ -92,6 +92,21 @@ impl LedgerError {
         !matches!(self, LedgerError::Unavailable(_))
     }
 
+    /// A stable name for the error: the broken rule's name for a refusal by the rules
+    /// (`ledger.not_open`), else the kind (`unauthorized`, `insufficient_funds`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LedgerError::Rejected(rule) => rule.name(),
+            LedgerError::UnknownRule { .. } => "unknown_rule",
+            LedgerError::InsufficientFunds { .. } => "insufficient_funds",
+            LedgerError::Unauthorized(_) => "unauthorized",
+            LedgerError::Invalid(_) => "invalid",
+            LedgerError::Disabled(_) => "disabled",
+            LedgerError::Chain(_) => "chain",
+            LedgerError::Unavailable(_) => "unavailable",
+        }
+    }
+
     /// The ledger rule the operation broke, if the error is such a refusal.
     pub fn rule(&self) -> Option<Rule> {
         match self {

@@ -20,6 +20,7 @@ use std::{
     io::{BufRead, BufReader, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     sync::{Arc, Mutex, MutexGuard},
+    time::Instant,
 };
 
 use async_trait::async_trait;
@@ -40,6 +41,7 @@ use crate::{
         LedgerQuery, LedgerWithdraw, Operation, Receipt,
     },
     clock::Clock,
+    metrics::LedgerMetrics,
     request::SignedRequest,
 };
 
@@ -177,6 +179,7 @@ struct Inner {
     /// The number of events recorded, for event streams to wait on.
     recorded: watch::Sender<u64>,
     data_dir: Option<PathBuf>,
+    metrics: LedgerMetrics,
 }
 
 /// The embedded ledger. Cheap to clone: clones share the same ledger.
@@ -292,6 +295,7 @@ impl EmbeddedLedger {
                 }),
                 recorded,
                 data_dir,
+                metrics: LedgerMetrics::default(),
             }),
         }
     }
@@ -370,9 +374,24 @@ impl EmbeddedLedger {
     /// Verifies and applies a signed request: the path every state change takes, in process
     /// or over JSON-RPC.
     pub fn submit(&self, request: &SignedRequest) -> Result<Receipt, LedgerError> {
-        request.verify(&self.inner.domain)?;
-        let mut state = self.state()?;
-        self.apply_locked(&mut state, request)
+        let submitted = request
+            .verify(&self.inner.domain)
+            .and_then(|()| self.state())
+            .and_then(|mut state| self.apply_locked(&mut state, request));
+        if let Err(e) = &submitted {
+            self.inner.metrics.refused(&request.op, e);
+        }
+        submitted
+    }
+
+    /// The ledger's counters.
+    pub fn metrics(&self) -> &LedgerMetrics {
+        &self.inner.metrics
+    }
+
+    /// How many events the ledger has recorded.
+    pub fn events_recorded(&self) -> u64 {
+        *self.inner.recorded.borrow()
     }
 
     fn apply_locked(
@@ -389,17 +408,20 @@ impl EmbeddedLedger {
         }
         let time = self.inner.clock.now().max(state.last_time);
         // Write ahead: if this fails nothing is applied (and the ledger stops serving).
+        let started = Instant::now();
         state.write(&Entry::Op {
             time,
             from: request.from,
             nonce: request.nonce,
             op: request.op.clone(),
         })?;
+        self.inner.metrics.journal_write.observe(started.elapsed());
         // The nonce is used up even if the rules refuse: a refused request must not become
         // valid later (an `open` refused for lack of funds, replayed once the account is funded).
         state.nonces.insert(request.from, request.nonce);
         state.last_time = time;
         let events = state.apply(time, request.from, &request.op)?;
+        self.inner.metrics.applied(&request.op);
         let receipt = state.record(time, events);
         self.inner.recorded.send_replace(state.events.len() as u64);
         Ok(receipt)
@@ -416,7 +438,11 @@ impl EmbeddedLedger {
             .saturating_add(1);
         let request = SignedRequest::sign(&self.inner.domain, key, nonce, op)?;
         request.verify(&self.inner.domain)?;
-        self.apply_locked(&mut state, &request)
+        let applied = self.apply_locked(&mut state, &request);
+        if let Err(e) = &applied {
+            self.inner.metrics.refused(&request.op, e);
+        }
+        applied
     }
 
     /// The ledger's time now.

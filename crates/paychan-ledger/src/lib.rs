@@ -8,6 +8,7 @@
 //! - [`clock`]: the ledger's time: real by default, manual in tests.
 //! - [`embedded`]: the embedded ledger: the core's ledger rules with accounts (native asset
 //!   and named tokens), a write-ahead journal that survives restarts, and a faucet.
+//! - [`metrics`]: what the embedded ledger counts for its operator.
 //! - [`rpc`]: `paychan ledger serve` (JSON-RPC over HTTP and WebSocket) and the client that
 //!   implements the `Ledger` traits over it, so separate node processes share one ledger.
 //! - `testkit` (feature `testkit`): the conformance suite every backend must pass.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod clock;
 pub mod embedded;
+pub mod metrics;
 pub mod request;
 pub mod rpc;
 #[cfg(feature = "testkit")]

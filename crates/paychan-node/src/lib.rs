@@ -10,6 +10,7 @@
 //! - [`lease`]: the lease of the one active background of a high-availability payee, and
 //!   [`FencedStore`](lease::FencedStore), which writes only while it holds.
 //! - `lifecycle`: the deadlines: proposals that expire, withdrawals released, settles.
+//! - [`metrics`]: what the node counts for its operator (payments, latencies, refusals).
 //! - [`node`]: [`Node`] and its builder: open, pay, message, deposit, withdraw, close.
 //! - [`package`]: payment packages, payments carried outside the peer connection.
 //! - `payouts`: payouts the ledger could not deliver: shown per channel, claimed.
@@ -30,6 +31,7 @@ pub mod events;
 pub mod front;
 pub mod lease;
 mod lifecycle;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod package;
@@ -45,6 +47,7 @@ pub use crate::{
     contacts::Contact,
     error::{Category, NodeError, PackageRejection},
     events::NodeEvent,
+    metrics::NodeMetrics,
     node::{ChannelInfo, Incoming, Node, NodeBuilder, PaymentHandler, ProposalHandler, import_row},
     package::{PaymentPackage, VerifiedPayment},
     peer::{Origin, PeerConnection},

@@ -10,6 +10,8 @@ pub use paychan_core::manager::package::{
     Claim, MAX_PACKAGE_LEN, PACKAGE_VERSION, PackageChannel, PackageLedger, PackageRejection,
     PackageVoucher, PaymentPackage, VerifiedPayment,
 };
+use std::time::Instant;
+
 use paychan_core::{Amount, B256, ChannelId, eip712::memo_of};
 
 use crate::{Node, NodeError, node::encode_message};
@@ -30,7 +32,11 @@ impl Node {
         };
         let slot = self.slot(&id)?;
         let _in_flight = slot.paying.lock().await;
+        let started = Instant::now();
         let (voucher, params) = self.sign_outgoing(&slot, amount, memo).await?;
+        let metrics = self.metrics();
+        metrics.sent(amount);
+        metrics.send_latency.observe(started.elapsed());
         Ok(PaymentPackage::new(
             &self.domain(),
             &params,
@@ -50,7 +56,9 @@ impl Node {
         let voucher = package.signed_voucher()?;
         let slot = self.slot(&voucher.voucher.channel_id)?;
         let _in_flight = slot.paying.lock().await;
-        self.take_back(&slot, &voucher).await
+        let amount = self.take_back(&slot, &voucher).await?;
+        self.metrics().taken_back(amount);
+        Ok(())
     }
 
     /// Verifies a package paid to this node and records it (aa-channels'
@@ -70,6 +78,18 @@ impl Node {
     /// an HTTP paywall checks, serves the call, and records the package only if the call was
     /// served (`paychan-http`).
     pub async fn check_payment_package_min(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, NodeError> {
+        let checked = self.check_package(package, min_amount).await;
+        if let Err(e) = &checked {
+            self.metrics().package_refused(e);
+        }
+        checked
+    }
+
+    async fn check_package(
         &self,
         package: &PaymentPackage,
         min_amount: Amount,
@@ -104,6 +124,21 @@ impl Node {
     /// pays less than `min_amount` (the price of the call it pays for) without recording it:
     /// an underpaid package takes nothing from the payer.
     pub async fn verify_payment_package_min(
+        &self,
+        package: &PaymentPackage,
+        min_amount: Amount,
+    ) -> Result<VerifiedPayment, NodeError> {
+        let started = Instant::now();
+        let verified = self.verify_package(package, min_amount).await;
+        let metrics = self.metrics();
+        match &verified {
+            Ok(_) => metrics.receive_latency.observe(started.elapsed()),
+            Err(e) => metrics.package_refused(e),
+        }
+        verified
+    }
+
+    async fn verify_package(
         &self,
         package: &PaymentPackage,
         min_amount: Amount,

@@ -313,6 +313,11 @@ impl Node {
         }
     }
 
+    /// How many peers are connected now.
+    pub fn connected_peers(&self) -> usize {
+        lock(&self.peers().table).current.len()
+    }
+
     /// Whether a peer is connected.
     pub fn is_connected(&self, peer: Address) -> bool {
         lock(&self.peers().table).current.contains_key(&peer)

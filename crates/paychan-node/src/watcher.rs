@@ -43,6 +43,7 @@ pub(crate) async fn run(node: Node) {
             tokio::select! {
                 item = stream.next() => match item {
                     Some(Ok(record)) => {
+                        node.inner.metrics.ledger_answered();
                         if let Some(LedgerAction::SubmitVoucher(voucher)) = node.apply_ledger_event(&record).await {
                             let node = node.clone();
                             tokio::spawn(async move { submit(node, voucher).await });
@@ -92,6 +93,7 @@ async fn submit(node: Node, voucher: paychan_core::SignedVoucher) {
 /// Runs what is due at the ledger's time (settles, expired withdrawals).
 async fn settle_due(node: &Node) {
     if let Ok(now) = node.inner.ledger.now().await {
+        node.inner.metrics.ledger_answered();
         node.on_ledger_time(now).await;
     }
 }

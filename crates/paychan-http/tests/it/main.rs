@@ -12,6 +12,7 @@
 mod flow;
 mod front;
 mod harness;
+mod observe;
 mod packages;
 mod proxy;
 mod streams;

@@ -189,6 +189,7 @@ impl Node {
         let body = encode_message(message)?;
         let slot = self.slot_or_adopt(&id).await?;
         let _in_flight = slot.paying.lock().await;
+        let started = Instant::now();
         let (voucher, params) = self.sign_outgoing(&slot, amount, memo_of(&body)).await?;
         let peer = if params.party_a == self.address() {
             params.party_b
@@ -207,6 +208,8 @@ impl Node {
                 reply: Reply::Ok(response),
                 ..
             }) => {
+                self.inner.metrics.sent(amount);
+                self.inner.metrics.send_latency.observe(started.elapsed());
                 self.emit(NodeEvent::PaymentSent {
                     channel_id: id,
                     amount: amount.to_string(),
@@ -241,16 +244,22 @@ impl Node {
     }
 
     /// Takes back `voucher`, our latest on the channel of `slot`, after the peer refused it
-    /// ([`Channel::cancel_payment`]), committed before it returns.
+    /// ([`Channel::cancel_payment`]), committed before it returns. Answers the amount
+    /// taken back.
     pub(crate) async fn take_back(
         &self,
         slot: &Slot,
         voucher: &SignedVoucher,
-    ) -> Result<(), NodeError> {
+    ) -> Result<Amount, NodeError> {
         let mut entry = self.lock_entry(slot).await;
         let mut next = entry.state.clone();
         next.channel.cancel_payment(voucher)?;
-        self.save(&mut entry, next, vec![], None).await
+        let amount = voucher
+            .voucher
+            .cumulative
+            .saturating_sub(next.channel.balances().paid_by_me);
+        self.save(&mut entry, next, vec![], None).await?;
+        Ok(amount)
     }
 
     /// Signs our next voucher on the channel of `slot` for `amount` more, and records it as

@@ -142,10 +142,18 @@ impl Node {
 
     async fn on_pay(&self, peer: Address, request_id: u64, voucher: SignedVoucher, body: Vec<u8>) {
         let id = voucher.voucher.channel_id;
+        let started = Instant::now();
         let reply = self.serve_payment(peer, &voucher, &body).await;
+        let metrics = &self.inner.metrics;
         let reply = match reply {
-            Ok(response) => Reply::Ok(response),
-            Err(error) => Reply::Err(error),
+            Ok(response) => {
+                metrics.receive_latency.observe(started.elapsed());
+                Reply::Ok(response)
+            }
+            Err(error) => {
+                metrics.payment_refused(&error);
+                Reply::Err(error)
+            }
         };
         let _ = self
             .send(
@@ -382,6 +390,7 @@ impl Node {
         let remaining = next.channel.available(next.channel.role().peer());
         self.save(&mut entry, next, vec![row], None).await?;
         drop(entry);
+        self.inner.metrics.received(amount);
         if let Some(message) = message {
             self.emit(NodeEvent::PaymentReceived {
                 channel_id: voucher.voucher.channel_id,

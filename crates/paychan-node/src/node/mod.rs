@@ -18,7 +18,7 @@ use std::{
         Arc, Mutex as StdMutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
@@ -47,6 +47,7 @@ use crate::{
     error::{NodeError, PackageRejection},
     events::NodeEvent,
     lease::{ActiveLease, FencedLedger, FencedStore},
+    metrics::NodeMetrics,
     payouts::PayoutState,
     peers::{Peers, Wait},
 };
@@ -293,6 +294,8 @@ pub(crate) struct Inner {
     /// The lease of a high-availability background ([`NodeBuilder::lease`]); `None` for a
     /// node that owns its store.
     lease: Option<Arc<ActiveLease>>,
+    /// What the node counts for its operator.
+    pub(crate) metrics: NodeMetrics,
 }
 
 /// A paychan node. Cheap to clone: clones share the node.
@@ -430,8 +433,11 @@ impl NodeBuilder {
                 timers: StdMutex::new(timers),
                 timers_changed: Notify::new(),
                 lease: self.lease.clone(),
+                metrics: NodeMetrics::default(),
             }),
         };
+        // It answered the domain and the challenge floor just now.
+        node.inner.metrics.ledger_answered();
         if let Some(lease) = self.lease {
             node.track(tokio::spawn(lease.run()));
         }
@@ -578,6 +584,7 @@ impl Node {
                 .map_err(|e| NodeError::Protocol(format!("cannot encode channel: {e}")))?,
             updated_at: unix_now(),
         };
+        let started = Instant::now();
         let committed = self
             .inner
             .store
@@ -595,6 +602,7 @@ impl Node {
             self.reload(entry).await?;
         }
         committed?;
+        self.inner.metrics.store_commit.observe(started.elapsed());
         let exposure = next.channel.exposure();
         let id = next.channel.id();
         entry.state = next;

@@ -28,11 +28,14 @@ mod when;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The version and the commit it was built from (`build.rs`).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PAYCHAN_COMMIT"), ")");
 
 /// paychan: two-party, bidirectional, off-chain payment channels.
 #[derive(Parser)]
-#[command(name = "paychan", version, about, long_about = None)]
+#[command(name = "paychan", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -84,6 +87,12 @@ enum Command {
     /// Runs the payee's node for high availability: the key and the ledger work on the store
     /// the fronts share, one active at a time through a lease; the others stand by.
     Background(background::BackgroundArgs),
+    /// Prints the shell completion script for SHELL (bash, zsh, fish, elvish, powershell):
+    /// `paychan completions bash > ~/.local/share/bash-completion/completions/paychan`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +114,12 @@ fn main() -> ExitCode {
         Command::Proxy(args) => proxy::run(&args),
         Command::Front(args) => front::run(&args),
         Command::Background(args) => background::run(&args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "paychan", &mut out);
+            output::out!("{}", String::from_utf8_lossy(&out));
+            Ok(())
+        }
     };
     // Written to stdout before anything goes wrong: nothing left to print after `result`.
     let unwritten = output::finish();

@@ -25,7 +25,7 @@ use std::{
 
 use common::{
     Process, READY_TIMEOUT, command,
-    nodes::{Ledger, NodeDir, json, text},
+    nodes::{Ledger, NodeDir, json, ok, paychan, text},
 };
 
 /// One test at a time: the harness picks free ports before the nodes bind them, and the
@@ -187,5 +187,47 @@ fn channel_wait_re_attaches_to_a_close_started_without_waiting() {
         text(&out.stderr).contains("not closing"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// `--version` names the commit the binary was built from, and `paychan completions` prints
+/// a completion script for each shell that knows every command.
+#[test]
+fn the_version_names_its_commit_and_completions_cover_every_command() {
+    let version = ok(paychan(&["--version"]));
+    let commit = version
+        .trim()
+        .strip_prefix(&format!("paychan {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("unexpected --version: {version}"));
+    let hash = commit.trim_end_matches("-dirty");
+    assert!(
+        hash == "unknown" || (hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit())),
+        "{version}"
+    );
+    let bash = ok(paychan(&["completions", "bash"]));
+    assert!(
+        bash.starts_with("_paychan()"),
+        "{}",
+        &bash[..80.min(bash.len())]
+    );
+    for command in [
+        "node",
+        "channel",
+        "front",
+        "background",
+        "proxy",
+        "completions",
+    ] {
+        assert!(bash.contains(command), "bash completions lack {command}");
+    }
+    assert!(ok(paychan(&["completions", "zsh"])).starts_with("#compdef paychan"));
+    assert!(ok(paychan(&["completions", "fish"])).contains("complete -c paychan"));
+    let refused = paychan(&["completions", "tcsh"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("invalid value"),
+        "{}",
+        text(&refused.stderr)
     );
 }

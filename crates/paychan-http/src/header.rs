@@ -11,7 +11,11 @@
 
 use std::collections::BTreeMap;
 
-use paychan_core::{Address, Amount, B256, ChannelId, Signature, SigningKey, keccak256};
+use paychan_core::{
+    Address, Amount, B256, ChannelId, Domain, Signature, SigningKey,
+    front::{FrontCertificate, SignedFrontCertificate},
+    keccak256,
+};
 use serde::{Deserialize, Serialize};
 
 /// The authentication scheme name.
@@ -134,8 +138,12 @@ pub struct Receipt {
     pub remaining: Amount,
     /// The request paid for (`METHOD /path?query`).
     pub request: String,
-    /// The payee's signature of [`Receipt::digest`], if it signs receipts.
+    /// The payee's signature of [`Receipt::digest`], if it signs receipts, or a front's,
+    /// with the payee's certificate of the front's key in `certificate`.
     pub signature: Option<Signature>,
+    /// The payee's certificate of the front that signed the receipt, if a front did
+    /// (docs/HA.md: a front signs with a key of its own that cannot move funds).
+    pub certificate: Option<SignedFrontCertificate>,
 }
 
 impl Receipt {
@@ -160,10 +168,43 @@ impl Receipt {
         self.signature = Some(key.sign_hash(&self.digest()));
     }
 
-    /// Whether the receipt carries a valid signature of `payee`.
+    /// Signs the receipt as a front of the payee: with the front's own key, presenting the
+    /// payee's `certificate` of it.
+    pub fn sign_as_front(&mut self, front_key: &SigningKey, certificate: SignedFrontCertificate) {
+        self.sign(front_key);
+        self.certificate = Some(certificate);
+    }
+
+    /// Whether the receipt carries a valid signature of `payee` itself.
     pub fn is_signed_by(&self, payee: Address) -> bool {
         self.signature
             .is_some_and(|s| s.verify(&self.digest(), payee))
+    }
+
+    /// Who signed the receipt for `payee`: the payee itself, or a front whose certificate the
+    /// payee signed on the ledger `domain` and that has not expired at `now` (unix seconds).
+    /// The error says why neither did.
+    pub fn signer_for(&self, payee: Address, domain: &Domain, now: u64) -> Result<Address, String> {
+        let Some(signature) = self.signature else {
+            return Err("the receipt is not signed".to_owned());
+        };
+        if signature.verify(&self.digest(), payee) {
+            return Ok(payee);
+        }
+        let Some(certificate) = &self.certificate else {
+            return Err(format!("the receipt is not signed by the payee {payee}"));
+        };
+        let front = certificate.certificate.front;
+        certificate
+            .check(domain, payee, front, now)
+            .map_err(|e| format!("the receipt's front certificate is refused: {e}"))?;
+        if signature.verify(&self.digest(), front) {
+            Ok(front)
+        } else {
+            Err(format!(
+                "the receipt is signed by neither the payee {payee} nor its front {front}"
+            ))
+        }
     }
 
     /// The header value.
@@ -179,6 +220,16 @@ impl Receipt {
         if let Some(signature) = &self.signature {
             params.push(("signature", signature.0.to_string()));
         }
+        if let Some(SignedFrontCertificate {
+            certificate,
+            signature,
+        }) = &self.certificate
+        {
+            params.push(("front_payee", certificate.payee.to_string()));
+            params.push(("front", certificate.front.to_string()));
+            params.push(("front_expiry", certificate.expiry.to_string()));
+            params.push(("front_signature", signature.0.to_string()));
+        }
         write_params(&params)
     }
 
@@ -190,12 +241,32 @@ impl Receipt {
                 .get(name)
                 .ok_or_else(|| format!("the receipt has no {name}"))
         };
-        let signature = match params.get("signature") {
-            Some(text) => Some(
-                serde_json::from_value::<Signature>(serde_json::Value::String(text.clone()))
-                    .map_err(|_| "the receipt's signature is malformed".to_owned())?,
-            ),
+        let signature_of = |name: &str| -> Result<Option<Signature>, String> {
+            params
+                .get(name)
+                .map(|text| {
+                    serde_json::from_value::<Signature>(serde_json::Value::String(text.clone()))
+                        .map_err(|_| format!("the receipt's {name} is malformed"))
+                })
+                .transpose()
+        };
+        let signature = signature_of("signature")?;
+        let certificate = match signature_of("front_signature")? {
             None => None,
+            Some(signature) => Some(SignedFrontCertificate {
+                certificate: FrontCertificate {
+                    payee: field("front_payee")?
+                        .parse()
+                        .map_err(|_| "the receipt's front_payee is not an address".to_owned())?,
+                    front: field("front")?
+                        .parse()
+                        .map_err(|_| "the receipt's front is not an address".to_owned())?,
+                    expiry: field("front_expiry")?
+                        .parse()
+                        .map_err(|_| "the receipt's front_expiry is not a time".to_owned())?,
+                },
+                signature,
+            }),
         };
         Ok(Receipt {
             channel_id: field("channel_id")?
@@ -209,6 +280,7 @@ impl Receipt {
             remaining: parse_amount(field("remaining")?)?,
             request: field("request")?.clone(),
             signature,
+            certificate,
         })
     }
 }
@@ -443,6 +515,7 @@ mod tests {
             remaining: 970,
             request: "GET /weather?city=Oslo".into(),
             signature: None,
+            certificate: None,
         };
         assert_eq!(Receipt::parse(&receipt.to_header()).unwrap(), receipt);
         assert!(!receipt.is_signed_by(key.address()));
@@ -453,6 +526,72 @@ mod tests {
         altered.remaining = 971;
         assert!(!altered.is_signed_by(key.address()));
         assert!(!parsed.is_signed_by(Address::repeat_byte(9)));
+    }
+
+    /// A front signs receipts with its own key and presents the payee's certificate: the
+    /// receipt is accepted for the payee while the certificate holds, and refused for
+    /// another payee, after the expiry, with a forged certificate or another key's signature.
+    #[test]
+    fn a_front_signs_receipts_under_the_payees_certificate() {
+        let payee = SigningKey::from_entropy(&[7; 32]).unwrap();
+        let front = SigningKey::from_entropy(&[8; 32]).unwrap();
+        let domain = Domain::new(1337, Address::repeat_byte(0xcc));
+        let certificate = SignedFrontCertificate::sign(&payee, front.address(), 2_000, &domain);
+        let mut receipt = Receipt {
+            channel_id: ChannelId(B256::repeat_byte(1)),
+            payer: Address::repeat_byte(2),
+            amount: 10,
+            cumulative: 30,
+            remaining: 970,
+            request: "GET /weather".into(),
+            signature: None,
+            certificate: None,
+        };
+        assert_eq!(
+            receipt.signer_for(payee.address(), &domain, 1_000),
+            Err("the receipt is not signed".to_owned())
+        );
+        receipt.sign_as_front(&front, certificate);
+        let parsed = Receipt::parse(&receipt.to_header()).unwrap();
+        assert_eq!(parsed, receipt);
+        assert_eq!(
+            parsed.signer_for(payee.address(), &domain, 1_000),
+            Ok(front.address())
+        );
+        assert!(
+            !parsed.is_signed_by(payee.address()),
+            "not the payee's own signature"
+        );
+        // Another payee, an expired certificate, another ledger.
+        let refused = |r: &Receipt, payee: Address, domain: &Domain, now: u64| {
+            r.signer_for(payee, domain, now).unwrap_err()
+        };
+        assert!(refused(&parsed, Address::repeat_byte(9), &domain, 1_000).contains("payee"));
+        assert!(refused(&parsed, payee.address(), &domain, 2_001).contains("expired"));
+        let other = Domain::new(1, Address::repeat_byte(0xcc));
+        assert!(
+            refused(&parsed, payee.address(), &other, 1_000).contains("not signed by its payee")
+        );
+        // A certificate the front made up, and a receipt altered after signing.
+        let mut forged = parsed.clone();
+        forged.certificate = Some(SignedFrontCertificate::sign(
+            &front,
+            front.address(),
+            2_000,
+            &domain,
+        ));
+        assert!(refused(&forged, payee.address(), &domain, 1_000).contains("refused"));
+        let mut altered = parsed.clone();
+        altered.amount = 11;
+        assert!(refused(&altered, payee.address(), &domain, 1_000).contains("neither"));
+        // The payee's own signature needs no certificate.
+        let mut own = receipt.clone();
+        own.certificate = None;
+        own.sign(&payee);
+        assert_eq!(
+            own.signer_for(payee.address(), &domain, 5_000),
+            Ok(payee.address())
+        );
     }
 
     #[test]
@@ -490,6 +629,7 @@ mod tests {
             remaining: 970,
             request: "GET /search?q=a,b&name=\"x\"\\y, z=1".into(),
             signature: None,
+            certificate: None,
         };
         receipt.sign(&SigningKey::from_entropy(&[7; 32]).unwrap());
         let header = receipt.to_header();

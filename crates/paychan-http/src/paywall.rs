@@ -56,7 +56,7 @@ use axum::{
 };
 use futures::future::BoxFuture;
 use http::{HeaderValue, Request, StatusCode, header, request::Parts};
-use paychan_core::{Amount, ChannelId, SigningKey};
+use paychan_core::{Amount, ChannelId, SigningKey, front::SignedFrontCertificate};
 use paychan_node::{PaymentPackage, VerifiedPayment};
 use serde_json::Value;
 use tower::{Layer, Service};
@@ -92,6 +92,8 @@ struct Config {
     free_paths: Vec<String>,
     bind_requests: bool,
     receipt_key: Option<SigningKey>,
+    /// The payee's certificate of `receipt_key`, when a front signs (docs/HA.md).
+    receipt_certificate: Option<SignedFrontCertificate>,
     turns: Arc<Turns>,
 }
 
@@ -182,6 +184,7 @@ impl Paywall {
                 free_paths: vec![],
                 bind_requests: true,
                 receipt_key: None,
+                receipt_certificate: None,
                 turns: Arc::default(),
             }),
         }
@@ -196,6 +199,7 @@ impl Paywall {
             free_paths: c.free_paths.clone(),
             bind_requests: c.bind_requests,
             receipt_key: c.receipt_key.clone(),
+            receipt_certificate: c.receipt_certificate,
             turns: c.turns.clone(),
         };
         edit(&mut config);
@@ -231,7 +235,24 @@ impl Paywall {
 
     /// Signs every receipt with the payee's key (which must be the challenge's payee).
     pub fn sign_receipts(&self, key: SigningKey) -> Self {
-        self.with(|c| c.receipt_key = Some(key))
+        self.with(|c| {
+            c.receipt_key = Some(key);
+            c.receipt_certificate = None;
+        })
+    }
+
+    /// The same paywall, signing receipts as a front of the payee: with the front's own
+    /// `key`, presenting the payee's `certificate` of it (clients check both with
+    /// [`Receipt::signer_for`](crate::Receipt::signer_for)).
+    pub fn sign_receipts_as_front(
+        &self,
+        key: SigningKey,
+        certificate: SignedFrontCertificate,
+    ) -> Self {
+        self.with(|c| {
+            c.receipt_key = Some(key);
+            c.receipt_certificate = Some(certificate);
+        })
     }
 
     /// The challenge this paywall answers with (at its base price).
@@ -307,9 +328,12 @@ impl Paywall {
             remaining: verified.remaining,
             request,
             signature: None,
+            certificate: None,
         };
-        if let Some(key) = &self.config.receipt_key {
-            receipt.sign(key);
+        match (&self.config.receipt_key, self.config.receipt_certificate) {
+            (Some(key), Some(certificate)) => receipt.sign_as_front(key, certificate),
+            (Some(key), None) => receipt.sign(key),
+            (None, _) => {}
         }
         receipt
     }

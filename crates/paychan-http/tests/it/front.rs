@@ -1,12 +1,16 @@
 //! Fronts: three reverse proxies whose paywalls verify against one shared store
 //! (`StorePayee`), with no payee node in the process. The same package presented to two
-//! fronts at the same instant is served once and counted once, every time.
+//! fronts at the same instant is served once and counted once, every time. Each front signs
+//! its receipts with a key of its own under the payee's certificate, and the payer accepts
+//! them for the payee.
 
 use std::sync::Arc;
 
 use axum::{Router, routing::get};
-use paychan_core::{Amount, ChannelId};
-use paychan_http::{Challenge, Paywall, Verifier, header::authorization, proxy};
+use paychan_core::{Amount, ChannelId, front::SignedFrontCertificate};
+use paychan_http::{
+    Challenge, Paywall, Verifier, client::read_receipt, header::authorization, proxy,
+};
 use paychan_ledger::LedgerQuery;
 use paychan_node::{ChannelPolicy, front::StorePayee, testkit};
 use paychan_store::{Direction, Durability, SqliteStore, Store};
@@ -25,7 +29,13 @@ async fn the_same_package_at_two_fronts_at_once_is_served_and_counted_once() {
     let ledger: Arc<dyn LedgerQuery> = Arc::new(net.ledger.account(net.a.key.clone()));
     let domain = net.a.domain();
     let mut fronts = vec![];
-    for _ in 0..3 {
+    let mut front_keys = vec![];
+    for n in 0..3u8 {
+        // The payee certifies the front's own key once; the front never sees the payee's.
+        let front_key = paychan_core::SigningKey::from_entropy(&[0xf0 + n; 32]).unwrap();
+        let certificate =
+            SignedFrontCertificate::sign(&net.c.key, front_key.address(), u64::MAX, &domain);
+        front_keys.push(front_key.address());
         let verifier: Arc<dyn Verifier> = Arc::new(
             StorePayee::new(
                 payee,
@@ -43,7 +53,9 @@ async fn the_same_package_at_two_fronts_at_once_is_served_and_counted_once() {
             contract: domain.verifying_contract(),
             node: None,
         };
-        let paywall = Paywall::new(verifier, challenge).bind_requests(false);
+        let paywall = Paywall::new(verifier, challenge)
+            .bind_requests(false)
+            .sign_receipts_as_front(front_key, certificate);
         let router = proxy::router(
             format!("http://{upstream}").parse().unwrap(),
             reqwest::Client::new(),
@@ -65,7 +77,16 @@ async fn the_same_package_at_two_fronts_at_once_is_served_and_counted_once() {
                 .send()
         };
         let (first, second) = tokio::join!(call(x), call(y));
-        let statuses = [first.unwrap().status(), second.unwrap().status()];
+        let (first, second) = (first.unwrap(), second.unwrap());
+        for answer in [&first, &second] {
+            if answer.status().is_success() {
+                let receipt = read_receipt(answer.headers()).unwrap().unwrap();
+                let signer = receipt.signer_for(payee, &domain, 0).unwrap();
+                assert!(front_keys.contains(&signer), "signed by {signer}");
+                assert!(!receipt.is_signed_by(payee), "the payee's key is not there");
+            }
+        }
+        let statuses = [first.status(), second.status()];
         let served = statuses.iter().filter(|s| s.is_success()).count();
         assert_eq!(served, 1, "round {round}: {statuses:?}");
         assert!(statuses.iter().all(|s| s.is_success() || s.as_u16() == 402));

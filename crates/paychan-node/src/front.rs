@@ -67,7 +67,6 @@ pub struct StorePayee {
 }
 
 /// A channel's state as read from the store, and the version it was read at (0: no row).
-#[derive(Clone)]
 struct Loaded {
     state: Persisted,
     version: u64,
@@ -146,33 +145,30 @@ impl StorePayee {
         let v = &voucher.voucher;
         let id = v.channel_id;
         let mut attempt: usize = 0;
-        // The first decision may use the row in memory; every later one reads the store.
-        let mut fresh = false;
         loop {
             attempt = attempt.saturating_add(1);
-            let cached = if fresh || !record {
-                None
-            } else {
-                self.take_checked(id, v.sequence)
-            };
+            // A record's first decision may use the row its check read; every later one
+            // reads the store.
+            let cached = (record && attempt == 1)
+                .then(|| self.take_checked(id, v.sequence))
+                .flatten();
             let from_cache = cached.is_some();
-            let loaded = match cached {
+            let mut loaded = match cached {
                 Some(loaded) => loaded,
                 None => self.load(id, &params).await?,
             };
-            fresh = true;
             let mut step =
                 self.manager
                     .check_voucher(&loaded.state.channel, &voucher, v.memo, Funds::Known);
-            // What a check keeps for the record that follows (before anything is applied).
-            let checked = (!record).then(|| loaded.clone());
-            let mut state = loaded.state;
             if let VoucherStep::RefreshDeposits { .. } = step {
                 // Our rows may lag behind the ledger's confirmed deposits.
-                self.refresh(id, &mut state).await?;
-                step =
-                    self.manager
-                        .check_voucher(&state.channel, &voucher, v.memo, Funds::Refreshed);
+                self.refresh(id, &mut loaded.state).await?;
+                step = self.manager.check_voucher(
+                    &loaded.state.channel,
+                    &voucher,
+                    v.memo,
+                    Funds::Refreshed,
+                );
             }
             let accepted = match step {
                 VoucherStep::Accept(accepted) => accepted,
@@ -190,9 +186,7 @@ impl StorePayee {
                     min: min_amount,
                 }));
             }
-            let mut next = state;
-            next.channel = accepted.next;
-            let remaining = next.channel.available(next.channel.role().peer());
+            let remaining = accepted.next.available(accepted.next.role().peer());
             let payment = PaymentRow {
                 channel_id: id,
                 direction: Direction::Incoming,
@@ -213,11 +207,11 @@ impl StorePayee {
             };
             if !record {
                 // The record of this voucher that follows the call starts from this row.
-                if let Some(checked) = checked {
-                    self.remember(id, v.sequence, checked);
-                }
+                self.remember(id, v.sequence, loaded);
                 return Ok(verified);
             }
+            let mut next = loaded.state;
+            next.channel = accepted.next;
             let row = row_of(next, loaded.version)?;
             let batch = Batch {
                 channels: vec![row],

@@ -436,7 +436,7 @@ impl Node {
         // Marks the channel opened with the ledger's deposits, which reports it once
         // (`channel_created_by_peer`).
         self.refresh_deposits(&slot).await;
-        tracing::info!(channel = %id, %peer, "learned a channel from a payment package");
+        tracing::info!(channel = %id, %peer, "learned a channel from the ledger");
         Ok(slot)
     }
 

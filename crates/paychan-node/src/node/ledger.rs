@@ -83,19 +83,17 @@ impl Node {
         let mut attempt: usize = 0;
         let outcome = loop {
             attempt = attempt.saturating_add(1);
-            let saved = match self.reload(&mut entry).await {
-                Ok(_) => {
-                    let mut next = entry.state.clone();
-                    let outcome = self
-                        .inner
-                        .manager
-                        .handle_ledger_events(&mut next.channel, &[record.event]);
-                    self.save(&mut entry, next, vec![], cursor)
-                        .await
-                        .map(|()| outcome)
-                }
-                Err(e) => Err(e),
-            };
+            let saved = async {
+                self.reload(&mut entry).await?;
+                let mut next = entry.state.clone();
+                let outcome = self
+                    .inner
+                    .manager
+                    .handle_ledger_events(&mut next.channel, &[record.event]);
+                self.save(&mut entry, next, vec![], cursor).await?;
+                Ok::<_, NodeError>(outcome)
+            }
+            .await;
             match saved {
                 Ok(outcome) => break outcome,
                 Err(e) if is_conflict(&e) && attempt < MAX_RELOADS => {}

@@ -84,6 +84,7 @@ pub mod tokens;
 pub mod types;
 
 pub use crate::{
+    auth::{BEARER_PROTOCOL_PREFIX, SUBPROTOCOL},
     config::RpcConfig,
     dial::{DialError, Dialer},
     error::{ErrorData, RpcError},

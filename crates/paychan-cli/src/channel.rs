@@ -1,4 +1,5 @@
-//! `paychan channel open|pay|message|deposit|withdraw|close|list|info|auto-refill` and
+//! `paychan channel open|pay|message|deposit|withdraw|close|list|info|auto-refill`, the
+//! proposal decisions `paychan channel proposals|accept|reject` ([`crate::proposals`]), and
 //! `paychan info`: clients of a running `paychan node`, through its JSON-RPC API.
 //!
 //! The API's URL and token come from the data directory (`rpc.listen` and `rpc.token_file`
@@ -168,6 +169,24 @@ enum ChannelCommand {
         /// The amount deposited.
         #[arg(value_parser = amount)]
         amount: Amount,
+    },
+    /// Lists the channel proposals waiting for our decision (a node with
+    /// rpc.proposal_decisions = true), with the time left to decide each.
+    Proposals,
+    /// Accepts the channel proposal CHANNEL: the proposer then opens it on the ledger.
+    Accept {
+        /// The proposed channel's id (from `channel proposals`).
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+    },
+    /// Rejects the channel proposal CHANNEL.
+    Reject {
+        /// The proposed channel's id (from `channel proposals`).
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// Why, told to the proposer.
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -630,6 +649,11 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                     c.balances.paid_by_peer
                 );
             }
+        }
+        ChannelCommand::Proposals => crate::proposals::list(api).await?,
+        ChannelCommand::Accept { channel } => crate::proposals::accept(api, *channel).await?,
+        ChannelCommand::Reject { channel, reason } => {
+            crate::proposals::reject(api, *channel, reason.as_deref()).await?;
         }
         ChannelCommand::Info { channel } => {
             let view: ChannelView = api

@@ -34,6 +34,9 @@ pub(crate) const KEYSTORE_FILE: &str = "keystore.json";
 pub(crate) const PLAINTEXT_KEY_FILE: &str = "node.key";
 /// The token file's default name.
 pub(crate) const TOKEN_FILE: &str = "rpc.token";
+/// Seconds a channel proposal waits for a decision over the API: below the 30 s proposers
+/// wait by default (`node.request_timeout`), so the proposer hears the verdict.
+pub(crate) const DEFAULT_DECISION_TIMEOUT: u64 = 20;
 
 /// Default addresses: the API, the ledger served by `paychan ledger serve`, peers over TCP.
 pub(crate) const DEFAULT_RPC_LISTEN: &str = "127.0.0.1:6333";
@@ -124,6 +127,11 @@ pub(crate) struct RpcSection {
     pub(crate) max_request_body_size: u32,
     pub(crate) max_batch_len: u32,
     pub(crate) max_connections: u32,
+    /// Whether channel proposals wait for a decision over the API (`paychan channel
+    /// accept`/`reject`) instead of being decided by the policy alone.
+    pub(crate) proposal_decisions: bool,
+    /// Seconds a proposal waits for that decision before it is rejected.
+    pub(crate) decision_timeout: u64,
     /// `[rpc.aa]`: the aa-channels compatibility listener, off without the section.
     pub(crate) aa: Option<AaSection>,
 }
@@ -165,6 +173,8 @@ impl Default for RpcSection {
             max_request_body_size: defaults.max_request_body_size,
             max_batch_len: defaults.max_batch_len,
             max_connections: defaults.max_connections,
+            proposal_decisions: false,
+            decision_timeout: DEFAULT_DECISION_TIMEOUT,
             aa: None,
         }
     }
@@ -400,6 +410,9 @@ impl Config {
         }
         paychan_rpc::auth::AuthLayer::new("0123456789abcdef", &self.rpc.allowed_origins)
             .map_err(|e| anyhow::anyhow!("rpc.allowed_origins: {e}"))?;
+        if self.rpc.decision_timeout == 0 || self.rpc.decision_timeout > 3600 {
+            bail!("rpc.decision_timeout must be between 1 and 3600 seconds");
+        }
         if self.rpc.max_connections == 0 {
             bail!("rpc.max_connections must be positive");
         }
@@ -542,6 +555,12 @@ allowed_origins = []
 max_request_body_size = {max_body}
 max_batch_len = {max_batch}
 max_connections = {max_connections}
+# Decide each incoming channel proposal (after the [node] policy passed it) over the API:
+# `paychan channel proposals`, `paychan channel accept ID`, `paychan channel reject ID`.
+# A proposal undecided after decision_timeout seconds is rejected; keep it below the
+# proposers' request_timeout (30 s by default) or they give up first.
+proposal_decisions = false
+decision_timeout = {decision_timeout}
 
 # A second listener speaking aa-channels-lib's RPC (rpcify): aa's parameter orders and
 # answers, events pushed to every WebSocket client. See docs/AA_CHANNELS.md. Uncomment to
@@ -619,6 +638,7 @@ unconfirmed_total = "0"
             token_file = toml_string(TOKEN_FILE),
             max_body = rpc.max_request_body_size,
             max_batch = rpc.max_batch_len,
+            decision_timeout = DEFAULT_DECISION_TIMEOUT,
             max_connections = rpc.max_connections,
             ledger_url = toml_string(self.ledger_url),
             min_period = policy.min_challenge_period,

@@ -21,6 +21,7 @@ mod ops;
 mod output;
 mod package;
 mod pair;
+mod proposals;
 mod proxy;
 mod signals;
 mod tokens;

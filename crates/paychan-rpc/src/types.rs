@@ -13,6 +13,40 @@ pub fn amount_string(amount: Amount) -> String {
     amount.to_string()
 }
 
+/// A channel proposal waiting for the user's decision (`list_proposals`, notification
+/// `proposal`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// The channel it would open: what `accept_proposal` / `reject_proposal` name.
+    pub channel_id: ChannelId,
+    /// The proposer.
+    pub peer: Address,
+    /// What the proposer deposits at open, as a decimal string.
+    pub deposit: String,
+    /// The asset: zero for the ledger's native asset.
+    pub token: Address,
+    /// The challenge period, in seconds.
+    pub challenge_period: u64,
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub received_at_ms: u64,
+    /// When it is rejected if undecided, in milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+impl From<&paychan_node::decisions::PendingProposal> for ProposalView {
+    fn from(p: &paychan_node::decisions::PendingProposal) -> Self {
+        ProposalView {
+            channel_id: p.channel_id,
+            peer: p.peer,
+            deposit: amount_string(p.deposit),
+            token: p.token,
+            challenge_period: p.challenge_period,
+            received_at_ms: p.received_at_ms,
+            expires_at_ms: p.expires_at_ms,
+        }
+    }
+}
+
 /// `create_payment_package`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreatedPackage {

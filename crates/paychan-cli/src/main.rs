@@ -3,6 +3,7 @@
 mod background;
 mod backup;
 mod bench;
+mod certify;
 mod channel;
 mod config;
 mod contacts;
@@ -85,6 +86,9 @@ enum Command {
     /// Runs a stateless payee for high availability: the proxy's paywall verifying packages
     /// against a store any number of fronts share (PostgreSQL, MariaDB), holding no key.
     Front(front::FrontArgs),
+    /// Certifies a front's own key for the payee of this data directory, so its fronts sign
+    /// receipts (`paychan front --receipt-key --certificate`) with keys that hold no funds.
+    CertifyFront(certify::CertifyArgs),
     /// Runs the payee's node for high availability: the key and the ledger work on the store
     /// the fronts share, one active at a time through a lease; the others stand by.
     Background(background::BackgroundArgs),
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
         Command::Front(args) => front::run(&args),
+        Command::CertifyFront(args) => certify::run(&args),
         Command::Background(args) => background::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();

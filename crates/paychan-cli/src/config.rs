@@ -96,6 +96,9 @@ pub(crate) struct NodeSection {
     pub(crate) default_response: Option<serde_json::Value>,
     /// The most messages of one peer handled at once (reads from it pause beyond).
     pub(crate) max_requests_per_peer: u64,
+    /// A YAML contacts file the node loads and reloads when it changes (relative to the
+    /// data directory).
+    pub(crate) contacts_file: Option<PathBuf>,
 }
 
 impl Default for NodeSection {
@@ -113,6 +116,7 @@ impl Default for NodeSection {
             proposal_expiry: node.proposal_expiry.as_secs(),
             default_response: None,
             max_requests_per_peer: u64::try_from(node.max_requests_per_peer).unwrap_or(u64::MAX),
+            contacts_file: None,
         }
     }
 }
@@ -521,6 +525,9 @@ impl Template<'_> {
 # Peers to keep connected (reconnecting with backoff), as "ADDRESS@HOST:PORT" or
 # "ADDRESS@ws://HOST:PORT/PATH". Channels can also be opened to a peer URL directly.
 peers = []
+# A contacts file (YAML, `alias: peer` per line, as `paychan contacts export` writes it),
+# loaded at start and reloaded whenever it changes; aliases removed from it are removed.
+# contacts_file = "contacts.yaml"
 # The node key: keystore.json (Ethereum V3 keystore, encrypted) or node.key (plaintext).
 key_file = {key_file}
 # Challenge period of the channels this node opens, in seconds: how long the peer has to

@@ -173,6 +173,9 @@ async fn serve(
     );
     let log_events = tokio::spawn(log_events(node.clone()));
 
+    if let Some(file) = &config.node.contacts_file {
+        crate::contacts_file::watch(node.clone(), in_dir(&dir, file));
+    }
     let networking = start_networking(&node, &config.node).await?;
     let rpc_config = RpcConfig::new(token)
         .with_listen(config.rpc.listen)

@@ -7,6 +7,7 @@ mod certify;
 mod channel;
 mod config;
 mod contacts;
+mod contacts_file;
 mod daemon;
 mod demo;
 mod demo_ledger;

@@ -1,7 +1,9 @@
 //! Channel proposals decided from the command line: bob's node runs with
 //! `rpc.proposal_decisions = true`; alice's `paychan channel open` waits while bob lists the
 //! proposal (`channel proposals`) and accepts or rejects it (`channel accept|reject`).
-//! A rejected proposal leaves no channel and moves no money.
+//! A rejected proposal leaves no channel and moves no money. On the way, `info` and
+//! `channel list` as a user reads them, a mistyped JSON message, and a local error under
+//! `--json`.
 
 #![allow(
     clippy::unwrap_used,
@@ -25,6 +27,14 @@ use common::{
     READY_TIMEOUT, command,
     nodes::{FUNDS, Ledger, NodeDir, json, ok, text},
 };
+
+/// `paychan info --data-dir DIR --json`.
+fn info(node: &NodeDir) -> std::process::Output {
+    command()
+        .args(["info", "--data-dir", node.dir(), "--json"])
+        .output()
+        .unwrap()
+}
 use serde_json::Value;
 
 /// `paychan channel open PEER DEPOSIT` by `node`, running in the background.
@@ -99,6 +109,40 @@ fn proposals_are_accepted_and_rejected_from_the_command_line() {
     assert_eq!(opened["channel_id"], id.as_str());
     assert_eq!(opened["status"], "open");
     assert_eq!(ledger.balance(&alice.address), FUNDS - 300);
+
+    // `info` counts peers and channels; `channel list` has headers; a message that looks
+    // like JSON but does not parse is sent as a string, with a warning.
+    let info = json(info(&bob));
+    assert_eq!(info["connected_peers"], 1);
+    assert_eq!(info["channels"]["open"], 1);
+    assert_eq!(info["channels"]["peer_available"], "300");
+    assert_eq!(info["channels"]["my_available"], "0");
+    let listed = ok(command()
+        .args(["channel", "list", "--data-dir", alice.dir()])
+        .output()
+        .unwrap());
+    assert!(listed.starts_with("CHANNEL"), "{listed}");
+    assert!(listed.contains(&id), "{listed}");
+    let paid = alice.channel(&["pay", &id, "1", "{\"typo\": "]);
+    assert!(paid.status.success(), "{}", text(&paid.stderr));
+    assert!(
+        text(&paid.stderr).contains("looks like JSON but does not parse"),
+        "{}",
+        text(&paid.stderr)
+    );
+    // A local error under --json is JSON on stdout too.
+    let local = command()
+        .args(["channel", "list", "--json", "--rpc", "http://127.0.0.1:9"])
+        .args(["--token-file", "/nonexistent/rpc.token"])
+        .output()
+        .unwrap();
+    assert!(!local.status.success());
+    let error: Value = serde_json::from_str(&text(&local.stdout)).unwrap();
+    assert_eq!(error["error"]["category"], "local");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("rpc.token"),
+        "{error}"
+    );
 
     // Rejected with a reason: alice's open fails with it; her funds stay where they were.
     let opening = open(&alice, &bob.tcp_url(), "200");

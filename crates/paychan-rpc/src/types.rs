@@ -140,6 +140,30 @@ pub struct NodeInfo {
     /// What the ledger holds for the node from payouts it could not deliver, in the native
     /// asset (claimable with `paychan eth claim`; `null` if unknown).
     pub unclaimed: Option<String>,
+    /// How many peers are connected now.
+    #[serde(default)]
+    pub connected_peers: u64,
+    /// The node's channels, counted and summed.
+    #[serde(default)]
+    pub channels: ChannelTotals,
+}
+
+/// The channels of [`NodeInfo`]: how many in each phase, and what is available in the open
+/// ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelTotals {
+    /// Every channel the node knows, closed ones included.
+    pub total: u64,
+    /// Open channels.
+    pub open: u64,
+    /// Channels proposed or being opened on the ledger.
+    pub opening: u64,
+    /// Channels closing (a unilateral close in its challenge period).
+    pub closing: u64,
+    /// What we may pay or withdraw, summed over the open channels (a decimal string).
+    pub my_available: String,
+    /// What the peers may pay or withdraw, summed over the open channels.
+    pub peer_available: String,
 }
 
 /// The ledger part of [`NodeInfo`].

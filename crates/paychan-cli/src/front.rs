@@ -202,11 +202,11 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
         let source = PaywallSource {
             metrics,
             verifying,
-            upstream: format!(
+            upstreams: vec![format!(
                 "{}:{}",
                 upstream.host_str().unwrap_or_default(),
                 upstream.port_or_known_default().unwrap_or(80)
-            ),
+            )],
             listen: local,
         };
         let endpoints = ops::start(args.metrics.metrics_listen, Arc::new(source)).await?;

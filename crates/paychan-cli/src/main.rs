@@ -25,6 +25,7 @@ mod package;
 mod pair;
 mod proposals;
 mod proxy;
+mod proxy_config;
 mod signals;
 mod tokens;
 mod when;

@@ -140,7 +140,10 @@ fn proposals_are_accepted_and_rejected_from_the_command_line() {
     let error: Value = serde_json::from_str(&text(&local.stdout)).unwrap();
     assert_eq!(error["error"]["category"], "local");
     assert!(
-        error["error"]["message"].as_str().unwrap().contains("rpc.token"),
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rpc.token"),
         "{error}"
     );
 

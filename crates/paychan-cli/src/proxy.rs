@@ -14,6 +14,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, anyhow};
+use axum_server::tls_rustls::RustlsConfig;
 use paychan_core::Amount;
 use paychan_http::{CallLog, Paywall, PaywallMetrics, RpcVerifier, Verifier, proxy};
 
@@ -40,6 +41,12 @@ pub(crate) struct ProxyArgs {
     /// Where the proxy listens (the config file's `listen` wins).
     #[arg(long, default_value = "127.0.0.1:8402")]
     listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM), with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// A path served for free (exact, or a prefix when it ends with `/`); repeatable.
     #[arg(long = "free", value_name = "PATH")]
     free: Vec<String>,
@@ -89,6 +96,15 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
         .and_then(|(f, _)| f.listen)
         .unwrap_or(args.listen);
     let unbound = args.unbound || file.as_ref().is_some_and(|(f, _)| f.unbound);
+    let tls = match (
+        &args.tls_cert,
+        &args.tls_key,
+        file.as_ref().and_then(|(f, _)| f.tls.as_ref()),
+    ) {
+        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
+        (_, _, Some(tls)) => Some((tls.cert.clone(), tls.key.clone())),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -140,10 +156,27 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
             (None, None) => return Err(anyhow!("give --upstream, or --config")),
         };
         let router = router.layer(CallLog::new(metrics.clone()));
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = std::net::TcpListener::bind(listen)
             .with_context(|| format!("cannot listen on {listen}"))?;
+        listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
+        let tls = match &tls {
+            Some((cert, key)) => {
+                // The peer transports' provider; a second install is harmless.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot use the TLS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                Some(config)
+            }
+            None => None,
+        };
         let source = PaywallSource {
             metrics,
             verifying: Verifying::Node(RpcVerifier::new(&url, &token).map_err(|e| anyhow!("{e}"))?),
@@ -162,15 +195,31 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
         let endpoints = ops::start(args.metrics.metrics_listen, Arc::new(source)).await?;
         // Installed before the banner, so a SIGTERM right after it is not missed.
         let signals = crate::signals::Signals::install()?;
-        outln!("paychan proxy on http://{local} -> {banner}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        outln!("paychan proxy on {scheme}://{local} -> {banner}");
         if let Some(endpoints) = &endpoints {
             outln!("  metrics http://{}/metrics", endpoints.addr());
         }
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = signals.wait().await;
-            })
-            .await
-            .context("serving")
+        match tls {
+            Some(config) => {
+                let handle = axum_server::Handle::new();
+                let stopping = handle.clone();
+                tokio::spawn(async move {
+                    let _ = signals.wait().await;
+                    stopping.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+                });
+                axum_server::from_tcp_rustls(listener, config)?
+                    .handle(handle)
+                    .serve(router.into_make_service())
+                    .await
+                    .context("serving")
+            }
+            None => axum::serve(tokio::net::TcpListener::from_std(listener)?, router)
+                .with_graceful_shutdown(async {
+                    let _ = signals.wait().await;
+                })
+                .await
+                .context("serving"),
+        }
     })
 }

@@ -5,6 +5,10 @@
 //! listen = "127.0.0.1:8402"      # optional (else --listen)
 //! unbound = false                # optional: accept packages that do not name their request
 //!
+//! [tls]                          # optional: serve HTTPS (paths relative to this file)
+//! cert = "cert.pem"              # the certificate chain, PEM
+//! key = "key.pem"                # its private key, PEM
+//!
 //! [[service]]
 //! name = "quotes"
 //! upstream = "http://127.0.0.1:18080"
@@ -20,7 +24,11 @@
 //! request. A body's size is its `Content-Length`; a body sent without one (chunked) is priced
 //! as [`CHUNKED_BODY_KIB`] KiB, so clients that pay by size send the length.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{Context, Result, bail};
 use paychan_core::Amount;
@@ -39,8 +47,17 @@ pub(crate) struct ProxyFile {
     pub(crate) listen: Option<SocketAddr>,
     #[serde(default)]
     pub(crate) unbound: bool,
+    pub(crate) tls: Option<TlsSection>,
     #[serde(rename = "service", default)]
     pub(crate) services: Vec<ServiceSection>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// `[[service]]`.
@@ -160,8 +177,13 @@ fn rate(text: &str) -> Result<(u32, Duration)> {
 pub(crate) fn load(path: &Path) -> Result<(ProxyFile, Vec<Parsed>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the proxy config {}", path.display()))?;
-    let file: ProxyFile = toml::from_str(&text)
+    let mut file: ProxyFile = toml::from_str(&text)
         .with_context(|| format!("{} is not a proxy config", path.display()))?;
+    if let Some(tls) = &mut file.tls {
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        tls.cert = base.join(&tls.cert);
+        tls.key = base.join(&tls.key);
+    }
     if file.services.is_empty() {
         bail!("{}: no [[service]]: nothing to proxy", path.display());
     }

@@ -50,12 +50,15 @@ fn services_of_a_config_file_with_their_prices_rules_and_rate_limits() {
             tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
             addr
         };
-        let quotes = axum::Router::new().route(
-            "/quote/{symbol}",
-            axum::routing::get(|axum::extract::Path(s): axum::extract::Path<String>| async move {
-                format!("{s}: 42")
-            }),
-        );
+        let quotes =
+            axum::Router::new().route(
+                "/quote/{symbol}",
+                axum::routing::get(
+                    |axum::extract::Path(s): axum::extract::Path<String>| async move {
+                        format!("{s}: 42")
+                    },
+                ),
+            );
         let uploads = axum::Router::new().route(
             "/upload",
             axum::routing::post(|body: String| async move { format!("{} bytes", body.len()) }),
@@ -101,7 +104,8 @@ price_per_kib = "2"
     let banner = proxy.log();
     assert!(banner.contains("3 services for"), "{banner}");
     assert!(
-        banner.contains("quotes: */quote/ -> ") && banner.contains("3 calls per 1 h 0 min per payer"),
+        banner.contains("quotes: */quote/ -> ")
+            && banner.contains("3 calls per 1 h 0 min per payer"),
         "{banner}"
     );
     assert!(banner.contains("5 per call + 2 per KiB"), "{banner}");

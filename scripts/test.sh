@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; the aa-channels
-# conformance client's `ws` into tests/aa-conformance/node_modules; Python's websockets for the
+# conformance client's `ws` into tests/aa-conformance/node_modules; playwright-core into
+# tests/dashboard/node_modules for the dashboard's browser test; Python's websockets for the
 # example payment handler; Debian's haproxy for the high-availability test), then runs
 # `cargo test --workspace` with any extra arguments.
 # Needs Node.js >= 20 with npm and python3 with pip, and the servers of paychan-store's tests
@@ -19,6 +20,11 @@ if [ ! -f tests/aa-conformance/node_modules/.package-lock.json ] \
     || [ tests/aa-conformance/package-lock.json -nt tests/aa-conformance/node_modules/.package-lock.json ]; then
     echo "== npm ci in tests/aa-conformance/ (ws; pinned)"
     (cd tests/aa-conformance && npm ci --no-audit --no-fund)
+fi
+if [ ! -f tests/dashboard/node_modules/.package-lock.json ] \
+    || [ tests/dashboard/package-lock.json -nt tests/dashboard/node_modules/.package-lock.json ]; then
+    echo "== npm ci in tests/dashboard/ (playwright-core; pinned)"
+    (cd tests/dashboard && npm ci --no-audit --no-fund)
 fi
 if ! command -v haproxy >/dev/null; then
     # The high-availability deployment test puts three fronts behind a real haproxy.

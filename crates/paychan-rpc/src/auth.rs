@@ -15,7 +15,11 @@
 //!    minted by the node ([`crate::tokens`]) is let through too, and the middleware tells the
 //!    methods who called by attaching a [`Caller`] to the request: the JSON-RPC middleware
 //!    ([`crate::tokens`]'s scope check) then refuses every call outside the token's scopes.
-//! 3. **Browsers' WebSockets.** A browser's `WebSocket` cannot set `Authorization`; the one
+//! 3. **The node's own page.** The dashboard's static files ([`crate::dashboard`]) are served
+//!    without a token (they hold no data), and the origin of a page the node served itself
+//!    (`http://` + the `Host` it was reached by, when that is a loopback address) is allowed
+//!    beside the configured ones.
+//! 4. **Browsers' WebSockets.** A browser's `WebSocket` cannot set `Authorization`; the one
 //!    header its page controls is `Sec-WebSocket-Protocol`. A WebSocket upgrade may therefore
 //!    carry the token as the subprotocol [`BEARER_PROTOCOL_PREFIX`]`<token>`, offered next to
 //!    [`SUBPROTOCOL`] (`new WebSocket(url, ["paychan.v1", "paychan.bearer." + token])`); the
@@ -144,7 +148,18 @@ impl Policy {
         };
         let origin = value.to_str().map_err(|_| ())?;
         let origin = normalize(origin);
-        if self.origins.contains(&origin) {
+        // The node's own dashboard, reached by a loopback address (a rebound domain name
+        // would be named in Host, and is not loopback).
+        let own = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|host| crate::dashboard::is_loopback_host(host))
+            .is_some_and(|host| {
+                let host = host.to_ascii_lowercase();
+                origin == format!("http://{host}") || origin == format!("https://{host}")
+            });
+        if own || self.origins.contains(&origin) {
             Ok(Some(value.clone()))
         } else {
             Err(())
@@ -268,6 +283,11 @@ where
     }
 
     fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
+        if request.method() == Method::GET
+            && let Some(page) = crate::dashboard::asset(request.uri().path())
+        {
+            return Box::pin(async { Ok(page) });
+        }
         let origin = match self.policy.origin(&request) {
             Ok(origin) => origin,
             Err(()) => {

@@ -80,6 +80,7 @@ mod api;
 pub mod auth;
 pub mod client;
 pub mod config;
+mod dashboard;
 pub mod dial;
 pub mod error;
 pub mod params;

@@ -70,6 +70,7 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -13,7 +13,7 @@ use paychan_core::Address;
 use tokio::{
     net::TcpStream,
     sync::{broadcast, mpsc, oneshot},
-    time::{Instant, interval, timeout},
+    time::{Instant, interval_at, timeout},
 };
 use tokio_tungstenite::tungstenite::{
     Message,
@@ -187,7 +187,12 @@ async fn control_loop(
     stop: &mut broadcast::Receiver<()>,
 ) -> Option<(u16, String)> {
     let config = &shared.config;
-    let mut pings = interval(config.ping_interval);
+    let mut pings = interval_at(
+        Instant::now()
+            .checked_add(config.ping_interval)
+            .unwrap_or_else(Instant::now),
+        config.ping_interval,
+    );
     let mut heard = Instant::now();
     let mut rate = pipe::Rate::new(config);
     loop {

@@ -93,9 +93,15 @@ async fn nodes_without_open_ports_pay_both_ways_through_a_relay() {
     let id = b.create_channel(a.address(), 1_000).await.unwrap();
     a.deposit(id, 1_000).await.unwrap();
     for n in 0..30u64 {
-        let paid = b.send_message_and_pay(id, &json!({ "n": n }), 2).await.unwrap();
+        let paid = b
+            .send_message_and_pay(id, &json!({ "n": n }), 2)
+            .await
+            .unwrap();
         assert_eq!(paid, json!({ "result": n }));
-        let paid = a.send_message_and_pay(id, &json!({ "n": n }), 1).await.unwrap();
+        let paid = a
+            .send_message_and_pay(id, &json!({ "n": n }), 1)
+            .await
+            .unwrap();
         assert_eq!(paid, json!({ "result": n }));
     }
     let seen_by_b = b.channel_info(id).await.unwrap().balances;
@@ -125,8 +131,12 @@ async fn payments_continue_when_the_relay_restarts() {
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let payer = {
-        let (a_address, b, done, failed) =
-            (a.address(), b.clone(), Arc::clone(&done), Arc::clone(&failed));
+        let (a_address, b, done, failed) = (
+            a.address(),
+            b.clone(),
+            Arc::clone(&done),
+            Arc::clone(&failed),
+        );
         tokio::spawn(async move {
             for n in 0..PAYMENTS {
                 loop {
@@ -158,7 +168,10 @@ async fn payments_continue_when_the_relay_restarts() {
     })
     .await;
     let stopped_at = done.load(Ordering::SeqCst);
-    assert!(stopped_at < PAYMENTS, "the payments outran the relay's death");
+    assert!(
+        stopped_at < PAYMENTS,
+        "the payments outran the relay's death"
+    );
     let relay = loop {
         match Relay::bind(at, RelayConfig::default()).await {
             Ok(relay) => break relay,

@@ -339,6 +339,34 @@ async fn a_silent_pipe_is_closed() {
 }
 
 #[tokio::test]
+async fn a_party_that_stops_answering_pings_is_unregistered() {
+    let mut config = RelayConfig::default();
+    config.ping_interval = Duration::from_millis(50);
+    config.idle = Duration::from_millis(300);
+    let (relay, url) = start(config).await;
+    let party_key = key(1);
+    // A client answers pings only while it reads: this one stops reading once registered.
+    let mut control = register(&url, &party_key).await;
+    let start = tokio::time::Instant::now();
+    while relay.is_registered(party_key.address()) {
+        assert!(start.elapsed() < WAIT, "still registered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (code, reason) = closed(&mut control).await;
+    assert_eq!(code, CLOSE_TIMEOUT, "{reason}");
+    // One that keeps reading stays registered over many idle periods.
+    let mut control = register(&url, &party_key).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1_500);
+    while tokio::time::Instant::now() < deadline {
+        match timeout(Duration::from_millis(100), control.next()).await {
+            Err(_) | Ok(Some(Ok(Message::Ping(_)))) => {}
+            other => panic!("the relay ended a live control connection: {other:?}"),
+        }
+    }
+    assert!(relay.is_registered(party_key.address()));
+}
+
+#[tokio::test]
 async fn connection_limits_hold() {
     let mut config = RelayConfig::default();
     config.max_connections = 3;

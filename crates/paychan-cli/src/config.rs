@@ -34,6 +34,9 @@ pub(crate) const KEYSTORE_FILE: &str = "keystore.json";
 pub(crate) const PLAINTEXT_KEY_FILE: &str = "node.key";
 /// The token file's default name.
 pub(crate) const TOKEN_FILE: &str = "rpc.token";
+/// Seconds a channel proposal waits for a decision over the API: below the 30 s proposers
+/// wait by default (`node.request_timeout`), so the proposer hears the verdict.
+pub(crate) const DEFAULT_DECISION_TIMEOUT: u64 = 20;
 
 /// Default addresses: the API, the ledger served by `paychan ledger serve`, peers over TCP.
 pub(crate) const DEFAULT_RPC_LISTEN: &str = "127.0.0.1:6333";
@@ -99,6 +102,9 @@ pub(crate) struct NodeSection {
     pub(crate) default_response: Option<serde_json::Value>,
     /// The most messages of one peer handled at once (reads from it pause beyond).
     pub(crate) max_requests_per_peer: u64,
+    /// A YAML contacts file the node loads and reloads when it changes (relative to the
+    /// data directory).
+    pub(crate) contacts_file: Option<PathBuf>,
 }
 
 impl NodeSection {
@@ -136,6 +142,7 @@ impl Default for NodeSection {
             proposal_expiry: node.proposal_expiry.as_secs(),
             default_response: None,
             max_requests_per_peer: u64::try_from(node.max_requests_per_peer).unwrap_or(u64::MAX),
+            contacts_file: None,
         }
     }
 }
@@ -150,6 +157,11 @@ pub(crate) struct RpcSection {
     pub(crate) max_request_body_size: u32,
     pub(crate) max_batch_len: u32,
     pub(crate) max_connections: u32,
+    /// Whether channel proposals wait for a decision over the API (`paychan channel
+    /// accept`/`reject`) instead of being decided by the policy alone.
+    pub(crate) proposal_decisions: bool,
+    /// Seconds a proposal waits for that decision before it is rejected.
+    pub(crate) decision_timeout: u64,
     /// `[rpc.aa]`: the aa-channels compatibility listener, off without the section.
     pub(crate) aa: Option<AaSection>,
 }
@@ -191,6 +203,8 @@ impl Default for RpcSection {
             max_request_body_size: defaults.max_request_body_size,
             max_batch_len: defaults.max_batch_len,
             max_connections: defaults.max_connections,
+            proposal_decisions: false,
+            decision_timeout: DEFAULT_DECISION_TIMEOUT,
             aa: None,
         }
     }
@@ -427,6 +441,9 @@ impl Config {
         }
         paychan_rpc::auth::AuthLayer::new("0123456789abcdef", &self.rpc.allowed_origins)
             .map_err(|e| anyhow::anyhow!("rpc.allowed_origins: {e}"))?;
+        if self.rpc.decision_timeout == 0 || self.rpc.decision_timeout > 3600 {
+            bail!("rpc.decision_timeout must be between 1 and 3600 seconds");
+        }
         if self.rpc.max_connections == 0 {
             bail!("rpc.max_connections must be positive");
         }
@@ -540,6 +557,9 @@ peers = []
 # open port, as "ADDRESS@relay+wss://HOST/PATH" (`paychan info` shows it). Each is
 # "wss://HOST[:PORT]/PATH", with "?token=TOKEN" if the relay requires an access token.
 relays = []
+# A contacts file (YAML, `alias: peer` per line, as `paychan contacts export` writes it),
+# loaded at start and reloaded whenever it changes; aliases removed from it are removed.
+# contacts_file = "contacts.yaml"
 # The node key: keystore.json (Ethereum V3 keystore, encrypted) or node.key (plaintext).
 key_file = {key_file}
 # Challenge period of the channels this node opens, in seconds: how long the peer has to
@@ -574,6 +594,12 @@ allowed_origins = []
 max_request_body_size = {max_body}
 max_batch_len = {max_batch}
 max_connections = {max_connections}
+# Decide each incoming channel proposal (after the [node] policy passed it) over the API:
+# `paychan channel proposals`, `paychan channel accept ID`, `paychan channel reject ID`.
+# A proposal undecided after decision_timeout seconds is rejected; keep it below the
+# proposers' request_timeout (30 s by default) or they give up first.
+proposal_decisions = false
+decision_timeout = {decision_timeout}
 
 # A second listener speaking aa-channels-lib's RPC (rpcify): aa's parameter orders and
 # answers, events pushed to every WebSocket client. See docs/AA_CHANNELS.md. Uncomment to
@@ -651,6 +677,7 @@ unconfirmed_total = "0"
             token_file = toml_string(TOKEN_FILE),
             max_body = rpc.max_request_body_size,
             max_batch = rpc.max_batch_len,
+            decision_timeout = DEFAULT_DECISION_TIMEOUT,
             max_connections = rpc.max_connections,
             ledger_url = toml_string(self.ledger_url),
             min_period = policy.min_challenge_period,

@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use paychan_core::{Address, Amount};
-use paychan_net::PeerAddr;
+use paychan_net::{Endpoint, PeerAddr, WsUrl};
 use paychan_node::{ChannelPolicy, NodeConfig};
 use paychan_rpc::params::AmountParam;
 use paychan_store::Durability;
@@ -74,12 +74,18 @@ pub(crate) struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct NodeSection {
-    /// Where peers connect over TCP (`None`: not listening).
+    /// Where peers connect over TCP (`None`: not listening). Missing means not listening,
+    /// as the template says ("comment a line out to not listen"): a node reachable only
+    /// through `relays` comments both listen lines out.
+    #[serde(default)]
     pub(crate) listen_tcp: Option<SocketAddr>,
     /// Where peers connect over WebSocket.
     pub(crate) listen_ws: Option<SocketAddr>,
     /// Peers kept connected (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`).
     pub(crate) peers: Vec<String>,
+    /// Relays the node stays registered at (`wss://HOST/PATH`), so peers reach it as
+    /// `ADDRESS@relay+wss://HOST/PATH` without an open port.
+    pub(crate) relays: Vec<String>,
     /// The key file, relative to the data directory.
     pub(crate) key_file: PathBuf,
     /// Challenge period of the channels this node opens, seconds.
@@ -101,6 +107,25 @@ pub(crate) struct NodeSection {
     pub(crate) contacts_file: Option<PathBuf>,
 }
 
+impl NodeSection {
+    /// The relays of `relays`, each `ws(s)://HOST[:PORT][/PATH][?token=TOKEN]` (a
+    /// `relay+` prefix is accepted too).
+    pub(crate) fn relay_urls(&self) -> Result<Vec<WsUrl>> {
+        self.relays
+            .iter()
+            .enumerate()
+            .map(|(i, relay)| {
+                let url = relay.strip_prefix("relay+").unwrap_or(relay);
+                match url.parse::<Endpoint>() {
+                    Ok(Endpoint::WebSocket(url)) => Ok(url),
+                    Ok(_) => bail!("node.relays[{i}] = {relay:?}: expected a ws:// or wss:// URL"),
+                    Err(e) => bail!("node.relays[{i}] = {relay:?}: {e}"),
+                }
+            })
+            .collect()
+    }
+}
+
 impl Default for NodeSection {
     fn default() -> Self {
         let node = NodeConfig::default();
@@ -108,6 +133,7 @@ impl Default for NodeSection {
             listen_tcp: DEFAULT_PEER_TCP.parse().ok(),
             listen_ws: None,
             peers: vec![],
+            relays: vec![],
             key_file: PathBuf::from(KEYSTORE_FILE),
             challenge_period: node.challenge_period,
             request_timeout: node.request_timeout.as_secs(),
@@ -377,6 +403,7 @@ impl Config {
             peer.parse::<PeerAddr>()
                 .map_err(|e| anyhow::anyhow!("node.peers[{i}] = {peer:?}: {e}"))?;
         }
+        n.relay_urls()?;
         let p = &self.policy;
         if p.min_challenge_period > p.max_challenge_period {
             bail!(
@@ -522,9 +549,14 @@ impl Template<'_> {
 # nginx in front of it for wss://). Comment a line out to not listen on that transport.
 {listen_tcp}
 {listen_ws}
-# Peers to keep connected (reconnecting with backoff), as "ADDRESS@HOST:PORT" or
-# "ADDRESS@ws://HOST:PORT/PATH". Channels can also be opened to a peer URL directly.
+# Peers to keep connected (reconnecting with backoff), as "ADDRESS@HOST:PORT",
+# "ADDRESS@ws://HOST:PORT/PATH" or "ADDRESS@relay+wss://HOST/PATH" (a peer registered at a
+# relay). Channels can also be opened to a peer URL directly.
 peers = []
+# Relays (`paychan relay`) to stay registered at, so that peers reach this node without an
+# open port, as "ADDRESS@relay+wss://HOST/PATH" (`paychan info` shows it). Each is
+# "wss://HOST[:PORT]/PATH", with "?token=TOKEN" if the relay requires an access token.
+relays = []
 # A contacts file (YAML, `alias: peer` per line, as `paychan contacts export` writes it),
 # loaded at start and reloaded whenever it changes; aliases removed from it are removed.
 # contacts_file = "contacts.yaml"
@@ -686,6 +718,25 @@ mod tests {
             NodeConfig::default().challenge_period
         );
         assert_eq!(config.node_config().max_requests_per_peer, 64);
+        // A listen line commented out: not listening there.
+        let quiet = template()
+            .replace("\nlisten_tcp = ", "\n# listen_tcp = ")
+            .replace(
+                "\nrelays = []",
+                "\nrelays = [\"wss://relay.example/paychan?token=t\"]",
+            );
+        let quiet = Config::parse(&quiet, Path::new("c")).unwrap();
+        assert_eq!((quiet.node.listen_tcp, quiet.node.listen_ws), (None, None));
+        assert_eq!(
+            quiet
+                .node
+                .relay_urls()
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["wss://relay.example:443/paychan?token=t"]
+        );
         let bounded = Config::parse("[node]\nmax_requests_per_peer = 8\n", Path::new("c")).unwrap();
         assert_eq!(bounded.node_config().max_requests_per_peer, 8);
         assert_eq!(config.store.durability(), Durability::Normal);
@@ -728,6 +779,8 @@ mod tests {
             ),
             ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),
             ("[node]\npeers = [\"nope\"]\n", "node.peers[0]"),
+            ("[node]\nrelays = [\"127.0.0.1:1\"]\n", "node.relays[0]"),
+            ("[node]\nrelays = [\"http://x\"]\n", "node.relays[0]"),
         ];
         let eth = "[ledger]\nkind = \"ethereum\"\nrpc_url = \"http://127.0.0.1:8545\"\n\
                    contract = \"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\"\nchain_id = 31337\n\

@@ -26,6 +26,7 @@ mod pair;
 mod proposals;
 mod proxy;
 mod proxy_config;
+mod relay;
 mod signals;
 mod tokens;
 mod when;
@@ -85,6 +86,10 @@ enum Command {
     /// Runs a reverse proxy that charges per call for an upstream HTTP service, paid by
     /// payment packages verified by a running node.
     Proxy(proxy::ProxyArgs),
+    /// Runs a blind WebSocket relay where nodes and browser pages without an open port
+    /// register under their address; peers reach them as ADDRESS@relay+wss://HOST/PATH, and
+    /// the relay forwards their encrypted messages without reading them.
+    Relay(relay::RelayArgs),
     /// Runs a stateless payee for high availability: the proxy's paywall verifying packages
     /// against a store any number of fronts share (PostgreSQL, MariaDB), holding no key.
     Front(front::FrontArgs),
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
         Command::Token(args) => tokens::run(&args),
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
+        Command::Relay(args) => relay::run(&args),
         Command::Front(args) => front::run(&args),
         Command::CertifyFront(args) => certify::run(&args),
         Command::Background(args) => background::run(&args),

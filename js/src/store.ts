@@ -29,13 +29,18 @@ export class MemoryStore implements ChannelStore {
   }
 }
 
-/** IndexedDB, for the browser: one object store of channel states, each write in a
- * transaction with strict durability, resolved when the transaction completes. */
+/** IndexedDB, for the browser: one object store of channel states, each write in its own
+ * transaction, resolved when the transaction completes. `durability` is IndexedDB's:
+ * `"strict"` (the default here) waits until the write is flushed to disk, so it survives
+ * a power loss; `"relaxed"` until the browser has handed it to the operating system, so it
+ * survives a crash of the tab or the browser (what the node's SQLite store promises by
+ * default, `synchronous=NORMAL`), several times faster (docs/PERFORMANCE.md). */
 export class IndexedDbStore implements ChannelStore {
   private db: Promise<IDBDatabase> | undefined;
 
   constructor(
     readonly name = "paychan",
+    readonly durability: "strict" | "relaxed" = "strict",
     readonly objectStore = "channels",
   ) {}
 
@@ -52,7 +57,7 @@ export class IndexedDbStore implements ChannelStore {
   private async write(apply: (store: IDBObjectStore) => void): Promise<void> {
     const db = await this.open();
     await new Promise<void>((resolve, reject) => {
-      const tx = db.transaction(this.objectStore, "readwrite", { durability: "strict" });
+      const tx = db.transaction(this.objectStore, "readwrite", { durability: this.durability });
       apply(tx.objectStore(this.objectStore));
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error);

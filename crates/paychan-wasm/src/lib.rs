@@ -178,13 +178,13 @@ impl PayerChannel {
     /// Answers how many of its events were this channel's.
     #[wasm_bindgen(js_name = applyReceipt)]
     pub fn apply_receipt(&mut self, receipt: &str) -> Result<u32, JsError> {
-        let mut value: serde_json::Value = serde_json::from_str(receipt)
-            .map_err(|e| js(format!("not a ledger receipt: {e}")))?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(receipt).map_err(|e| js(format!("not a ledger receipt: {e}")))?;
         if let Some(result) = value.get_mut("result") {
             value = result.take();
         }
-        let receipt: paychan_ledger::Receipt = serde_json::from_value(value)
-            .map_err(|e| js(format!("not a ledger receipt: {e}")))?;
+        let receipt: paychan_ledger::Receipt =
+            serde_json::from_value(value).map_err(|e| js(format!("not a ledger receipt: {e}")))?;
         Ok(self.inner.apply_receipt(&receipt))
     }
 

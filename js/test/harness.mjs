@@ -1,18 +1,19 @@
 // A real paychan deployment for the js/ and browser tests, as a user runs it: a served
 // embedded ledger (`paychan ledger serve --manual-clock`, faucet on), the payee Bob's
-// `paychan node`, and `paychan proxy` charging per call in front of a tiny JSON upstream
-// (served by this process). Every wait is on a condition (a banner, a port), never a sleep.
+// `paychan node`, and `paychan proxy` charging per call in front of the example's JSON
+// upstream (examples/browser/pay-per-call/upstream.mjs, in this process). Every wait is on a condition (a banner, a port), never a sleep.
 //
 // The `paychan` binary: $PAYCHAN_BIN, else $CARGO_TARGET_DIR/debug/paychan, else
 // ../target/debug/paychan (scripts/test.sh builds it).
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { startUpstream } from "../../examples/browser/pay-per-call/upstream.mjs";
 
 const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -118,27 +119,6 @@ async function portOpen(port, child, timeoutMs = 60_000) {
   }
 }
 
-/** The JSON upstream: `/api/quote?n=N` answers `{"n": N, ...}`; `/api/fail` answers 500. */
-function upstream() {
-  let served = 0;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url, "http://upstream");
-    if (url.pathname === "/api/fail") {
-      res.writeHead(500, { "content-type": "application/json" });
-      res.end('{"error":"the upstream failed"}');
-      return;
-    }
-    served += 1;
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ n: Number(url.searchParams.get("n") ?? 0), path: url.pathname, served }));
-  });
-  return new Promise((resolveUp) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolveUp({ server, url: `http://127.0.0.1:${server.address().port}`, served: () => served }),
-    ),
-  );
-}
-
 /** A ledger, Bob's node and the proxy at `price` per call. */
 export async function startStack({ price = 10n } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "paychan-js-"));
@@ -170,7 +150,7 @@ export async function startStack({ price = 10n } = {}) {
     children.push(bob);
     await portOpen(rpcPort, bob);
 
-    up = await upstream();
+    up = await startUpstream();
     const proxy = new Child("proxy", [
       "proxy", "--data-dir", bobDir, "--upstream", up.url, "--price", String(price),
       "--listen", "127.0.0.1:0",

@@ -17,9 +17,10 @@ use std::fmt;
 use alloy_primitives::{Address, B256, FixedBytes, keccak256};
 use serde::{Deserialize, Serialize};
 
-// Also in unit tests, to compare it with libsecp256k1 (`backends`).
+// Also in unit tests, to compare it with libsecp256k1 (`backends`). Unused outside them when
+// libsecp256k1 is the backend too (both features: a workspace build with paychan-wasm).
 #[cfg(any(feature = "k256", test))]
-#[cfg_attr(not(feature = "k256"), allow(dead_code))]
+#[cfg_attr(feature = "libsecp256k1", allow(dead_code))]
 mod k256;
 #[cfg(feature = "libsecp256k1")]
 mod libsecp;

@@ -3,7 +3,13 @@
 //! (`PaymentPackage::claim`, the payee node's first step), a refused package is taken back so
 //! the next one does not pay for it, the stored form round-trips, and bad input is an error.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use paychan_core::{
     Address, Domain, SigningKey,

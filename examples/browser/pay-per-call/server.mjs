@@ -5,7 +5,7 @@
 //
 //   node server.mjs --proxy http://127.0.0.1:8402 --ledger http://127.0.0.1:6334 [--listen 127.0.0.1:8080]
 import { createReadStream, statSync } from "node:fs";
-import { createServer, request as httpRequest } from "node:http";
+import { Agent, createServer, request as httpRequest } from "node:http";
 import { extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,12 +13,16 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const jsRoot = resolve(here, "../../../js");
 const types = { ".html": "text/html", ".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
+// Kept-alive connections to the proxy and the ledger, without Nagle's delay (a small
+// response written in two pieces would otherwise wait for a delayed ACK, 40 ms on Linux).
+const agent = new Agent({ keepAlive: true, noDelay: true });
+
 /** Forwards the request to `target` (an `http://` URL), at `path` on it. */
 function forward(target, path, req, res) {
   const url = new URL(target);
   const headers = { ...req.headers, host: url.host };
   const upstream = httpRequest(
-    { host: url.hostname, port: url.port, method: req.method, path, headers },
+    { host: url.hostname, port: url.port, method: req.method, path, headers, agent },
     (answer) => {
       res.writeHead(answer.statusCode, answer.headers);
       answer.pipe(res);
@@ -49,7 +53,7 @@ function serveFile(root, rel, res) {
 
 /** Starts the server; answers its URL and a close function. */
 export function serveExample({ proxyUrl, ledgerUrl, host = "127.0.0.1", port = 0 }) {
-  const server = createServer((req, res) => {
+  const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     const path = new URL(req.url, "http://page").pathname;
     if (path.startsWith("/api/")) return forward(proxyUrl, req.url, req, res);
     if (path === "/ledger") return forward(ledgerUrl, new URL(ledgerUrl).pathname, req, res);

@@ -138,6 +138,12 @@ interface Slot {
   lock: Lock;
 }
 
+function sumPaid(slots: Map<string, Slot>): bigint {
+  let total = 0n;
+  for (const slot of slots.values()) total += BigInt(slot.channel.paid);
+  return total;
+}
+
 /** Pays calls on `402` within a budget; holds the channels (loaded from the store). */
 export class Payer {
   readonly wallet: Wallet;
@@ -184,9 +190,7 @@ export class Payer {
 
   /** Everything paid over every channel (what counts against the budget). */
   async spent(): Promise<bigint> {
-    let total = 0n;
-    for (const slot of (await this.loadSlots()).values()) total += BigInt(slot.channel.paid);
-    return total;
+    return sumPaid(await this.loadSlots());
   }
 
   /** Sends the request, paying if the server asks for payment. */
@@ -255,71 +259,86 @@ export class Payer {
     path: string,
     challenge: Challenge,
   ): Promise<PaidResponse | { refused: Response; next: Challenge | null }> {
-    const slot = await this.channelFor(challenge);
-    return slot.lock.run(async () => {
-      const { channel } = slot;
-      if (BigInt(channel.available) < challenge.price) {
-        // Spent by a concurrent call meanwhile: the next call opens another channel.
-        throw new PaymentError("the channel has too little left for this call", "insufficient", false);
-      }
-      // Checked and signed in one synchronous step: no other call spends in between.
-      const spent = await this.spent();
-      if (spent + challenge.price > this.budget) {
-        throw new PaymentError(
-          `the budget ${this.budget} is spent (${spent} paid; this call costs ${challenge.price})`,
-          "budget_exhausted",
-          false,
-        );
-      }
-      const compact = this.wallet.inner.pay(channel, String(challenge.price), requestBinding(method, path));
-      try {
-        await this.store.save(channel.id, channel.toJSON());
-      } catch (e) {
+    // A channel found with enough left may be spent by a concurrent call before its lock is
+    // ours: then look again (another channel, or a new one within the budget).
+    for (;;) {
+      const slot = await this.channelFor(challenge);
+      const outcome = await slot.lock.run(() =>
+        BigInt(slot.channel.available) < challenge.price
+          ? Promise.resolve(null)
+          : this.payOn(slot.channel, url, init, method, path, challenge),
+      );
+      if (outcome) return outcome;
+    }
+  }
+
+  /** `payAndSend` on `channel`, whose lock the caller holds. */
+  private async payOn(
+    channel: PayerChannel,
+    url: URL,
+    init: RequestInit,
+    method: string,
+    path: string,
+    challenge: Challenge,
+  ): Promise<PaidResponse | { refused: Response; next: Challenge | null }> {
+    const slots = await this.loadSlots();
+    // Checked and signed in one synchronous step: no other call spends in between.
+    const spent = sumPaid(slots);
+    if (spent + challenge.price > this.budget) {
+      throw new PaymentError(
+        `the budget ${this.budget} is spent (${spent} paid; this call costs ${challenge.price})`,
+        "budget_exhausted",
+        false,
+      );
+    }
+    const compact = this.wallet.inner.pay(channel, String(challenge.price), requestBinding(method, path));
+    try {
+      await this.store.save(channel.id, channel.toJSON());
+    } catch (e) {
+      channel.cancel(compact);
+      throw e;
+    }
+    const headers = new Headers(init.headers);
+    headers.set("authorization", authorization(compact));
+    let response: Response;
+    try {
+      response = await this.fetchFn(url, { ...init, headers });
+    } catch (e) {
+      // Sent or not, nobody can tell: the payment stays counted, never paid twice.
+      throw new PaymentError(`the paid call failed: ${String(e)}`, "outcome_unknown", true);
+    }
+    if ([402, 502, 503].includes(response.status)) {
+      const body = await response.text();
+      const rebuilt = new Response(body, { status: response.status, headers: response.headers });
+      if (refusalTakesBack(body)) {
         channel.cancel(compact);
-        throw e;
-      }
-      const headers = new Headers(init.headers);
-      headers.set("authorization", authorization(compact));
-      let response: Response;
-      try {
-        response = await this.fetchFn(url, { ...init, headers });
-      } catch (e) {
-        // Sent or not, nobody can tell: the payment stays counted, never paid twice.
-        throw new PaymentError(`the paid call failed: ${String(e)}`, "outcome_unknown", true);
-      }
-      if ([402, 502, 503].includes(response.status)) {
-        const body = await response.text();
-        const rebuilt = new Response(body, { status: response.status, headers: response.headers });
-        if (refusalTakesBack(body)) {
-          channel.cancel(compact);
-          await this.store.save(channel.id, channel.toJSON());
-          let next: Challenge | null = null;
-          try {
-            next = await this.challengeOf(rebuilt.clone(), body);
-          } catch {
-            next = null;
-          }
-          return { refused: rebuilt, next };
+        await this.store.save(channel.id, channel.toJSON());
+        let next: Challenge | null = null;
+        try {
+          next = await this.challengeOf(rebuilt.clone(), body);
+        } catch {
+          next = null;
         }
-        throw new PaymentError(
-          `the payee answered ${response.status} and may have recorded the payment: ${body.slice(0, 200)}`,
-          "outcome_unknown",
-          true,
-        );
+        return { refused: rebuilt, next };
       }
-      const header = response.headers.get("payment-receipt");
-      let receipt: Receipt | null = null;
-      if (header) {
-        const r = JSON.parse(parseReceipt(header));
-        receipt = {
-          ...r,
-          amount: BigInt(r.amount),
-          cumulative: BigInt(r.cumulative),
-          remaining: BigInt(r.remaining),
-        };
-      }
-      return { response, receipt, paid: challenge.price };
-    });
+      throw new PaymentError(
+        `the payee answered ${response.status} and may have recorded the payment: ${body.slice(0, 200)}`,
+        "outcome_unknown",
+        true,
+      );
+    }
+    const header = response.headers.get("payment-receipt");
+    let receipt: Receipt | null = null;
+    if (header) {
+      const r = JSON.parse(parseReceipt(header));
+      receipt = {
+        ...r,
+        amount: BigInt(r.amount),
+        cumulative: BigInt(r.cumulative),
+        remaining: BigInt(r.remaining),
+      };
+    }
+    return { response, receipt, paid: challenge.price };
   }
 
   /** An open channel to the challenge's payee with enough left, or a new one. */

@@ -104,6 +104,21 @@ test("never pays more than the budget", async () => {
   assert.equal(await stack.balance(wallet.address), FUNDS - 5n * PRICE - 5n);
 });
 
+test("an exhausted channel is followed by a new one, the last deposit what the budget leaves", async () => {
+  const wallet = await fundedWallet();
+  const payer = new Payer({ wallet, ledgerUrl: stack.ledgerUrl, budget: 100n, deposit: 30n, challengePeriod: 120 });
+  for (let n = 1; n <= 10; n++) {
+    const { response, paid } = await payer.fetch(`${stack.proxyUrl}/api/quote?n=${n}`);
+    assert.equal(response.status, 200);
+    assert.equal(paid, PRICE);
+  }
+  const deposits = (await payer.channels()).map((c) => c.deposit).sort();
+  assert.deepEqual(deposits, ["10", "30", "30", "30"]);
+  assert.equal(await payer.spent(), 100n);
+  await assert.rejects(payer.fetch(`${stack.proxyUrl}/api/quote?n=11`), /budget/);
+  assert.equal(await stack.balance(wallet.address), FUNDS - 100n);
+});
+
 test("concurrent calls each pay once, on one channel, and all are recorded", async () => {
   const wallet = await fundedWallet();
   const payer = new Payer({ wallet, ledgerUrl: stack.ledgerUrl, budget: 10_000n, challengePeriod: 120 });

@@ -17,11 +17,11 @@ if [ "$have" != "$want" ]; then
     cargo install wasm-bindgen-cli --version "=$want"
 fi
 target_dir="${CARGO_TARGET_DIR:-target}"
-echo "== cargo build -p paychan-wasm --target wasm32-unknown-unknown --release"
-cargo build -p paychan-wasm --target wasm32-unknown-unknown --release --locked
+echo "== cargo build -p paychan-wasm --target wasm32-unknown-unknown --profile wasm"
+cargo build -p paychan-wasm --target wasm32-unknown-unknown --profile wasm --locked
 rm -rf js/wasm
 wasm-bindgen --target web --out-dir js/wasm \
-    "$target_dir/wasm32-unknown-unknown/release/paychan_wasm.wasm"
+    "$target_dir/wasm32-unknown-unknown/wasm/paychan_wasm.wasm"
 if [ ! -f js/node_modules/.package-lock.json ] \
     || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
     echo "== npm ci in js/ (typescript, playwright-core; pinned)"

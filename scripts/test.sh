@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; the aa-channels
-# conformance client's `ws` into tests/aa-conformance/node_modules; Python's websockets for the
+# conformance client's `ws` into tests/aa-conformance/node_modules; playwright-core into
+# tests/dashboard/node_modules for the dashboard's browser test; Python's websockets for the
 # example payment handler; Debian's haproxy for the high-availability test and Debian's
-# chromium for the browser test), then runs `cargo test --workspace` with any extra
+# chromium for the browser tests), then runs `cargo test --workspace` with any extra
 # arguments, then the browser side: paychan-core built for wasm32 on its k256 backend, the
 # paychan-wasm package (scripts/build-wasm.sh: the wasm32 target, wasm-bindgen-cli at the
 # locked version, js/'s npm packages), js/'s Node tests and the page paying 500 calls in
@@ -24,8 +25,13 @@ if [ ! -f tests/aa-conformance/node_modules/.package-lock.json ] \
     echo "== npm ci in tests/aa-conformance/ (ws; pinned)"
     (cd tests/aa-conformance && npm ci --no-audit --no-fund)
 fi
+if [ ! -f tests/dashboard/node_modules/.package-lock.json ] \
+    || [ tests/dashboard/package-lock.json -nt tests/dashboard/node_modules/.package-lock.json ]; then
+    echo "== npm ci in tests/dashboard/ (playwright-core; pinned)"
+    (cd tests/dashboard && npm ci --no-audit --no-fund)
+fi
 # The high-availability deployment test puts three fronts behind a real haproxy; the browser
-# test drives Debian's chromium (a browser download does not work here).
+# tests drive Debian's chromium (a browser download does not work here).
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)

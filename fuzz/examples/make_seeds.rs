@@ -111,6 +111,7 @@ fn main() {
     ledger_request(&mut seeds, &w);
     rpc_params(&mut seeds, &w);
     peer_addr(&mut seeds, &w);
+    relay_control(&mut seeds, &w);
     println!("wrote {} seeds under {}", seeds.count, seeds.root.display());
 }
 
@@ -374,6 +375,7 @@ fn http_headers(seeds: &mut Seeds, w: &World) {
         remaining: 925,
         request: "GET /search?q=a,b&name=\"x\\y\"".into(),
         signature: None,
+        certificate: None,
     };
     seeds.write("http_headers", "receipt_unsigned", receipt.to_header());
     receipt.sign(&w.b);
@@ -559,7 +561,40 @@ fn peer_addr(seeds: &mut Seeds, w: &World) {
         ),
         ("endpoint_only", "example.org:443".to_owned()),
         ("ws_endpoint_only", "WSS://[2001:db8::1]:9443".to_owned()),
+        (
+            "relay",
+            format!("{address}@relay+wss://relay.example.org/paychan?token=t0k"),
+        ),
     ] {
         seeds.write("peer_addr", name, text);
+    }
+}
+
+fn relay_control(seeds: &mut Seeds, w: &World) {
+    use paychan_relay::proto::{
+        RelayMessage, address_param, answer_challenge, challenge_message, ticket_param,
+    };
+    let challenge = challenge_message("relay.example", &[7; 32]);
+    let register = answer_challenge(&challenge, "relay.example", &w.b).expect("an answer");
+    let registered = RelayMessage::Registered {
+        address: address_param(w.b.address()),
+    };
+    let incoming = RelayMessage::Incoming {
+        ticket: ticket_param(&[9; 32]),
+    };
+    for (name, text) in [
+        ("challenge", challenge.to_json()),
+        ("register", register.to_json()),
+        ("registered", registered.to_json()),
+        ("incoming", incoming.to_json()),
+        ("query_register", "register&token=t0k".to_owned()),
+        (
+            "query_dial",
+            format!("to={}&token=t0k", address_param(w.a.address())),
+        ),
+        ("query_ticket", format!("ticket={}", ticket_param(&[9; 32]))),
+        ("host", "[2001:db8::1]:443".to_owned()),
+    ] {
+        seeds.write("relay_control", name, text);
     }
 }

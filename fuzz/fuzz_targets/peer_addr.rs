@@ -1,4 +1,5 @@
-//! Peer addresses (`ADDRESS@HOST:PORT`, `ADDRESS@ws(s)://HOST[:PORT]/PATH`) and bare
+//! Peer addresses (`ADDRESS@HOST:PORT`, `ADDRESS@ws(s)://HOST[:PORT]/PATH`,
+//! `ADDRESS@relay+ws(s)://HOST[:PORT]/PATH`) and bare
 //! endpoints, as typed by users, read from contacts or from a challenge's `node`.
 //!
 //! Property: whatever parses has a canonical text form that parses back to the same value and
@@ -37,7 +38,7 @@ fn check_endpoint(endpoint: &Endpoint) {
         Endpoint::Tcp { host, port } => {
             assert!(!host.is_empty() && *port != 0, "{endpoint:?}");
         }
-        Endpoint::WebSocket(url) => {
+        Endpoint::WebSocket(url) | Endpoint::Relay(url) => {
             assert!(!url.host().is_empty(), "{endpoint:?}");
             assert!(url.path().starts_with('/'), "{endpoint:?}");
         }

@@ -307,7 +307,7 @@ export class Payer {
       // Sent or not, nobody can tell: the payment stays counted, never paid twice.
       throw new PaymentError(`the paid call failed: ${String(e)}`, "outcome_unknown", true);
     }
-    if ([402, 502, 503].includes(response.status)) {
+    if ([402, 429, 502, 503].includes(response.status)) {
       const body = await response.text();
       const rebuilt = new Response(body, { status: response.status, headers: response.headers });
       if (refusalTakesBack(body)) {

@@ -1,4 +1,5 @@
-//! `paychan channel open|pay|message|deposit|withdraw|close|list|info|auto-refill` and
+//! `paychan channel open|pay|message|deposit|withdraw|close|list|info|auto-refill`, the
+//! proposal decisions `paychan channel proposals|accept|reject` ([`crate::proposals`]), and
 //! `paychan info`: clients of a running `paychan node`, through its JSON-RPC API.
 //!
 //! The API's URL and token come from the data directory (`rpc.listen` and `rpc.token_file`
@@ -31,7 +32,7 @@ use paychan_rpc::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::output::outln;
+use crate::output::{errln, outln};
 use crate::{
     config::{Config, data_dir, in_dir},
     when,
@@ -169,6 +170,24 @@ enum ChannelCommand {
         #[arg(value_parser = amount)]
         amount: Amount,
     },
+    /// Lists the channel proposals waiting for our decision (a node with
+    /// rpc.proposal_decisions = true), with the time left to decide each.
+    Proposals,
+    /// Accepts the channel proposal CHANNEL: the proposer then opens it on the ledger.
+    Accept {
+        /// The proposed channel's id (from `channel proposals`).
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+    },
+    /// Rejects the channel proposal CHANNEL.
+    Reject {
+        /// The proposed channel's id (from `channel proposals`).
+        #[arg(value_parser = channel_id)]
+        channel: ChannelId,
+        /// Why, told to the proposer.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 fn amount(s: &str) -> Result<Amount, String> {
@@ -189,9 +208,36 @@ pub(crate) fn channel_id(s: &str) -> Result<ChannelId, String> {
         .map_err(|_| format!("{s:?} is not a channel id: expected 0x and 64 hex digits"))
 }
 
-/// A message argument: JSON if it parses, else a string.
+/// A message argument: JSON if it parses, else a string, with a warning when it looks like
+/// JSON that does not parse (a typo would otherwise travel as a string unnoticed).
 pub(crate) fn message(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(e) => {
+            if looks_like_json(text) {
+                errln!(
+                    "warning: the message looks like JSON but does not parse ({e}): it is sent as a string"
+                );
+            }
+            Value::String(text.to_owned())
+        }
+    }
+}
+
+/// Whether `text` starts like a JSON object or array, or is quoted like a JSON string.
+fn looks_like_json(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with('{')
+        || text.starts_with('[')
+        || (text.len() > 1 && text.starts_with('"') && text.ends_with('"'))
+}
+
+/// A local error (no API answer) as `--json` prints it: `{"error": {category, message}}`.
+fn print_local_error(e: &anyhow::Error) {
+    outln!(
+        "{}",
+        json!({ "error": { "category": "local", "message": format!("{e:#}") } })
+    );
 }
 
 /// A failed command: the API's error, or a local one.
@@ -328,7 +374,15 @@ where
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let api = std::rc::Rc::new(Api::connect(args)?);
+        let api = match Api::connect(args) {
+            Ok(api) => std::rc::Rc::new(api),
+            Err(e) => {
+                if args.json {
+                    print_local_error(&e);
+                }
+                return Err(e);
+            }
+        };
         let result = work(api.clone()).await;
         finish(&api, result)
     })
@@ -336,44 +390,54 @@ where
 
 /// Runs `paychan info`.
 pub(crate) fn info(args: &InfoArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let api = Api::connect(&args.api)?;
-        let result = async {
-            let info: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
-            if api.json {
-                outln!(
-                    "{}",
-                    serde_json::to_string(&info).map_err(anyhow::Error::from)?
-                );
-                return Ok(());
-            }
+    with_api(&args.api, |api| async move {
+        let info: NodeInfo = api.call(method::NODE_INFO, json!({})).await?;
+        if api.json {
             outln!(
-                "node {} (paychan {}, API v{})",
-                info.address, info.node_version, info.rpc_version
+                "{}",
+                serde_json::to_string(&info).map_err(anyhow::Error::from)?
             );
-            outln!(
-                "  ledger   chain {} adjudicator {}",
-                info.ledger.chain_id, info.ledger.verifying_contract
-            );
-            if let Some(balance) = &info.balance {
-                outln!("  balance  {balance}");
-            }
-            if let Some(unclaimed) = info.unclaimed.as_ref().filter(|u| *u != "0") {
-                outln!(
-                    "  unclaimed {unclaimed} (payouts the ledger could not deliver: `paychan eth claim`)"
-                );
-            }
-            for addr in &info.listen {
-                outln!("  peers    {addr}");
-            }
-            Ok(())
+            return Ok(());
         }
-        .await;
-        finish(&api, result)
+        outln!(
+            "node {} (paychan {}, API v{})",
+            info.address,
+            info.node_version,
+            info.rpc_version
+        );
+        outln!(
+            "  ledger   chain {} adjudicator {}",
+            info.ledger.chain_id,
+            info.ledger.verifying_contract
+        );
+        if let Some(balance) = &info.balance {
+            outln!("  balance  {balance}");
+        }
+        if let Some(unclaimed) = info.unclaimed.as_ref().filter(|u| *u != "0") {
+            outln!(
+                "  unclaimed {unclaimed} (payouts the ledger could not deliver: `paychan eth claim`)"
+            );
+        }
+        for addr in &info.listen {
+            outln!("  reach me {addr}");
+        }
+        outln!("  peers    {} connected", info.connected_peers);
+        let c = &info.channels;
+        outln!(
+            "  channels {} open, {} opening, {} closing ({} in all)",
+            c.open,
+            c.opening,
+            c.closing,
+            c.total
+        );
+        if c.open > 0 {
+            outln!(
+                "  open     we may pay {}, peers may pay {}",
+                c.my_available,
+                c.peer_available
+            );
+        }
+        Ok(())
     })
 }
 
@@ -381,7 +445,12 @@ pub(crate) fn info(args: &InfoArgs) -> Result<()> {
 pub(crate) fn finish(api: &Api, result: Result<(), Failure>) -> Result<()> {
     match result {
         Ok(()) => Ok(()),
-        Err(Failure::Other(e)) => Err(e),
+        Err(Failure::Other(e)) => {
+            if api.json {
+                print_local_error(&e);
+            }
+            Err(e)
+        }
         Err(Failure::Api(data)) => {
             if api.json {
                 outln!("{}", json!({ "error": data }));
@@ -617,10 +686,21 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
             }
             if channels.is_empty() {
                 outln!("no channels");
+            } else {
+                outln!(
+                    "{:<66}  {:<42}  {:<9} {:<14} {:>20}  {:>10}  {:>10}",
+                    "CHANNEL",
+                    "PEER",
+                    "ROLE",
+                    "STATUS",
+                    "AVAILABLE",
+                    "PAID",
+                    "RECEIVED"
+                );
             }
             for c in &channels {
                 outln!(
-                    "{}  {}  {:<9} {:<14} available {:>10}  paid {:>10}  received {:>10}",
+                    "{}  {}  {:<9} {:<14} {:>20}  {:>10}  {:>10}",
                     c.channel_id,
                     c.peer,
                     c.role.to_string(),
@@ -630,6 +710,11 @@ async fn command(api: &Api, command: &ChannelCommand) -> Result<(), Failure> {
                     c.balances.paid_by_peer
                 );
             }
+        }
+        ChannelCommand::Proposals => crate::proposals::list(api).await?,
+        ChannelCommand::Accept { channel } => crate::proposals::accept(api, *channel).await?,
+        ChannelCommand::Reject { channel, reason } => {
+            crate::proposals::reject(api, *channel, reason.as_deref()).await?;
         }
         ChannelCommand::Info { channel } => {
             let view: ChannelView = api

@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use paychan_core::{Address, Amount};
-use paychan_net::PeerAddr;
+use paychan_net::{Endpoint, PeerAddr, WsUrl};
 use paychan_node::{ChannelPolicy, NodeConfig};
 use paychan_rpc::params::AmountParam;
 use paychan_store::Durability;
@@ -34,6 +34,9 @@ pub(crate) const KEYSTORE_FILE: &str = "keystore.json";
 pub(crate) const PLAINTEXT_KEY_FILE: &str = "node.key";
 /// The token file's default name.
 pub(crate) const TOKEN_FILE: &str = "rpc.token";
+/// Seconds a channel proposal waits for a decision over the API: below the 30 s proposers
+/// wait by default (`node.request_timeout`), so the proposer hears the verdict.
+pub(crate) const DEFAULT_DECISION_TIMEOUT: u64 = 20;
 
 /// Default addresses: the API, the ledger served by `paychan ledger serve`, peers over TCP.
 pub(crate) const DEFAULT_RPC_LISTEN: &str = "127.0.0.1:6333";
@@ -71,12 +74,18 @@ pub(crate) struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct NodeSection {
-    /// Where peers connect over TCP (`None`: not listening).
+    /// Where peers connect over TCP (`None`: not listening). Missing means not listening,
+    /// as the template says ("comment a line out to not listen"): a node reachable only
+    /// through `relays` comments both listen lines out.
+    #[serde(default)]
     pub(crate) listen_tcp: Option<SocketAddr>,
     /// Where peers connect over WebSocket.
     pub(crate) listen_ws: Option<SocketAddr>,
     /// Peers kept connected (`ADDRESS@HOST:PORT`, `ADDRESS@ws://...`).
     pub(crate) peers: Vec<String>,
+    /// Relays the node stays registered at (`wss://HOST/PATH`), so peers reach it as
+    /// `ADDRESS@relay+wss://HOST/PATH` without an open port.
+    pub(crate) relays: Vec<String>,
     /// The key file, relative to the data directory.
     pub(crate) key_file: PathBuf,
     /// Challenge period of the channels this node opens, seconds.
@@ -93,6 +102,28 @@ pub(crate) struct NodeSection {
     pub(crate) default_response: Option<serde_json::Value>,
     /// The most messages of one peer handled at once (reads from it pause beyond).
     pub(crate) max_requests_per_peer: u64,
+    /// A YAML contacts file the node loads and reloads when it changes (relative to the
+    /// data directory).
+    pub(crate) contacts_file: Option<PathBuf>,
+}
+
+impl NodeSection {
+    /// The relays of `relays`, each `ws(s)://HOST[:PORT][/PATH][?token=TOKEN]` (a
+    /// `relay+` prefix is accepted too).
+    pub(crate) fn relay_urls(&self) -> Result<Vec<WsUrl>> {
+        self.relays
+            .iter()
+            .enumerate()
+            .map(|(i, relay)| {
+                let url = relay.strip_prefix("relay+").unwrap_or(relay);
+                match url.parse::<Endpoint>() {
+                    Ok(Endpoint::WebSocket(url)) => Ok(url),
+                    Ok(_) => bail!("node.relays[{i}] = {relay:?}: expected a ws:// or wss:// URL"),
+                    Err(e) => bail!("node.relays[{i}] = {relay:?}: {e}"),
+                }
+            })
+            .collect()
+    }
 }
 
 impl Default for NodeSection {
@@ -102,6 +133,7 @@ impl Default for NodeSection {
             listen_tcp: DEFAULT_PEER_TCP.parse().ok(),
             listen_ws: None,
             peers: vec![],
+            relays: vec![],
             key_file: PathBuf::from(KEYSTORE_FILE),
             challenge_period: node.challenge_period,
             request_timeout: node.request_timeout.as_secs(),
@@ -110,6 +142,7 @@ impl Default for NodeSection {
             proposal_expiry: node.proposal_expiry.as_secs(),
             default_response: None,
             max_requests_per_peer: u64::try_from(node.max_requests_per_peer).unwrap_or(u64::MAX),
+            contacts_file: None,
         }
     }
 }
@@ -124,6 +157,11 @@ pub(crate) struct RpcSection {
     pub(crate) max_request_body_size: u32,
     pub(crate) max_batch_len: u32,
     pub(crate) max_connections: u32,
+    /// Whether channel proposals wait for a decision over the API (`paychan channel
+    /// accept`/`reject`) instead of being decided by the policy alone.
+    pub(crate) proposal_decisions: bool,
+    /// Seconds a proposal waits for that decision before it is rejected.
+    pub(crate) decision_timeout: u64,
     /// `[rpc.aa]`: the aa-channels compatibility listener, off without the section.
     pub(crate) aa: Option<AaSection>,
 }
@@ -165,6 +203,8 @@ impl Default for RpcSection {
             max_request_body_size: defaults.max_request_body_size,
             max_batch_len: defaults.max_batch_len,
             max_connections: defaults.max_connections,
+            proposal_decisions: false,
+            decision_timeout: DEFAULT_DECISION_TIMEOUT,
             aa: None,
         }
     }
@@ -363,6 +403,7 @@ impl Config {
             peer.parse::<PeerAddr>()
                 .map_err(|e| anyhow::anyhow!("node.peers[{i}] = {peer:?}: {e}"))?;
         }
+        n.relay_urls()?;
         let p = &self.policy;
         if p.min_challenge_period > p.max_challenge_period {
             bail!(
@@ -400,6 +441,9 @@ impl Config {
         }
         paychan_rpc::auth::AuthLayer::new("0123456789abcdef", &self.rpc.allowed_origins)
             .map_err(|e| anyhow::anyhow!("rpc.allowed_origins: {e}"))?;
+        if self.rpc.decision_timeout == 0 || self.rpc.decision_timeout > 3600 {
+            bail!("rpc.decision_timeout must be between 1 and 3600 seconds");
+        }
         if self.rpc.max_connections == 0 {
             bail!("rpc.max_connections must be positive");
         }
@@ -505,9 +549,17 @@ impl Template<'_> {
 # nginx in front of it for wss://). Comment a line out to not listen on that transport.
 {listen_tcp}
 {listen_ws}
-# Peers to keep connected (reconnecting with backoff), as "ADDRESS@HOST:PORT" or
-# "ADDRESS@ws://HOST:PORT/PATH". Channels can also be opened to a peer URL directly.
+# Peers to keep connected (reconnecting with backoff), as "ADDRESS@HOST:PORT",
+# "ADDRESS@ws://HOST:PORT/PATH" or "ADDRESS@relay+wss://HOST/PATH" (a peer registered at a
+# relay). Channels can also be opened to a peer URL directly.
 peers = []
+# Relays (`paychan relay`) to stay registered at, so that peers reach this node without an
+# open port, as "ADDRESS@relay+wss://HOST/PATH" (`paychan info` shows it). Each is
+# "wss://HOST[:PORT]/PATH", with "?token=TOKEN" if the relay requires an access token.
+relays = []
+# A contacts file (YAML, `alias: peer` per line, as `paychan contacts export` writes it),
+# loaded at start and reloaded whenever it changes; aliases removed from it are removed.
+# contacts_file = "contacts.yaml"
 # The node key: keystore.json (Ethereum V3 keystore, encrypted) or node.key (plaintext).
 key_file = {key_file}
 # Challenge period of the channels this node opens, in seconds: how long the peer has to
@@ -542,6 +594,12 @@ allowed_origins = []
 max_request_body_size = {max_body}
 max_batch_len = {max_batch}
 max_connections = {max_connections}
+# Decide each incoming channel proposal (after the [node] policy passed it) over the API:
+# `paychan channel proposals`, `paychan channel accept ID`, `paychan channel reject ID`.
+# A proposal undecided after decision_timeout seconds is rejected; keep it below the
+# proposers' request_timeout (30 s by default) or they give up first.
+proposal_decisions = false
+decision_timeout = {decision_timeout}
 
 # A second listener speaking aa-channels-lib's RPC (rpcify): aa's parameter orders and
 # answers, events pushed to every WebSocket client. See docs/AA_CHANNELS.md. Uncomment to
@@ -619,6 +677,7 @@ unconfirmed_total = "0"
             token_file = toml_string(TOKEN_FILE),
             max_body = rpc.max_request_body_size,
             max_batch = rpc.max_batch_len,
+            decision_timeout = DEFAULT_DECISION_TIMEOUT,
             max_connections = rpc.max_connections,
             ledger_url = toml_string(self.ledger_url),
             min_period = policy.min_challenge_period,
@@ -659,6 +718,25 @@ mod tests {
             NodeConfig::default().challenge_period
         );
         assert_eq!(config.node_config().max_requests_per_peer, 64);
+        // A listen line commented out: not listening there.
+        let quiet = template()
+            .replace("\nlisten_tcp = ", "\n# listen_tcp = ")
+            .replace(
+                "\nrelays = []",
+                "\nrelays = [\"wss://relay.example/paychan?token=t\"]",
+            );
+        let quiet = Config::parse(&quiet, Path::new("c")).unwrap();
+        assert_eq!((quiet.node.listen_tcp, quiet.node.listen_ws), (None, None));
+        assert_eq!(
+            quiet
+                .node
+                .relay_urls()
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["wss://relay.example:443/paychan?token=t"]
+        );
         let bounded = Config::parse("[node]\nmax_requests_per_peer = 8\n", Path::new("c")).unwrap();
         assert_eq!(bounded.node_config().max_requests_per_peer, 8);
         assert_eq!(config.store.durability(), Durability::Normal);
@@ -701,6 +779,8 @@ mod tests {
             ),
             ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),
             ("[node]\npeers = [\"nope\"]\n", "node.peers[0]"),
+            ("[node]\nrelays = [\"127.0.0.1:1\"]\n", "node.relays[0]"),
+            ("[node]\nrelays = [\"http://x\"]\n", "node.relays[0]"),
         ];
         let eth = "[ledger]\nkind = \"ethereum\"\nrpc_url = \"http://127.0.0.1:8545\"\n\
                    contract = \"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\"\nchain_id = 31337\n\

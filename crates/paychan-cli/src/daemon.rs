@@ -10,7 +10,7 @@
 //! operator's endpoints ([`crate::ops`]). Events are logged through `tracing`
 //! ([`crate::logging`]: `RUST_LOG`, else `[log]`; default `info`).
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow};
 use paychan_eth::EthLedger;
@@ -173,6 +173,9 @@ async fn serve(
     );
     let log_events = tokio::spawn(log_events(node.clone()));
 
+    if let Some(file) = &config.node.contacts_file {
+        crate::contacts_file::watch(node.clone(), in_dir(&dir, file));
+    }
     let networking = start_networking(&node, &config.node).await?;
     let rpc_config = RpcConfig::new(token)
         .with_listen(config.rpc.listen)
@@ -189,6 +192,9 @@ async fn serve(
         .tokens(Arc::new(tokens));
     if let Some(aa) = &config.rpc.aa {
         builder = builder.aa_compat(aa.config());
+    }
+    if config.rpc.proposal_decisions {
+        builder = builder.proposal_decisions(Duration::from_secs(config.rpc.decision_timeout));
     }
     let server = builder
         .start()

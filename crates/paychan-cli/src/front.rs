@@ -8,10 +8,15 @@
 //! As the proxy, it logs every call and serves its metrics and readiness (the store and the
 //! ledger answer) on `--metrics-listen` ([`crate::ops`], `docs/OPERATIONS.md`).
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use anyhow::{Context, Result, anyhow, bail};
-use paychan_core::{Address, Amount};
+use paychan_core::{Address, Amount, Domain, SigningKey, front::SignedFrontCertificate};
 use paychan_http::{CallLog, Challenge, Paywall, PaywallMetrics, Verifier, proxy};
 use paychan_ledger::{LedgerQuery, rpc::RpcReader};
 use paychan_node::{ChannelPolicy, front::StorePayee};
@@ -20,6 +25,7 @@ use paychan_store::{Durability, SqliteStore, Store, mysql::MysqlStore, postgres:
 use crate::{
     channel::positive_amount,
     config::DEFAULT_LEDGER_URL,
+    keystore::{self, PassphraseArgs},
     logging::{self, LogArgs},
     ops::{self, MetricsArgs, PaywallSource, Verifying},
 };
@@ -54,6 +60,15 @@ pub(crate) struct FrontArgs {
     /// `{"method", "path"}` of the call it pays for).
     #[arg(long)]
     unbound: bool,
+    /// Sign receipts with this front key (a hex key file, or a keystore with
+    /// --passphrase-file), under --certificate; without it receipts are unsigned.
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    receipt_key: Option<PathBuf>,
+    /// The payee's certificate of the receipt key (`paychan certify-front`).
+    #[arg(long, value_name = "FILE", requires = "receipt_key")]
+    certificate: Option<PathBuf>,
+    #[command(flatten)]
+    passphrase: PassphraseArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
     #[command(flatten)]
@@ -91,6 +106,49 @@ pub(crate) async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     Ok(store)
 }
 
+/// A day: a certificate closer than this to its expiry is worth a warning at start.
+const RENEW_WARNING_SECS: u64 = 86_400;
+
+/// The receipt key and its certificate, checked against the payee and the ledger.
+fn receipt_signer(
+    args: &FrontArgs,
+    domain: &Domain,
+) -> Result<Option<(SigningKey, SignedFrontCertificate)>> {
+    let (Some(key_path), Some(cert_path)) = (&args.receipt_key, &args.certificate) else {
+        return Ok(None);
+    };
+    let key = keystore::load(key_path, &args.passphrase)?;
+    let text = std::fs::read_to_string(cert_path)
+        .with_context(|| format!("cannot read the certificate {}", cert_path.display()))?;
+    let certificate: SignedFrontCertificate = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a front certificate (made by `paychan certify-front`)",
+            cert_path.display()
+        )
+    })?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    certificate
+        .check(domain, args.payee, key.address(), now)
+        .map_err(|e| {
+            anyhow!(
+                "the certificate {} does not let {} sign for {}: {e}",
+                cert_path.display(),
+                key.address(),
+                args.payee
+            )
+        })?;
+    let left = certificate.certificate.expiry.saturating_sub(now);
+    if left < RENEW_WARNING_SECS {
+        tracing::warn!(
+            expires = %crate::when::deadline(certificate.certificate.expiry, Some(now)),
+            "the front certificate expires soon: clients refuse receipts after it (renew with `paychan certify-front`)"
+        );
+    }
+    Ok(Some((key, certificate)))
+}
+
 /// Runs the front until Ctrl-C or SIGTERM.
 pub(crate) fn run(args: &FrontArgs) -> Result<()> {
     logging::init("info", &args.log, None, None)?;
@@ -118,6 +176,7 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
             .await
             .map_err(|e| anyhow!("cannot start the front: {e}"))?;
         let domain = *payee.manager().domain();
+        let signer = receipt_signer(args, &domain)?;
         let challenge = Challenge {
             price: args.price,
             payee: args.payee,
@@ -129,6 +188,10 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
         let paywall = Paywall::new(verifier, challenge)
             .free_paths(args.free.clone())
             .bind_requests(!args.unbound);
+        let paywall = match &signer {
+            Some((key, certificate)) => paywall.sign_receipts_as_front(key.clone(), *certificate),
+            None => paywall,
+        };
         let metrics = Arc::new(PaywallMetrics::default());
         let router = proxy::router(upstream.clone(), reqwest::Client::new(), paywall)
             .layer(CallLog::new(metrics.clone()));
@@ -139,11 +202,11 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
         let source = PaywallSource {
             metrics,
             verifying,
-            upstream: format!(
+            upstreams: vec![format!(
                 "{}:{}",
                 upstream.host_str().unwrap_or_default(),
                 upstream.port_or_known_default().unwrap_or(80)
-            ),
+            )],
             listen: local,
         };
         let endpoints = ops::start(args.metrics.metrics_listen, Arc::new(source)).await?;
@@ -153,6 +216,13 @@ pub(crate) fn run(args: &FrontArgs) -> Result<()> {
             "paychan front on http://{local} -> {upstream}: {} per call to {}",
             args.price, args.payee
         );
+        if let Some((key, certificate)) = &signer {
+            println!(
+                "  receipts signed by front key {} (certified until {})",
+                key.address(),
+                crate::when::date(certificate.certificate.expiry)
+            );
+        }
         if let Some(endpoints) = &endpoints {
             println!("  metrics http://{}/metrics", endpoints.addr());
         }

@@ -3,9 +3,11 @@
 mod background;
 mod backup;
 mod bench;
+mod certify;
 mod channel;
 mod config;
 mod contacts;
+mod contacts_file;
 mod daemon;
 mod demo;
 mod demo_ledger;
@@ -21,7 +23,10 @@ mod ops;
 mod output;
 mod package;
 mod pair;
+mod proposals;
 mod proxy;
+mod proxy_config;
+mod relay;
 mod signals;
 mod tokens;
 mod when;
@@ -81,9 +86,16 @@ enum Command {
     /// Runs a reverse proxy that charges per call for an upstream HTTP service, paid by
     /// payment packages verified by a running node.
     Proxy(proxy::ProxyArgs),
+    /// Runs a blind WebSocket relay where nodes and browser pages without an open port
+    /// register under their address; peers reach them as ADDRESS@relay+wss://HOST/PATH, and
+    /// the relay forwards their encrypted messages without reading them.
+    Relay(relay::RelayArgs),
     /// Runs a stateless payee for high availability: the proxy's paywall verifying packages
     /// against a store any number of fronts share (PostgreSQL, MariaDB), holding no key.
     Front(front::FrontArgs),
+    /// Certifies a front's own key for the payee of this data directory, so its fronts sign
+    /// receipts (`paychan front --receipt-key --certificate`) with keys that hold no funds.
+    CertifyFront(certify::CertifyArgs),
     /// Runs the payee's node for high availability: the key and the ledger work on the store
     /// the fronts share, one active at a time through a lease; the others stand by.
     Background(background::BackgroundArgs),
@@ -112,7 +124,9 @@ fn main() -> ExitCode {
         Command::Token(args) => tokens::run(&args),
         Command::Package(args) => package::run(&args),
         Command::Proxy(args) => proxy::run(&args),
+        Command::Relay(args) => relay::run(&args),
         Command::Front(args) => front::run(&args),
+        Command::CertifyFront(args) => certify::run(&args),
         Command::Background(args) => background::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();

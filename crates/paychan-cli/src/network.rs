@@ -1,4 +1,5 @@
-//! The daemon's peer networking: listens for peers (TCP, WebSocket), keeps configured peers
+//! The daemon's peer networking: listens for peers (TCP, WebSocket, and through the relays of
+//! `[node] relays`), keeps configured peers
 //! connected, dials peers on request, and hands every authenticated connection to the node.
 //!
 //! Listening and the configured peers use `paychan_node::net` (which turns `paychan-net`
@@ -72,6 +73,15 @@ pub(crate) async fn start_networking(node: &Node, config: &NodeSection) -> Resul
         if let Some(addr) = listening.ws {
             listen.push(format!("{address}@ws://{addr}"));
         }
+    }
+    let relays = config.relay_urls()?;
+    if !relays.is_empty() {
+        let address = node.address();
+        for url in &relays {
+            listen.push(format!("{address}@relay+{url}"));
+        }
+        net::listen_relays(node, relays, links.clone())
+            .map_err(|e| anyhow::anyhow!("cannot register at the relays (node.relays): {e}"))?;
     }
     let mut known = HashMap::new();
     for peer in &config.peers {

@@ -101,6 +101,28 @@ pub(crate) async fn connect(payer: &Party, payee: &Party) -> Result<PeerAddr> {
     Ok(at)
 }
 
+/// Registers `payee` at the relay on `relay` (`ws://`) and makes `payer` dial it there
+/// (`ADDRESS@relay+ws://...`): neither listens. Returns once they are connected.
+pub(crate) async fn connect_via_relay(
+    payer: &Party,
+    payee: &Party,
+    relay: std::net::SocketAddr,
+) -> Result<PeerAddr> {
+    let at: PeerAddr = format!("{}@relay+ws://{relay}/", payee.key.address()).parse()?;
+    let paychan_net::Endpoint::Relay(url) = at.endpoint().clone() else {
+        anyhow::bail!("{at} is not a relay address");
+    };
+    let mut registered = net::listen_relays(&payee.node, vec![url], LinkConfig::default())?;
+    tokio::time::timeout(Duration::from_secs(20), registered.wait_for(|n| *n > 0))
+        .await
+        .context("the payee did not register at the relay in 20 s")?
+        .context("the payee's relay listener stopped")?;
+    net::dial(&payer.node, at.clone(), LinkConfig::default())?;
+    let (a, b) = (&payer.node, payee.key.address());
+    wait_until(|| a.is_connected(b), "the payer connects through the relay").await?;
+    Ok(at)
+}
+
 /// Waits (up to 20 s) until `done()`.
 pub(crate) async fn wait_until(mut done: impl FnMut() -> bool, what: &str) -> Result<()> {
     tokio::time::timeout(Duration::from_secs(20), async {

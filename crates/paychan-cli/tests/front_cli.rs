@@ -2,7 +2,9 @@
 //! PostgreSQL schema (the machine's server, 127.0.0.1:5432, database `test`; a schema of this
 //! test's own, dropped at the end), and no payee node at all. A payer in this process pays by
 //! packages, alternating between the fronts, and presents one package to both at once: every
-//! call is served once and the shared store counts exactly what was paid.
+//! call is served once and the shared store counts exactly what was paid. The first front
+//! signs its receipts with a key the payee certified (`paychan certify-front`), which the
+//! payer checks; a front given a certificate that is not for it refuses to start.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,9 +19,11 @@ mod common;
 
 use common::{
     Process, command,
+    nodes::{NodeDir, text},
     paid::{banner_url, payer},
 };
-use paychan_core::{Address, Amount};
+use paychan_core::{Address, Amount, Domain};
+use paychan_http::Receipt;
 use paychan_store::{
     Direction, Store,
     testkit::postgres::{TestSchema, url},
@@ -55,14 +59,97 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         addr
     });
-    let payee = Address::repeat_byte(0xb0);
+    // The payee's data directory (its keystore) certifies front1's new key for 30 days.
+    let payee_dir = NodeDir::init(root.path(), "payee", &ledger_url);
+    let payee: Address = payee_dir.address.parse().unwrap();
+    let front_key = root.path().join("front1.key");
+    let certificate = root.path().join("front1.cert");
+    let certify = |front: Option<&str>, out: &std::path::Path| {
+        let mut certify = command();
+        certify
+            .args(["certify-front", "--data-dir", payee_dir.dir()])
+            .arg("--passphrase-file")
+            .arg(&payee_dir.passphrase)
+            .arg("--out")
+            .arg(out);
+        match front {
+            Some(address) => certify.args(["--front", address]),
+            None => certify.arg("--new-key").arg(&front_key),
+        };
+        certify.output().unwrap()
+    };
+    let made = certify(None, &certificate);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let said = text(&made.stderr);
+    assert!(
+        said.contains("valid until") && said.contains("(in 30 d"),
+        "{said}"
+    );
+    let cert: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&certificate).unwrap()).unwrap();
+    let front_address: Address = cert["certificate"]["front"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        cert["certificate"]["payee"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        payee
+    );
+
+    let front = |extra: &[&str]| {
+        let mut front = command();
+        front
+            .arg("front")
+            .args(["--store", &store_url])
+            .args(["--payee", &payee.to_string()])
+            .args(["--ledger-url", &ledger_url])
+            .args(["--upstream", "http://127.0.0.1:9"])
+            .args(["--price", "1", "--listen", "127.0.0.1:0"])
+            .args(extra);
+        front
+    };
+    // A certificate for another front key: the front refuses to start, and says why.
+    let other = root.path().join("other.cert");
+    let made = certify(Some(&Address::repeat_byte(0x77).to_string()), &other);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let refused = front(&[
+        "--receipt-key",
+        front_key.to_str().unwrap(),
+        "--certificate",
+        other.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    let why = text(&refused.stderr);
+    assert!(why.contains("does not let") && why.contains("not"), "{why}");
+    // A key without a certificate is refused by the flags themselves.
+    let refused = front(&["--receipt-key", front_key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+
     let mut fronts = vec![];
     let mut urls = vec![];
     let mut metrics = vec![];
     for name in ["front1", "front2"] {
         let mut front = command();
+        if name == "front1" {
+            front
+                .arg("front")
+                .arg("--receipt-key")
+                .arg(&front_key)
+                .arg("--certificate")
+                .arg(&certificate);
+        } else {
+            front.arg("front");
+        }
         front
-            .arg("front")
             .args(["--store", &store_url])
             .args(["--payee", &payee.to_string()])
             .args(["--ledger-url", &ledger_url])
@@ -88,10 +175,24 @@ fn two_fronts_on_one_postgresql_schema_serve_and_count_each_package_once() {
                 .header("authorization", format!("Paychan {compact}"))
                 .send()
         };
+        let domain: Domain = node.domain();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         for n in 0..10 {
             let package = node.create_payment_package(id, PRICE, None).await.unwrap();
             let paid = call(&urls[n % 2], &package.to_compact()).await.unwrap();
             assert_eq!(paid.status(), 200);
+            let receipt =
+                Receipt::parse(paid.headers()["payment-receipt"].to_str().unwrap()).unwrap();
+            // front1 signs as the payee's certified front; front2 has no key.
+            let signer = receipt.signer_for(payee, &domain, now);
+            if n % 2 == 0 {
+                assert_eq!(signer, Ok(front_address));
+            } else {
+                assert!(signer.is_err());
+            }
             assert_eq!(paid.text().await.unwrap(), "hello from upstream");
         }
         // One package at both fronts at once: served by exactly one.

@@ -2,7 +2,8 @@
 //! banner), Bob's `paychan node`, and the proxy (port read from its banner) in front of a
 //! trivial upstream. An unpaid call gets `402` with Bob's challenge, a free path passes, and
 //! calls paid by a `PayingClient` (a payer node in this process on the same ledger) are
-//! verified by Bob's node, recorded and forwarded.
+//! verified by Bob's node, recorded and forwarded. The same proxy serves HTTPS with a given
+//! certificate.
 
 #![allow(
     clippy::unwrap_used,
@@ -162,6 +163,58 @@ fn the_proxy_answers_402_lets_free_paths_through_and_forwards_paid_calls() {
         assert_eq!(forged.status(), 402);
     });
     drop(proxy);
+
+    // Over TLS (a self-signed certificate for 127.0.0.1, made by openssl; curl checks it).
+    let (cert, key) = (root.path().join("cert.pem"), root.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut tls_command = command();
+    tls_command
+        .arg("proxy")
+        .arg("--data-dir")
+        .arg(&bob_dir)
+        .args(["--upstream", &format!("http://{upstream}")])
+        .args(["--price", &PRICE.to_string()])
+        .args(["--listen", "127.0.0.1:0", "--free", "/health"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key);
+    let mut tls_proxy = Process::spawn("tls proxy", tls_command, &root.path().join("tls.log"));
+    let tls_url = tls_proxy.wait_for("its banner", |log| banner_url(log, "paychan proxy on "));
+    assert!(tls_url.starts_with("https://127.0.0.1:"), "{tls_url}");
+    let curl = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "-", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&cert)
+            .arg(format!("{tls_url}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl("/health"), "ok\n200");
+    assert!(curl("/hello").ends_with("\n402"));
+    drop(tls_proxy);
     drop(ledger);
 }
 

@@ -76,6 +76,8 @@ impl PaymentError {
     /// The service behind the paywall failed (a `5xx`, or the proxy's upstream did not
     /// answer): the call is not charged, the package was not recorded.
     pub const SERVICE_FAILED: &'static str = "service_failed";
+    /// The payer went over its rate limit (`429`): the package was not recorded.
+    pub const RATE_LIMITED: &'static str = "rate_limited";
 
     /// Whether the payer may take its package back: the payee says it recorded nothing
     /// (it refused the package, its node failed first, or it never saw one: a front between
@@ -85,6 +87,7 @@ impl PaymentError {
             || self.error == Self::VERIFICATION_FAILED
             || self.error == Self::PAYMENT_REQUIRED
             || self.error == Self::SERVICE_FAILED
+            || self.error == Self::RATE_LIMITED
     }
 }
 

@@ -471,10 +471,12 @@ impl PayingClient {
             }
         };
         let status = response.status();
-        // 502: the service behind the paywall failed (`service_failed`, not charged).
+        // 502: the service behind the paywall failed (`service_failed`, not charged); 429:
+        // over the payer's rate limit (`rate_limited`, not recorded).
         if status == StatusCode::PAYMENT_REQUIRED
             || status == StatusCode::SERVICE_UNAVAILABLE
             || status == StatusCode::BAD_GATEWAY
+            || status == StatusCode::TOO_MANY_REQUESTS
         {
             let next = self.challenge_of(key, &response).ok();
             let body: Option<PaymentError> = match response.bytes().await {

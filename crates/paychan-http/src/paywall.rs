@@ -42,6 +42,15 @@
 //!
 //! [`Paywall::admit`] (used by pay-per-time streams, which have no service that could fail)
 //! records before serving.
+//!
+//! # Rate limits
+//!
+//! [`Paywall::rate_limit`] caps the calls each payer (the address that signs the packages)
+//! makes per period (GCRA, the `governor` crate: a burst of the whole allowance, refilled
+//! evenly). The check runs after the package is checked, so a forger cannot spend someone
+//! else's allowance, and before the service: a call over the limit is answered `429` with
+//! `rate_limited` and `Retry-After`, and its package is not recorded (the payer takes it
+//! back). Pay-per-time streams are not limited (one package per period already paces them).
 
 use std::{
     collections::HashMap,
@@ -90,6 +99,33 @@ struct Config {
     /// The payee's certificate of `receipt_key`, when a front signs (docs/HA.md).
     receipt_certificate: Option<SignedFrontCertificate>,
     turns: Arc<Turns>,
+    rate: Option<Arc<PayerLimit>>,
+}
+
+/// Calls per period per payer (see the [module docs](self#rate-limits)).
+struct PayerLimit {
+    limiter: governor::DefaultKeyedRateLimiter<paychan_core::Address>,
+    /// Checks since the limiter last forgot idle payers.
+    checks: std::sync::atomic::AtomicU32,
+}
+
+/// How many checks between two sweeps of the payers at full allowance.
+const SWEEP_EVERY: u32 = 4096;
+
+impl PayerLimit {
+    /// `Err(wait)`: `payer` is over its limit for `wait`.
+    fn check(&self, payer: paychan_core::Address) -> Result<(), std::time::Duration> {
+        use std::sync::atomic::Ordering;
+        if self.checks.fetch_add(1, Ordering::Relaxed) >= SWEEP_EVERY {
+            self.checks.store(0, Ordering::Relaxed);
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&payer).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
 }
 
 /// The channels with a call between its check and its record, one call per channel at a
@@ -181,6 +217,7 @@ impl Paywall {
                 receipt_key: None,
                 receipt_certificate: None,
                 turns: Arc::default(),
+                rate: None,
             }),
         }
     }
@@ -196,6 +233,7 @@ impl Paywall {
             receipt_key: c.receipt_key.clone(),
             receipt_certificate: c.receipt_certificate,
             turns: c.turns.clone(),
+            rate: c.rate.clone(),
         };
         edit(&mut config);
         Paywall {
@@ -247,6 +285,23 @@ impl Paywall {
         self.with(|c| {
             c.receipt_key = Some(key);
             c.receipt_certificate = Some(certificate);
+        })
+    }
+
+    /// At most `calls` paid calls per `period` for each payer (see the
+    /// [module docs](self#rate-limits)); `calls` of zero or a zero period turn it off.
+    pub fn rate_limit(&self, calls: u32, period: std::time::Duration) -> Self {
+        let quota = std::num::NonZeroU32::new(calls).and_then(|burst| {
+            governor::Quota::with_period(period.checked_div(burst.get())?)
+                .map(|q| q.allow_burst(burst))
+        });
+        self.with(|c| {
+            c.rate = quota.map(|quota| {
+                Arc::new(PayerLimit {
+                    limiter: governor::RateLimiter::keyed(quota),
+                    checks: std::sync::atomic::AtomicU32::new(0),
+                })
+            });
         })
     }
 
@@ -393,6 +448,23 @@ impl Paywall {
             Ok(checked) => checked,
             Err(e) => return Ok(with_payer(verify_refusal(&challenge, e), payer)),
         };
+        if let Some(rate) = &self.config.rate
+            && let Err(wait) = rate.check(checked.payer)
+        {
+            let secs = wait.as_secs().saturating_add(1);
+            let mut answer = refusal(
+                &challenge,
+                PaymentError::RATE_LIMITED,
+                format!(
+                    "{} made too many calls: try again in {secs} s (the package was not recorded: take it back)",
+                    checked.payer
+                ),
+            );
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return Ok(with_payer(answer, payer));
+        }
         parts.headers.remove(header::AUTHORIZATION);
         parts.extensions.insert::<VerifiedPayment>(checked);
         let mut response = inner.call(Request::from_parts(parts, body)).await?;
@@ -460,6 +532,7 @@ pub(crate) fn refusal(challenge: &Challenge, error: &'static str, message: Strin
             StatusCode::SERVICE_UNAVAILABLE
         }
         PaymentError::SERVICE_FAILED => StatusCode::BAD_GATEWAY,
+        PaymentError::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::PAYMENT_REQUIRED,
     };
     let body = PaymentError {

@@ -3,6 +3,11 @@
 //! hop-by-hop ones and the payment, body streamed both ways). `paychan proxy` runs it. An
 //! unreachable upstream is a `502`, which the paywall turns into an uncharged `service_failed`
 //! (as any `5xx` of the upstream): see [`paywall`](crate::paywall).
+//!
+//! [`services`] puts several upstreams behind one listener (Aperture's services): each
+//! [`Service`] matches a host (optional) and a path prefix, with a paywall of its own (its
+//! price, free paths, rate limit); the first service that matches a request serves it, and a
+//! request no service matches is answered `404` with `no_service`.
 
 use std::sync::Arc;
 
@@ -43,6 +48,88 @@ pub fn router(upstream: reqwest::Url, http: reqwest::Client, paywall: Paywall) -
             http,
         }))
         .layer(paywall)
+}
+
+/// One upstream of [`services`]: which requests it takes, and its paywall.
+#[derive(Clone)]
+pub struct Service {
+    /// The `Host` it answers (without port; any host when `None`).
+    pub host: Option<String>,
+    /// The path prefix it takes: an exact path, or a prefix when it ends with `/`.
+    pub path: String,
+    /// Where its requests go (a base URL; its path is prefixed to the request's).
+    pub upstream: reqwest::Url,
+    /// What its calls cost.
+    pub paywall: Paywall,
+}
+
+impl Service {
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+            (Some(_), None) => false,
+        };
+        let path_ok = if self.path.ends_with('/') {
+            path.starts_with(self.path.as_str()) || path == self.path.trim_end_matches('/')
+        } else {
+            path == self.path
+        };
+        host_ok && path_ok
+    }
+}
+
+/// The host a request names (`Host`, else the URI's authority), without its port.
+fn request_host(request: &Request<Body>) -> Option<String> {
+    let raw = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))?;
+    // `[::1]:80` keeps its brackets; `example.com:80` loses its port.
+    let host = match raw.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => raw.as_str(),
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// Several services behind one listener (see the [module docs](self)), in order of
+/// precedence.
+pub fn services(services: Vec<Service>, http: reqwest::Client) -> Router {
+    let routes: Arc<Vec<(Service, Router)>> = Arc::new(
+        services
+            .into_iter()
+            .map(|s| {
+                let router = router(s.upstream.clone(), http.clone(), s.paywall.clone());
+                (s, router)
+            })
+            .collect(),
+    );
+    Router::new().fallback(move |request: Request<Body>| {
+        let routes = routes.clone();
+        async move {
+            let host = request_host(&request);
+            let path = request.uri().path().to_owned();
+            let Some((_, router)) = routes
+                .iter()
+                .find(|(service, _)| service.matches(host.as_deref(), &path))
+            else {
+                let body = serde_json::json!({
+                    "error": "no_service",
+                    "message": format!("no service here answers {} {path}", host.as_deref().unwrap_or("(no host)")),
+                });
+                return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+            };
+            match tower::ServiceExt::oneshot(router.clone(), request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    })
 }
 
 fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {

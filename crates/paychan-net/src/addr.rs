@@ -5,7 +5,12 @@
 //! right) and `ENDPOINT` is either
 //! - `HOST:PORT` for plain TCP (`HOST` a name, an IPv4 address or a bracketed IPv6 address), or
 //! - `ws://HOST[:PORT][/PATH]` or `wss://HOST[:PORT][/PATH]` for WebSocket, so a node can sit
-//!   behind a TLS-terminating reverse proxy (default ports 80 and 443).
+//!   behind a TLS-terminating reverse proxy (default ports 80 and 443), or
+//! - `relay+wss://HOST[:PORT][/PATH]` (or `relay+ws://` without TLS, for local tests) for a
+//!   peer registered at a `paychan relay` (docs/PROTOCOL.md, "Relay"): the dialer connects to
+//!   the relay URL with `to=ADDRESS` added to its query and runs the usual handshake through
+//!   it. A query already in the URL (such as `?token=TOKEN` for a relay that requires an
+//!   access token) is kept.
 
 use std::{fmt, net::Ipv6Addr, str::FromStr};
 
@@ -34,8 +39,8 @@ pub enum AddrError {
     /// The port is not a number in 1..=65535.
     #[error("invalid port {0:?}")]
     BadPort(String),
-    /// A URL scheme other than `ws` or `wss`.
-    #[error("unsupported scheme {0:?} (expected ws or wss)")]
+    /// A URL scheme other than `ws`, `wss`, `relay+ws` or `relay+wss`.
+    #[error("unsupported scheme {0:?} (expected ws, wss, relay+ws or relay+wss)")]
     UnsupportedScheme(String),
     /// A malformed WebSocket URL.
     #[error("invalid WebSocket URL {url:?}: {reason}")]
@@ -103,6 +108,9 @@ pub enum Endpoint {
     /// WebSocket (`ws://`) or WebSocket over TLS (`wss://`), one binary WebSocket message per
     /// Noise message.
     WebSocket(WsUrl),
+    /// Through a relay (`relay+ws://` or `relay+wss://`) where the peer is registered: the
+    /// URL is the relay's.
+    Relay(WsUrl),
 }
 
 impl FromStr for Endpoint {
@@ -113,9 +121,11 @@ impl FromStr for Endpoint {
             let (host, port) = split_host_port(s, None)?;
             return Ok(Endpoint::Tcp { host, port });
         };
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "ws" => false,
-            "wss" => true,
+        let (tls, relay) = match scheme.to_ascii_lowercase().as_str() {
+            "ws" => (false, false),
+            "wss" => (true, false),
+            "relay+ws" => (false, true),
+            "relay+wss" => (true, true),
             _ => return Err(AddrError::UnsupportedScheme(scheme.to_owned())),
         };
         let (authority, path) = match rest.find(['/', '?']) {
@@ -147,7 +157,11 @@ impl FromStr for Endpoint {
                 url: s.to_owned(),
                 reason: e.to_string(),
             })?;
-        Ok(Endpoint::WebSocket(url))
+        Ok(if relay {
+            Endpoint::Relay(url)
+        } else {
+            Endpoint::WebSocket(url)
+        })
     }
 }
 
@@ -156,6 +170,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Tcp { host, port } => write_host_port(f, host, *port),
             Endpoint::WebSocket(url) => url.fmt(f),
+            Endpoint::Relay(url) => write!(f, "relay+{url}"),
         }
     }
 }
@@ -170,6 +185,14 @@ pub struct WsUrl {
 }
 
 impl WsUrl {
+    /// The same URL with `key=value` added to its query.
+    pub fn with_query(&self, key: &str, value: &str) -> WsUrl {
+        WsUrl {
+            path: paychan_relay::proto::append_query(&self.path, key, value),
+            ..self.clone()
+        }
+    }
+
     /// Whether the URL is `wss://` (TLS, verified against the bundled webpki roots).
     pub fn is_tls(&self) -> bool {
         self.tls

@@ -30,7 +30,8 @@ pub async fn connect_with(
     config: &NetConfig,
 ) -> Result<Connection, NetError> {
     let attempt = async {
-        let (mut reader, mut writer, kind) = transport::dial(peer.endpoint()).await?;
+        let (mut reader, mut writer, kind) =
+            transport::dial(peer.endpoint(), peer.address()).await?;
         let session =
             handshake::initiate(&mut reader, &mut writer, identity, peer.address()).await?;
         Ok(Connection::new(reader, writer, session, kind, config))

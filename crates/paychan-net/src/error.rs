@@ -55,6 +55,15 @@ pub enum NetError {
     /// The peer broke the transport's framing (bad chunk header, undecryptable message).
     #[error("peer violated the transport protocol: {0}")]
     Protocol(String),
+    /// The other end closed the WebSocket with a code and reason: a relay refusing a dial
+    /// or a registration (docs/PROTOCOL.md, "Relay", lists the codes), or ending a pipe.
+    #[error("closed by the relay: {reason} (code {code})")]
+    Refused {
+        /// The WebSocket close code.
+        code: u16,
+        /// The reason given.
+        reason: String,
+    },
     /// The connection is closed (by either side, or after an earlier error).
     #[error("connection closed")]
     Closed,

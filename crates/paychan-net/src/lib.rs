@@ -6,17 +6,22 @@
 //! secp256k1 signature over the key, see [`verify_binding`]). A dialer names the address it
 //! expects ([`PeerAddr`]) and refuses anyone else; a listener learns who connected.
 //!
-//! - [`addr`]: `ADDRESS@HOST:PORT` and `ADDRESS@ws(s)://HOST[:PORT]/PATH` peer addresses.
+//! - [`addr`]: `ADDRESS@HOST:PORT`, `ADDRESS@ws(s)://HOST[:PORT]/PATH` and
+//!   `ADDRESS@relay+ws(s)://HOST[:PORT]/PATH` peer addresses.
 //! - [`Identity`]: a node's signing key and Noise static key, with their binding.
 //! - [`connect`] / [`Listener`]: dialing and accepting, over TCP or WebSocket.
 //! - [`Connection`]: frames of up to [`MAX_FRAME_LEN`](paychan_core::wire::MAX_FRAME_LEN)
 //!   bytes both ways, with keep-alive and an idle timeout; splits into a reader and a writer.
 //! - [`PeerLink`]: keeps a connection to one peer, redialing with exponential backoff.
+//! - [`RelayListener`]: keeps this node registered at `paychan relay`s, so peers reach it
+//!   without an open port (docs/PROTOCOL.md, "Relay").
 //!
 //! # Wire format
 //!
 //! Carriers: on TCP each Noise message is prefixed by its length (2 bytes, big-endian); on
-//! WebSocket each Noise message is one binary WebSocket message (at most 65535 bytes).
+//! WebSocket each Noise message is one binary WebSocket message (at most 65535 bytes);
+//! through a relay, the same binary messages travel over the dialer's and the party's
+//! WebSockets to the relay, which forwards them unread.
 //!
 //! Handshake (`Noise_XX_25519_ChaChaPoly_BLAKE2s`, prologue [`PROLOGUE`]): message 1 has an
 //! empty payload; message 2 carries the responder's binding, message 3 the initiator's:
@@ -55,6 +60,7 @@ mod handshake;
 mod identity;
 mod link;
 mod listener;
+mod relay;
 mod transport;
 
 pub use crate::{
@@ -69,5 +75,6 @@ pub use crate::{
     },
     link::{Backoff, LinkConfig, LinkEvent, PeerLink},
     listener::{ListenConfig, Listener},
+    relay::RelayListener,
     transport::TransportKind,
 };

@@ -194,7 +194,9 @@ async fn respond(
 ) -> Result<Connection, NetError> {
     stream.set_nodelay(true)?;
     let (mut reader, mut writer) = match kind {
-        TransportKind::WebSocket => transport::split_ws(transport::accept_ws(stream).await?),
+        TransportKind::WebSocket | TransportKind::Relay => {
+            transport::split_ws(transport::accept_ws(stream).await?)
+        }
         TransportKind::Tcp => transport::split_tcp(stream),
     };
     let session = handshake::respond(&mut reader, &mut writer, identity).await?;

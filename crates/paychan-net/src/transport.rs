@@ -37,6 +37,8 @@ pub enum TransportKind {
     Tcp,
     /// WebSocket (`ws://` or `wss://`).
     WebSocket,
+    /// WebSocket through a relay, to or from a party registered there.
+    Relay,
 }
 
 /// How many bytes a TCP read asks for at least.
@@ -123,6 +125,13 @@ impl RawReader {
                         return Ok(true);
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    // A relay says why it refuses or ends a connection in its close frame.
+                    Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) != 1000 => {
+                        return Err(NetError::Refused {
+                            code: frame.code.into(),
+                            reason: frame.reason.as_str().to_owned(),
+                        });
+                    }
                     Some(Ok(Message::Close(_))) | None => return Ok(false),
                     Some(Ok(Message::Text(_) | Message::Frame(_))) => {
                         return Err(NetError::Protocol(
@@ -202,9 +211,10 @@ impl RawWriter {
 }
 
 /// Opens the carrier to `endpoint` (TCP connect, then the WebSocket upgrade and TLS if
-/// asked for).
+/// asked for) where `peer` listens; through a relay, the relay's socket is the carrier.
 pub(crate) async fn dial(
     endpoint: &Endpoint,
+    peer: paychan_core::Address,
 ) -> Result<(RawReader, RawWriter, TransportKind), NetError> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
@@ -218,10 +228,16 @@ pub(crate) async fn dial(
             let (r, w) = split_ws(ws);
             Ok((r, w, TransportKind::WebSocket))
         }
+        Endpoint::Relay(url) => {
+            let url = url.with_query("to", &paychan_relay::proto::address_param(peer));
+            let ws = dial_ws(&url).await?;
+            let (r, w) = split_ws(ws);
+            Ok((r, w, TransportKind::Relay))
+        }
     }
 }
 
-async fn dial_ws(url: &WsUrl) -> Result<WsStream, NetError> {
+pub(crate) async fn dial_ws(url: &WsUrl) -> Result<WsStream, NetError> {
     let stream = TcpStream::connect((url.host(), url.port())).await?;
     stream.set_nodelay(true)?;
     let connector = Connector::Rustls(tls_config()?);

@@ -6,7 +6,10 @@
 //! (`ADDRESS@HOST:PORT`, `ADDRESS@ws://HOST/PATH`), which is checked and kept in its
 //! canonical spelling.
 
-use std::str::FromStr;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    str::FromStr,
+};
 
 use paychan_core::Address;
 use paychan_net::PeerAddr;
@@ -56,7 +59,78 @@ pub fn parse_peer(peer: &str) -> Result<(Address, Option<String>), NodeError> {
     Ok((address, None))
 }
 
+/// What [`Node::sync_contacts`] changed, by alias.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactsSync {
+    /// Aliases that were new.
+    pub added: Vec<String>,
+    /// Aliases whose peer changed.
+    pub replaced: Vec<String>,
+    /// Aliases removed (listed before, not any more).
+    pub removed: Vec<String>,
+    /// How many were already as listed.
+    pub unchanged: usize,
+}
+
+impl ContactsSync {
+    /// Whether anything changed.
+    pub fn changed(&self) -> bool {
+        !(self.added.is_empty() && self.replaced.is_empty() && self.removed.is_empty())
+    }
+}
+
 impl Node {
+    /// Makes the contacts say what `entries` (alias → peer) says, and removes the aliases of
+    /// `previous` that `entries` no longer lists: a contacts file reloaded (contacts added
+    /// otherwise, and not in the file, stay). Every entry is checked before anything is
+    /// written, so one bad entry changes nothing.
+    pub async fn sync_contacts(
+        &self,
+        entries: &BTreeMap<String, String>,
+        previous: &BTreeSet<String>,
+    ) -> Result<ContactsSync, NodeError> {
+        let mut wanted = Vec::with_capacity(entries.len());
+        for (alias, peer) in entries {
+            check_alias(alias)?;
+            let (address, peer_url) =
+                parse_peer(peer).map_err(|e| NodeError::InvalidContact(format!("{alias}: {e}")))?;
+            wanted.push(Contact {
+                alias: alias.clone(),
+                address,
+                peer_url,
+            });
+        }
+        let current: BTreeMap<String, Contact> = self
+            .inner
+            .store
+            .contacts()
+            .await?
+            .into_iter()
+            .map(|c| (c.alias.clone(), c))
+            .collect();
+        let mut sync = ContactsSync::default();
+        for contact in wanted {
+            match current.get(&contact.alias) {
+                Some(old) if *old == contact => {
+                    sync.unchanged = sync.unchanged.saturating_add(1);
+                    continue;
+                }
+                Some(_) => sync.replaced.push(contact.alias.clone()),
+                None => sync.added.push(contact.alias.clone()),
+            }
+            self.inner.store.put_contact(&contact).await?;
+        }
+        for alias in previous {
+            if !entries.contains_key(alias) && self.inner.store.remove_contact(alias).await? {
+                sync.removed.push(alias.clone());
+            }
+        }
+        if sync.changed() {
+            tracing::info!(added = ?sync.added, replaced = ?sync.replaced, removed = ?sync.removed, "contacts synced");
+        }
+        Ok(sync)
+    }
+
     /// Adds the contact `alias` for `peer` (an address or a peer URL). An existing alias is
     /// refused unless `replace`.
     pub async fn add_contact(

@@ -3,7 +3,7 @@
 use paychan_core::{Address, B256, ChannelId};
 use serde::{Deserialize, Serialize};
 
-/// Something that happened to one of our channels.
+/// Something that happened to one of our channels, or to a peer connection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -141,6 +141,35 @@ pub enum NodeEvent {
         to: Address,
         /// How much.
         amount: String,
+    },
+    /// We proposed a channel to a peer (the first funding stage; then `channel_accepted`,
+    /// then `channel_opened`).
+    ChannelProposed {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: Address,
+        /// What we deposit at open.
+        deposit: String,
+    },
+    /// The peer accepted our proposal: we are opening the channel on the ledger.
+    ChannelAccepted {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        peer: Address,
+    },
+    /// A peer is connected (none was before).
+    PeerConnected {
+        /// The peer.
+        peer: Address,
+        /// Whether we dialed it (else it dialed us).
+        dialed: bool,
+    },
+    /// The connection to a peer ended and no other replaced it.
+    PeerDisconnected {
+        /// The peer.
+        peer: Address,
     },
     /// Something failed in the background (watcher, peer link).
     Error {

@@ -3,6 +3,8 @@
 //!
 //! - [`config`]: the policy for incoming channels, timeouts.
 //! - [`contacts`]: aliases for peers, persisted.
+//! - [`decisions`]: channel proposals the user accepts or rejects over an API, before an
+//!   expiry.
 //! - [`error`]: errors with stable codes and categories.
 //! - [`events`]: what the node reports to its user.
 //! - [`front`]: [`StorePayee`](front::StorePayee), a payee that verifies packages against a
@@ -26,6 +28,7 @@
 
 pub mod config;
 pub mod contacts;
+pub mod decisions;
 pub mod error;
 pub mod events;
 pub mod front;

@@ -1,7 +1,8 @@
 //! Real transports for the node: `paychan-net` connections (Noise over TCP or WebSocket,
 //! bound to the peer's address) turned into [`PeerConnection`]s.
 //!
-//! [`listen`] accepts peers; [`dial`] keeps a connection to one peer alive, reconnecting with
+//! [`listen`] accepts peers; [`listen_relays`] keeps the node registered at `paychan relay`s
+//! and accepts the peers that dial it there (a node without an open port); [`dial`] keeps a connection to one peer alive, reconnecting with
 //! backoff ([`link`] is the same link for a caller that handles its events itself). Every
 //! (re)connection goes through [`Node::connect`], which keeps one connection per peer (the
 //! one dialed by the lower address when both dial) and runs the counter sync of every
@@ -13,9 +14,9 @@ use std::net::SocketAddr;
 use paychan_core::keccak256;
 use paychan_net::{
     Connection, Identity, LinkConfig, LinkEvent, ListenConfig, Listener, NetError, PeerAddr,
-    PeerLink,
+    PeerLink, RelayListener, WsUrl,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::{
     node::Node,
@@ -101,6 +102,36 @@ pub async fn listen(node: &Node, config: ListenConfig) -> Result<Listening, NetE
         listener.shutdown().await;
     }));
     Ok(listening)
+}
+
+/// Keeps the node registered at each of `relays` (their `ws://` or `wss://` URLs) and
+/// accepts the peers that dial it there, as `ADDRESS@relay+wss://...`, until the node shuts
+/// down; a relay that goes away is registered at again with the backoff of `config`.
+/// Returns how many relays the node is registered at, as it changes.
+pub fn listen_relays(
+    node: &Node,
+    relays: Vec<WsUrl>,
+    config: LinkConfig,
+) -> Result<watch::Receiver<usize>, NetError> {
+    let mut listener = RelayListener::spawn(identity(node)?, relays, config);
+    let registered = listener.registered();
+    let accepting = node.clone();
+    let mut shutdown = node.shutdown_signal();
+    node.track(tokio::spawn(async move {
+        loop {
+            let connection = tokio::select! {
+                c = listener.accept() => c,
+                _ = shutdown.changed() => None,
+            };
+            let Some(connection) = connection else { break };
+            tracing::info!(peer = %connection.peer_address(), "peer connected through a relay");
+            accepting
+                .connect(bridge(connection, Origin::Accepted))
+                .await;
+        }
+        listener.shutdown().await;
+    }));
+    Ok(registered)
 }
 
 /// A [`PeerLink`] to `peer` held while the node holds the peer's own connection that wins

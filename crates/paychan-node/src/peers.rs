@@ -239,6 +239,12 @@ impl Node {
             return false;
         };
         tracing::debug!(%peer, ?origin, id = admitted.id, "peer connection taken");
+        if !admitted.replaced {
+            self.emit(crate::events::NodeEvent::PeerConnected {
+                peer,
+                dialed: origin == crate::peer::Origin::Dialed,
+            });
+        }
         if admitted.replaced {
             // Answers to requests sent on the old connection would come back on it: those
             // requests fail now (a sent payment stays counted; the sync below settles views).
@@ -310,6 +316,7 @@ impl Node {
         if self.peers().remove(peer, id) {
             // Whoever waits for this peer's answer learns now that it will not come.
             self.peers().fail_waiting(peer);
+            self.emit(crate::events::NodeEvent::PeerDisconnected { peer });
         }
     }
 

@@ -15,6 +15,16 @@
 //!    minted by the node ([`crate::tokens`]) is let through too, and the middleware tells the
 //!    methods who called by attaching a [`Caller`] to the request: the JSON-RPC middleware
 //!    ([`crate::tokens`]'s scope check) then refuses every call outside the token's scopes.
+//! 3. **The node's own page.** The dashboard's static files ([`crate::dashboard`]) are served
+//!    without a token (they hold no data), and the origin of a page the node served itself
+//!    (`http://` + the `Host` it was reached by, when that is a loopback address) is allowed
+//!    beside the configured ones.
+//! 4. **Browsers' WebSockets.** A browser's `WebSocket` cannot set `Authorization`; the one
+//!    header its page controls is `Sec-WebSocket-Protocol`. A WebSocket upgrade may therefore
+//!    carry the token as the subprotocol [`BEARER_PROTOCOL_PREFIX`]`<token>`, offered next to
+//!    [`SUBPROTOCOL`] (`new WebSocket(url, ["paychan.v1", "paychan.bearer." + token])`); the
+//!    answer selects [`SUBPROTOCOL`], never echoing the token. The origin rule above still
+//!    applies, so only a page of an allowed origin gets this far.
 
 use std::{
     future::Future,
@@ -31,6 +41,13 @@ use jsonrpsee::{
 use tower::{Layer, Service};
 
 use crate::tokens::{Caller, TokenRegistry};
+
+/// The WebSocket subprotocol a browser offers, and the answer selects, when it sends its token
+/// as a subprotocol.
+pub const SUBPROTOCOL: &str = "paychan.v1";
+
+/// The prefix of the subprotocol that carries the token: `paychan.bearer.<token>`.
+pub const BEARER_PROTOCOL_PREFIX: &str = "paychan.bearer.";
 
 /// What the middleware checks.
 #[derive(Debug)]
@@ -131,28 +148,74 @@ impl Policy {
         };
         let origin = value.to_str().map_err(|_| ())?;
         let origin = normalize(origin);
-        if self.origins.contains(&origin) {
+        // The node's own dashboard, reached by a loopback address (a rebound domain name
+        // would be named in Host, and is not loopback).
+        let own = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|host| crate::dashboard::is_loopback_host(host))
+            .is_some_and(|host| {
+                let host = host.to_ascii_lowercase();
+                origin == format!("http://{host}") || origin == format!("https://{host}")
+            });
+        if own || self.origins.contains(&origin) {
             Ok(Some(value.clone()))
         } else {
             Err(())
         }
     }
 
-    /// Who calls, if the request carries an accepted token.
+    /// Who calls, if the request carries an accepted token (in `Authorization`, or as a
+    /// WebSocket subprotocol: [`offered_token`]).
     fn caller<B>(&self, request: &HttpRequest<B>) -> Option<Caller> {
-        let value = request.headers().get(header::AUTHORIZATION)?;
-        let value = value.to_str().ok()?;
-        let (scheme, token) = value.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let token = token.trim();
+        let token = match request.headers().get(header::AUTHORIZATION) {
+            Some(value) => {
+                let (scheme, token) = value.to_str().ok()?.trim().split_once(' ')?;
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return None;
+                }
+                token.trim()
+            }
+            None => offered_token(request)?,
+        };
+        self.check(token)
+    }
+
+    fn check(&self, token: &str) -> Option<Caller> {
         if same(token.as_bytes(), &self.token) {
             return Some(Caller::Full);
         }
         let claims = self.tokens.as_ref()?.authenticate(token)?;
         Some(Caller::Token(claims))
     }
+}
+
+/// The subprotocols a WebSocket upgrade offers (`Sec-WebSocket-Protocol`, comma-separated,
+/// possibly over several header lines).
+fn offered_protocols<B>(request: &HttpRequest<B>) -> impl Iterator<Item = &str> {
+    request
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+}
+
+/// The token a WebSocket upgrade offers as the subprotocol `paychan.bearer.<token>`.
+fn offered_token<B>(request: &HttpRequest<B>) -> Option<&str> {
+    offered_protocols(request).find_map(|protocol| protocol.strip_prefix(BEARER_PROTOCOL_PREFIX))
+}
+
+/// Whether a request carrying its token as a subprotocol also offers [`SUBPROTOCOL`], which the
+/// answer must select (a browser drops an upgrade whose answer selects none of its offers).
+/// `None`: the token did not come as a subprotocol.
+fn selects_subprotocol<B>(request: &HttpRequest<B>) -> Option<bool> {
+    if request.headers().contains_key(header::AUTHORIZATION) || offered_token(request).is_none() {
+        return None;
+    }
+    Some(offered_protocols(request).any(|protocol| protocol == SUBPROTOCOL))
 }
 
 fn text(status: StatusCode, body: &'static str) -> HttpResponse {
@@ -220,6 +283,11 @@ where
     }
 
     fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
+        if request.method() == Method::GET
+            && let Some(page) = crate::dashboard::asset(request.uri().path())
+        {
+            return Box::pin(async { Ok(page) });
+        }
         let origin = match self.policy.origin(&request) {
             Ok(origin) => origin,
             Err(()) => {
@@ -241,10 +309,30 @@ where
             }
             return Box::pin(async { Ok(response) });
         };
+        let select = match selects_subprotocol(&request) {
+            None => false,
+            Some(true) => true,
+            Some(false) => {
+                let mut response = text(
+                    StatusCode::BAD_REQUEST,
+                    "a token sent as the subprotocol paychan.bearer.<token> needs the subprotocol paychan.v1 offered beside it\n",
+                );
+                if let Some(origin) = origin {
+                    add_cors(&mut response, origin);
+                }
+                return Box::pin(async { Ok(response) });
+            }
+        };
         request.extensions_mut().insert(caller);
         let answer = self.inner.call(request);
         Box::pin(async move {
             let mut response = answer.await.map_err(Into::into)?;
+            if select && response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                response.headers_mut().insert(
+                    header::SEC_WEBSOCKET_PROTOCOL,
+                    HeaderValue::from_static(SUBPROTOCOL),
+                );
+            }
             if let Some(origin) = origin {
                 add_cors(&mut response, origin);
             }

@@ -35,6 +35,8 @@
 //! | 1908 | client | the payment would take the token's spending over its limit for the period; nothing was paid |
 //! | 1909 | client | no scoped token with this id |
 //! | 1910 | client | this API does not offer scoped tokens |
+//! | 1911 | client | this API does not decide channel proposals (`rpc.proposal_decisions` is off) |
+//! | 1912 | client | no proposal of this channel waits for a decision: unknown, decided, or expired |
 //! | 2001 | peer | the peer is not connected |
 //! | 2002 | peer | the peer did not answer in time |
 //! | 2003 | peer | the peer refused (its handler failed, it rejected the proposal) |
@@ -83,6 +85,10 @@ pub const PAY_LIMIT_EXCEEDED: u16 = 1908;
 pub const UNKNOWN_TOKEN: u16 = 1909;
 /// This API does not offer scoped tokens.
 pub const TOKENS_DISABLED: u16 = 1910;
+/// This API does not decide channel proposals (`rpc.proposal_decisions` is off).
+pub const DECISIONS_NOT_ENABLED: u16 = 1911;
+/// No proposal of this channel waits for a decision.
+pub const UNKNOWN_PROPOSAL: u16 = 1912;
 /// The peer could not be reached.
 pub const DIAL_FAILED: u16 = 2901;
 

@@ -40,12 +40,17 @@
 //! | `remove_contact` | `alias` | `true` |
 //! | `subscribe_events` | none | subscription; notifications of method `event` carry a `NodeEvent` |
 //! | `unsubscribe_events` | the subscription id | `bool` |
-//! | `subscribe_payments` | none | become the payment handler: notifications of method `payment_request` carry `{request_id, channel_id, peer, amount, message}` (see [`remote`]) |
+//! | `subscribe_payments` | none | become the payment handler: notifications of method `payment_request` carry `{request_id, channel_id, peer, amount, message, expires_at_ms}` (see [`remote`]) |
 //! | `unsubscribe_payments` | the subscription id | `bool` |
 //! | `answer_payment` | `request_id`, `response` (any JSON) or `error` (a message) | `true` |
 //! | `create_token` | `scopes` (`["read"]`, `["verify"]`, `["pay"]`, or several), `limit` and `period` (seconds; both required with `pay`, refused without), `label`? | `{token, info}`: the token text, shown only here, and its `info` as in `list_tokens` |
 //! | `list_tokens` | none | `[{id, scopes, limit?, period?, spent?, period_ends?, label?, created, revoked}]`, by id |
 //! | `revoke_token` | `id` | the token's info, `revoked: true` |
+//! | `subscribe_proposals` | none | with [`RpcServerBuilder::proposal_decisions`]: notifications of method `proposal` carry `{channel_id, peer, deposit, token, challenge_period, received_at_ms, expires_at_ms}` |
+//! | `unsubscribe_proposals` | the subscription id | `bool` |
+//! | `list_proposals` | none | the proposals waiting for a decision, oldest first |
+//! | `accept_proposal` | `channel_id` | `true` |
+//! | `reject_proposal` | `channel_id`, `reason`? | `true` (a proposal undecided at `expires_at_ms` is rejected) |
 //!
 //! The aa-channels-lib names are accepted with their positional params (see `api/aa.rs`):
 //! `createNewChannel [peer, initial_amount, options?]`, `sendMessageAndPay [aa_address,
@@ -75,6 +80,7 @@ mod api;
 pub mod auth;
 pub mod client;
 pub mod config;
+mod dashboard;
 pub mod dial;
 pub mod error;
 pub mod params;
@@ -84,6 +90,7 @@ pub mod tokens;
 pub mod types;
 
 pub use crate::{
+    auth::{BEARER_PROTOCOL_PREFIX, SUBPROTOCOL},
     config::RpcConfig,
     dial::{DialError, Dialer},
     error::{ErrorData, RpcError},
@@ -149,6 +156,18 @@ pub mod method {
     pub const LIST_TOKENS: &str = "list_tokens";
     /// `revoke_token`: revoke a scoped token.
     pub const REVOKE_TOKEN: &str = "revoke_token";
+    /// `list_proposals`: channel proposals waiting for a decision.
+    pub const LIST_PROPOSALS: &str = "list_proposals";
+    /// `accept_proposal`.
+    pub const ACCEPT_PROPOSAL: &str = "accept_proposal";
+    /// `reject_proposal`.
+    pub const REJECT_PROPOSAL: &str = "reject_proposal";
+    /// `subscribe_proposals`: channel proposals as they arrive.
+    pub const SUBSCRIBE_PROPOSALS: &str = "subscribe_proposals";
+    /// The method name of proposal notifications.
+    pub const PROPOSAL_NOTIFICATION: &str = "proposal";
+    /// `unsubscribe_proposals`.
+    pub const UNSUBSCRIBE_PROPOSALS: &str = "unsubscribe_proposals";
 
     /// The aa-channels-lib names.
     pub mod aa {
@@ -196,6 +215,11 @@ pub mod method {
         CREATE_TOKEN,
         LIST_TOKENS,
         REVOKE_TOKEN,
+        LIST_PROPOSALS,
+        ACCEPT_PROPOSAL,
+        REJECT_PROPOSAL,
+        SUBSCRIBE_PROPOSALS,
+        UNSUBSCRIBE_PROPOSALS,
         aa::CREATE_NEW_CHANNEL,
         aa::SEND_MESSAGE_AND_PAY,
         aa::SET_AUTO_REFILL,

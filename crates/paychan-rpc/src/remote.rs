@@ -15,6 +15,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
@@ -36,6 +37,10 @@ pub struct PaymentRequest {
     pub amount: String,
     /// The payer's message.
     pub message: serde_json::Value,
+    /// When the node stops waiting for the answer and refuses the payment (the payer is then
+    /// not charged), in milliseconds since the Unix epoch: the node's `handler_timeout` after
+    /// the payment arrived.
+    pub expires_at_ms: u64,
 }
 
 /// How many requests may wait for the client's socket before the node answers the payer
@@ -70,14 +75,17 @@ pub struct UnknownRequest(pub u64);
 /// The payment handler that forwards payments to a subscribed API client.
 pub struct RemoteHandler {
     default_response: serde_json::Value,
+    timeout: Duration,
     state: Mutex<State>,
 }
 
 impl RemoteHandler {
-    /// A handler answering `default_response` while no client is subscribed.
-    pub fn new(default_response: serde_json::Value) -> Arc<Self> {
+    /// A handler answering `default_response` while no client is subscribed, whose client
+    /// has `timeout` (the node's `handler_timeout`) to answer each payment.
+    pub fn new(default_response: serde_json::Value, timeout: Duration) -> Arc<Self> {
         Arc::new(RemoteHandler {
             default_response,
+            timeout,
             state: Mutex::new(State::default()),
         })
     }
@@ -199,6 +207,10 @@ impl PaymentHandler for RemoteHandler {
             peer: incoming.peer,
             amount: incoming.amount.to_string(),
             message: incoming.message,
+            expires_at_ms: SystemTime::now()
+                .checked_add(self.timeout)
+                .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         };
         if queue.try_send(request).is_err() {
             return Err("the payment handler is not keeping up (or just disconnected)".into());
@@ -225,7 +237,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_client_every_payment_gets_the_default_answer() {
-        let handler = RemoteHandler::new(serde_json::json!("thanks"));
+        let handler = RemoteHandler::new(serde_json::json!("thanks"), Duration::from_secs(20));
         assert_eq!(
             handler.handle(incoming(5)).await,
             Ok(serde_json::json!("thanks"))
@@ -234,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_answers_in_order_and_a_second_one_is_refused() {
-        let handler = RemoteHandler::new(serde_json::Value::Null);
+        let handler = RemoteHandler::new(serde_json::Value::Null, Duration::from_secs(20));
         let mut registration = handler.register().unwrap();
         assert!(handler.register().is_err());
         let h = handler.clone();
@@ -259,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_disconnect_refuses_unanswered_payments_and_frees_the_place() {
-        let handler = RemoteHandler::new(serde_json::json!("default"));
+        let handler = RemoteHandler::new(serde_json::json!("default"), Duration::from_secs(20));
         let mut registration = handler.register().unwrap();
         let h = handler.clone();
         let waiting = tokio::spawn(async move { h.handle(incoming(3)).await });
@@ -280,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_payment_the_node_gave_up_on_cannot_be_answered_late() {
-        let handler = RemoteHandler::new(serde_json::Value::Null);
+        let handler = RemoteHandler::new(serde_json::Value::Null, Duration::from_secs(20));
         let mut registration = handler.register().unwrap();
         let timed_out = tokio::time::timeout(
             std::time::Duration::from_millis(20),

@@ -1,13 +1,13 @@
 //! Serving the API: one jsonrpsee server answering HTTP and WebSocket on the same port, with
 //! the [`AuthLayer`] in front and the limits of [`RpcConfig`].
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use jsonrpsee::server::{
     BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
 };
 use paychan_ledger::LedgerQuery;
-use paychan_node::Node;
+use paychan_node::{Node, decisions::ProposalDecisions};
 
 use crate::{
     aa_compat::{AaCompatConfig, AaServer},
@@ -48,6 +48,7 @@ pub struct RpcServerBuilder {
     remote_handler: bool,
     aa_compat: Option<AaCompatConfig>,
     tokens: Option<Arc<TokenRegistry>>,
+    decision_window: Option<Duration>,
 }
 
 impl RpcServerBuilder {
@@ -61,6 +62,7 @@ impl RpcServerBuilder {
             remote_handler: false,
             aa_compat: None,
             tokens: None,
+            decision_window: None,
         }
     }
 
@@ -88,6 +90,16 @@ impl RpcServerBuilder {
         self
     }
 
+    /// Decides channel proposals over the API (`subscribe_proposals`, `list_proposals`,
+    /// `accept_proposal`, `reject_proposal`): each proposal that passes the node's policy
+    /// waits up to `window` for the user's decision and is rejected if none comes. This
+    /// replaces a proposal handler set on the node before. Keep `window` below the proposers'
+    /// `request_timeout` (30 s by default), or they give up first.
+    pub fn proposal_decisions(mut self, window: Duration) -> Self {
+        self.decision_window = Some(window);
+        self
+    }
+
     /// A read handle on the node's ledger: `node_info` reports the balance and the ledger
     /// time, and opens and deposits beyond the balance are refused before anything is sent.
     pub fn ledger(mut self, ledger: Arc<dyn LedgerQuery>) -> Self {
@@ -111,9 +123,18 @@ impl RpcServerBuilder {
             remote_handler,
             aa_compat,
             tokens,
+            decision_window,
         } = self;
+        let decisions = decision_window.map(|window| {
+            let decisions = ProposalDecisions::new(node.domain(), window);
+            node.set_proposal_handler(decisions.clone());
+            decisions
+        });
         let remote = remote_handler.then(|| {
-            let remote = RemoteHandler::new(node.config().default_response.clone());
+            let remote = RemoteHandler::new(
+                node.config().default_response.clone(),
+                node.config().handler_timeout,
+            );
             node.set_payment_handler(Shared(remote.clone()));
             remote
         });
@@ -131,6 +152,7 @@ impl RpcServerBuilder {
             dialer,
             remote,
             tokens: tokens.clone(),
+            decisions,
         });
         let methods = module(ctx.clone()).map_err(|e| ServeError::Register(e.to_string()))?;
         let server_config = ServerConfig::builder()

@@ -13,6 +13,40 @@ pub fn amount_string(amount: Amount) -> String {
     amount.to_string()
 }
 
+/// A channel proposal waiting for the user's decision (`list_proposals`, notification
+/// `proposal`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// The channel it would open: what `accept_proposal` / `reject_proposal` name.
+    pub channel_id: ChannelId,
+    /// The proposer.
+    pub peer: Address,
+    /// What the proposer deposits at open, as a decimal string.
+    pub deposit: String,
+    /// The asset: zero for the ledger's native asset.
+    pub token: Address,
+    /// The challenge period, in seconds.
+    pub challenge_period: u64,
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub received_at_ms: u64,
+    /// When it is rejected if undecided, in milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+impl From<&paychan_node::decisions::PendingProposal> for ProposalView {
+    fn from(p: &paychan_node::decisions::PendingProposal) -> Self {
+        ProposalView {
+            channel_id: p.channel_id,
+            peer: p.peer,
+            deposit: amount_string(p.deposit),
+            token: p.token,
+            challenge_period: p.challenge_period,
+            received_at_ms: p.received_at_ms,
+            expires_at_ms: p.expires_at_ms,
+        }
+    }
+}
+
 /// `create_payment_package`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreatedPackage {
@@ -106,6 +140,30 @@ pub struct NodeInfo {
     /// What the ledger holds for the node from payouts it could not deliver, in the native
     /// asset (claimable with `paychan eth claim`; `null` if unknown).
     pub unclaimed: Option<String>,
+    /// How many peers are connected now.
+    #[serde(default)]
+    pub connected_peers: u64,
+    /// The node's channels, counted and summed.
+    #[serde(default)]
+    pub channels: ChannelTotals,
+}
+
+/// The channels of [`NodeInfo`]: how many in each phase, and what is available in the open
+/// ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelTotals {
+    /// Every channel the node knows, closed ones included.
+    pub total: u64,
+    /// Open channels.
+    pub open: u64,
+    /// Channels proposed or being opened on the ledger.
+    pub opening: u64,
+    /// Channels closing (a unilateral close in its challenge period).
+    pub closing: u64,
+    /// What we may pay or withdraw, summed over the open channels (a decimal string).
+    pub my_available: String,
+    /// What the peers may pay or withdraw, summed over the open channels.
+    pub peer_available: String,
 }
 
 /// The ledger part of [`NodeInfo`].

@@ -7,12 +7,15 @@
 //! - [`scale`]: memory per idle channel and restart time with many channels;
 //! - [`report`]: the table (or JSON) with each result's ratio to the limit that bounds it;
 //! - [`ha`] (`--ha URL`, instead of the above): paid HTTP calls through three fronts on a
-//!   shared PostgreSQL or MariaDB store against one node on SQLite.
+//!   shared PostgreSQL or MariaDB store against one node on SQLite;
+//! - [`relay`] (`--relay`, instead of the above): payments through a `paychan relay`
+//!   against direct TCP.
 
 mod cpu;
 mod ha;
 mod limits;
 mod payments;
+mod relay;
 mod report;
 mod scale;
 
@@ -55,6 +58,10 @@ pub(crate) struct BenchArgs {
     /// payee node on SQLite, in one run (docs/HA.md).
     #[arg(long, value_name = "URL")]
     ha: Option<String>,
+    /// Instead of the above: sequential and pipelined (`--channels`) payments through a
+    /// `paychan relay` in this process, beside the same over direct TCP.
+    #[arg(long, conflicts_with = "ha")]
+    relay: bool,
     /// Concurrent paying workers of `--ha` (one channel each).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000))]
     ha_workers: u32,
@@ -142,6 +149,16 @@ async fn bench(args: &BenchArgs) -> Result<()> {
                 results.ha_per_second,
                 results.ratio * 100.0
             );
+        }
+        return Ok(());
+    }
+    if args.relay {
+        let channels = usize::try_from(args.channels)?;
+        let results = relay::run(&subdir("relay")?, channels, warmup, window, say).await?;
+        if args.json {
+            outln!("{}", serde_json::to_string_pretty(&results)?);
+        } else {
+            out!("{}", relay::table(&results));
         }
         return Ok(());
     }

@@ -61,13 +61,27 @@ const DEPOSIT: Amount = 1_000_000_000_000;
 
 /// Two nodes with stores in `dir` at `durability`, connected, with `channels` open channels.
 pub(crate) async fn setup(dir: &Path, durability: Durability, channels: usize) -> Result<Setup> {
+    setup_via(dir, durability, channels, None).await
+}
+
+/// As [`setup`], the nodes connected through the relay on `relay` if given (neither
+/// listens), over loopback Noise/TCP otherwise.
+pub(crate) async fn setup_via(
+    dir: &Path,
+    durability: Durability,
+    channels: usize,
+    relay: Option<std::net::SocketAddr>,
+) -> Result<Setup> {
     let ledger = pair::manual_ledger();
     let payer = pair::party("alice", 1, pair::embedded(&ledger), dir, durability).await?;
     let payee = pair::party("bob", 1, pair::embedded(&ledger), dir, durability).await?;
     let needed = DEPOSIT.saturating_mul(Amount::try_from(channels)?);
     ledger.faucet(payer.key.address(), Address::ZERO, needed)?;
     install_handler(&payee.node);
-    pair::connect(&payer, &payee).await?;
+    match relay {
+        Some(relay) => pair::connect_via_relay(&payer, &payee, relay).await?,
+        None => pair::connect(&payer, &payee).await?,
+    };
     let mut ids = Vec::with_capacity(channels);
     for _ in 0..channels {
         ids.push(

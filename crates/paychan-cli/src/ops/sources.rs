@@ -154,8 +154,8 @@ pub(crate) struct PaywallSource {
     pub(crate) metrics: Arc<PaywallMetrics>,
     /// Who verifies the packages.
     pub(crate) verifying: Verifying,
-    /// The upstream service's `host:port`.
-    pub(crate) upstream: String,
+    /// The upstream services' `host:port`, all of which must accept connections.
+    pub(crate) upstreams: Vec<String>,
     /// The proxy's own address.
     pub(crate) listen: SocketAddr,
 }
@@ -198,10 +198,13 @@ impl Source for PaywallSource {
 
     async fn checks(&self) -> Vec<Check> {
         let upstream = within(async {
-            tokio::net::TcpStream::connect(self.upstream.as_str())
-                .await
-                .map(drop)
-                .map_err(|e| format!("{}: {e}", self.upstream))
+            for upstream in &self.upstreams {
+                tokio::net::TcpStream::connect(upstream.as_str())
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{upstream}: {e}"))?;
+            }
+            Ok(())
         });
         let (upstream, listener) = tokio::join!(upstream, accepts(self.listen));
         let mut checks = match &self.verifying {

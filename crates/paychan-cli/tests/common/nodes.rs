@@ -193,6 +193,16 @@ impl NodeDir {
             .unwrap()
     }
 
+    /// `paychan contacts ARGS --data-dir DIR --json`.
+    pub(crate) fn channel_contacts(&self, args: &[&str]) -> Output {
+        command()
+            .arg("contacts")
+            .args(args)
+            .args(["--data-dir", self.dir(), "--json"])
+            .output()
+            .unwrap()
+    }
+
     pub(crate) fn tcp_url(&self) -> String {
         format!("{}@127.0.0.1:{}", self.address, self.tcp_port)
     }

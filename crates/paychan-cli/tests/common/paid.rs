@@ -14,7 +14,7 @@ use paychan_store::{Durability, sqlite::SqliteStore};
 pub(crate) fn banner_url(log: &str, prefix: &str) -> Option<String> {
     let rest = log.lines().find_map(|line| line.strip_prefix(prefix))?;
     let url = rest.split_whitespace().next()?;
-    url.starts_with("http://").then(|| url.to_owned())
+    (url.starts_with("http://") || url.starts_with("https://")).then(|| url.to_owned())
 }
 
 /// A payer node in this process on the served ledger at `ledger_url`, its key from `seed`,

@@ -108,3 +108,33 @@ fn refuses_malformed_peers_with_clear_errors() {
         AddrError::BadHost(_)
     ));
 }
+
+#[test]
+fn parses_peers_behind_a_relay() {
+    let p: PeerAddr = format!("{ADDR}@relay+wss://relay.example/paychan?token=t0k")
+        .parse()
+        .unwrap();
+    let Endpoint::Relay(url) = p.endpoint() else {
+        panic!("not a relay")
+    };
+    assert!(url.is_tls());
+    assert_eq!(
+        (url.host(), url.port(), url.path()),
+        ("relay.example", 443, "/paychan?token=t0k")
+    );
+    assert_eq!(
+        url.with_query("to", "0x1").path(),
+        "/paychan?token=t0k&to=0x1"
+    );
+    assert_eq!(
+        p.to_string(),
+        format!("{ADDR}@relay+wss://relay.example:443/paychan?token=t0k")
+    );
+    let p: PeerAddr = format!("{ADDR}@RELAY+WS://127.0.0.1:7000").parse().unwrap();
+    assert_eq!(p.to_string(), format!("{ADDR}@relay+ws://127.0.0.1:7000/"));
+    assert_eq!(p, p.to_string().parse().unwrap());
+    assert!(matches!(
+        format!("{ADDR}@relay+http://x").parse::<PeerAddr>(),
+        Err(AddrError::UnsupportedScheme(_))
+    ));
+}

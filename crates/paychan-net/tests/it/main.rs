@@ -18,6 +18,7 @@ mod keepalive;
 mod link;
 mod load;
 mod mallory;
+mod relay;
 
 use std::{
     net::SocketAddr,

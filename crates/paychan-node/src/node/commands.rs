@@ -36,8 +36,19 @@ impl Node {
             domain,
             deposit,
         });
+        self.emit(NodeEvent::ChannelProposed {
+            channel_id: id,
+            peer,
+            deposit: deposit.to_string(),
+        });
         let refused = match self.exchange(peer, id, Wait::Proposal, &proposal).await {
-            Ok(Message::AcceptChannel { .. }) => None,
+            Ok(Message::AcceptChannel { .. }) => {
+                self.emit(NodeEvent::ChannelAccepted {
+                    channel_id: id,
+                    peer,
+                });
+                None
+            }
             Ok(Message::RejectChannel { reason, .. }) => Some(NodeError::PeerRefused {
                 code: ErrorBody::REFUSED,
                 message: reason,

@@ -19,4 +19,5 @@ mod malicious;
 mod network;
 mod packages;
 mod pending_deposit;
+mod relay;
 mod unconfirmed;

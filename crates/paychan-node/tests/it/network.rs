@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use paychan_core::{Address, SigningKey};
 use paychan_ledger::{Clock, EmbeddedLedger};
 use paychan_net::{LinkConfig, ListenConfig, PeerAddr};
-use paychan_node::{Incoming, Node, NodeConfig, Origin, net};
+use paychan_node::{Incoming, Node, NodeConfig, NodeEvent, Origin, net};
 use paychan_store::{Durability, sqlite::SqliteStore};
 use serde_json::json;
 
@@ -51,6 +51,8 @@ async fn pay_over(websocket: bool) {
     } else {
         ListenConfig::new().with_tcp(local)
     };
+    let mut server_events = server.subscribe();
+    let mut client_events = client.subscribe();
     let listening = net::listen(&server, config).await.unwrap();
     let peer: PeerAddr = if websocket {
         format!("{}@ws://{}/paychan", ka.address(), listening.ws.unwrap())
@@ -85,7 +87,59 @@ async fn pay_over(websocket: bool) {
         ledger.balance_of(ka.address(), Address::ZERO).unwrap(),
         10_000 + 75
     );
+    // The client saw the connection and each funding stage, in order; the server saw the
+    // connection come, then go when the client stopped.
+    let mut stages = vec![];
+    while let Ok(event) = client_events.try_recv() {
+        match event {
+            NodeEvent::PeerConnected { peer, dialed } => {
+                stages.push(format!("connected {peer} {dialed}"))
+            }
+            NodeEvent::ChannelProposed {
+                channel_id,
+                deposit,
+                ..
+            } if channel_id == id => {
+                stages.push(format!("proposed {deposit}"));
+            }
+            NodeEvent::ChannelAccepted { channel_id, .. } if channel_id == id => {
+                stages.push("accepted".to_owned());
+            }
+            NodeEvent::ChannelOpened { channel_id, .. } if channel_id == id => {
+                stages.push("opened".to_owned());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        stages,
+        [
+            format!("connected {} true", ka.address()),
+            "proposed 1000".to_owned(),
+            "accepted".to_owned(),
+            "opened".to_owned()
+        ]
+    );
     client.shutdown();
+    let mut server_saw = vec![];
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match server_events.recv().await.unwrap() {
+                NodeEvent::PeerConnected { peer, dialed } => server_saw.push((peer, Some(dialed))),
+                NodeEvent::PeerDisconnected { peer } => {
+                    server_saw.push((peer, None));
+                    break;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the server saw the client go");
+    assert_eq!(
+        server_saw,
+        [(kb.address(), Some(false)), (kb.address(), None)]
+    );
     server.shutdown();
 }
 

@@ -16,6 +16,7 @@ mod open_channel;
 pub(crate) mod packages;
 mod pay;
 mod payment_handler;
+mod proposals;
 mod send_message;
 mod set_auto_refill;
 mod tokens;
@@ -48,6 +49,7 @@ pub(crate) struct Context {
     pub(crate) dialer: Option<Arc<dyn Dialer>>,
     pub(crate) remote: Option<Arc<RemoteHandler>>,
     pub(crate) tokens: Option<Arc<TokenRegistry>>,
+    pub(crate) decisions: Option<Arc<paychan_node::decisions::ProposalDecisions>>,
 }
 
 impl Context {
@@ -275,7 +277,11 @@ pub(crate) fn module(ctx: Arc<Context>) -> Result<RpcModule<Context>, RegisterMe
     register(&mut module, method::CREATE_TOKEN, tokens::create)?;
     register(&mut module, method::LIST_TOKENS, tokens::list)?;
     register(&mut module, method::REVOKE_TOKEN, tokens::revoke)?;
+    register(&mut module, method::LIST_PROPOSALS, proposals::list)?;
+    register(&mut module, method::ACCEPT_PROPOSAL, proposals::accept)?;
+    register(&mut module, method::REJECT_PROPOSAL, proposals::reject)?;
     events::register(&mut module)?;
+    proposals::register(&mut module)?;
     payment_handler::register(&mut module)?;
     Ok(module)
 }

@@ -1,5 +1,6 @@
-//! `node_info`: the node's address, its ledger, the API version, where peers reach it, and
-//! its balance, unclaimed payouts and the ledger's time when the ledger answers.
+//! `node_info`: the node's address, its ledger, the API version, where peers reach it, its
+//! balance, unclaimed payouts and the ledger's time when the ledger answers, the connected
+//! peers, and its channels counted by phase with what is available in the open ones.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use paychan_core::Address;
 use super::Context;
 use crate::{
     error::RpcError,
-    types::{LedgerInfo, NodeInfo, RPC_VERSION, amount_string},
+    types::{ChannelTotals, LedgerInfo, NodeInfo, RPC_VERSION, amount_string},
 };
 
 pub(crate) async fn handle(
@@ -34,6 +35,23 @@ pub(crate) async fn handle(
         ),
         None => (None, None, None),
     };
+    let mut channels = ChannelTotals::default();
+    let (mut mine, mut theirs) = (0u128, 0u128);
+    for c in ctx.node.channels(None).await {
+        channels.total = channels.total.saturating_add(1);
+        match c.status.as_str() {
+            "open" => {
+                channels.open = channels.open.saturating_add(1);
+                mine = mine.saturating_add(c.balances.my_available);
+                theirs = theirs.saturating_add(c.balances.peer_available);
+            }
+            "closing" => channels.closing = channels.closing.saturating_add(1),
+            "closed" => {}
+            _ => channels.opening = channels.opening.saturating_add(1),
+        }
+    }
+    channels.my_available = amount_string(mine);
+    channels.peer_available = amount_string(theirs);
     Ok(NodeInfo {
         address: ctx.node.address(),
         ledger: LedgerInfo {
@@ -50,5 +68,7 @@ pub(crate) async fn handle(
         balance,
         ledger_time,
         unclaimed,
+        connected_peers: u64::try_from(ctx.node.connected_peers()).unwrap_or(u64::MAX),
+        channels,
     })
 }

@@ -174,6 +174,9 @@ pub fn class_of(method: &str) -> Option<Class> {
         | m::GET_CONTACT
         | m::LIST_CONTACTS
         | m::SUBSCRIBE_EVENTS
+        | m::LIST_PROPOSALS
+        | m::SUBSCRIBE_PROPOSALS
+        | m::UNSUBSCRIBE_PROPOSALS
         | m::UNSUBSCRIBE_EVENTS
         | aa::GET_BALANCES_AND_STATUS
         | aa::GET_CHANNELS_FOR_PEER => Class::Read,
@@ -195,6 +198,8 @@ pub fn class_of(method: &str) -> Option<Class> {
         | m::SUBSCRIBE_PAYMENTS
         | m::UNSUBSCRIBE_PAYMENTS
         | m::ANSWER_PAYMENT
+        | m::ACCEPT_PROPOSAL
+        | m::REJECT_PROPOSAL
         | m::CREATE_TOKEN
         | m::LIST_TOKENS
         | m::REVOKE_TOKEN

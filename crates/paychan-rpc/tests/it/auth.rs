@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, header};
 use jsonrpsee::{core::client::ClientT, ws_client::WsClientBuilder};
-use paychan_rpc::{RpcConfig, RpcServerBuilder, client, method};
+use paychan_rpc::{
+    BEARER_PROTOCOL_PREFIX, RpcConfig, RpcServerBuilder, SUBPROTOCOL, client, method,
+};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -204,6 +206,128 @@ async fn foreign_origins_are_refused() {
             .await
             .is_ok()
     );
+}
+
+/// A raw WebSocket upgrade (as a browser sends it): the status and the answer's head.
+async fn upgrade(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut all = vec![
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    all.extend_from_slice(headers);
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n");
+    for (name, value) in all {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Read the head only: a successful upgrade keeps the connection open.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_send_the_token_as_a_websocket_subprotocol() {
+    let net = Net::new(true).await;
+    let addr = net.rpc_a.local_addr();
+    let offer = |token: &str| format!("{SUBPROTOCOL}, {BEARER_PROTOCOL_PREFIX}{token}");
+    // The right token, from the allowed origin: upgraded, and the answer selects paychan.v1
+    // (never the token).
+    let (status, head) = upgrade(
+        addr,
+        &[
+            ("Origin", ALLOWED_ORIGIN),
+            ("Sec-WebSocket-Protocol", &offer(TOKEN)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 101, "{head}");
+    assert!(
+        head.contains("sec-websocket-protocol: paychan.v1\r\n"),
+        "{head}"
+    );
+    assert!(!head.contains(&TOKEN.to_ascii_lowercase()), "{head}");
+    // A wrong token, no token, or a foreign origin with the right one: refused.
+    let (status, _) = upgrade(
+        addr,
+        &[
+            ("Origin", ALLOWED_ORIGIN),
+            ("Sec-WebSocket-Protocol", &offer("not-the-token-at-all-000")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = upgrade(
+        addr,
+        &[
+            ("Origin", ALLOWED_ORIGIN),
+            ("Sec-WebSocket-Protocol", SUBPROTOCOL),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = upgrade(
+        addr,
+        &[
+            ("Origin", "https://evil.example"),
+            ("Sec-WebSocket-Protocol", &offer(TOKEN)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The token without paychan.v1 beside it: a clear 400 (a browser would drop an answer
+    // selecting none of its offers).
+    let only_token = format!("{BEARER_PROTOCOL_PREFIX}{TOKEN}");
+    let (status, _) = upgrade(
+        addr,
+        &[
+            ("Origin", ALLOWED_ORIGIN),
+            ("Sec-WebSocket-Protocol", &only_token),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    // A client upgraded this way (as a browser: the offer in the request, the selection
+    // checked against it) calls methods.
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let mut request = net.rpc_a.ws_url().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, HeaderValue::from_static(ALLOWED_ORIGIN));
+    request.headers_mut().insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_str(&offer(TOKEN)).unwrap(),
+    );
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()[header::SEC_WEBSOCKET_PROTOCOL],
+        SUBPROTOCOL
+    );
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "node_info" }).to_string();
+    ws.send(Message::text(call)).await.unwrap();
+    let answer = loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(text) => break serde_json::from_str::<Value>(&text).unwrap(),
+            _ => continue,
+        }
+    };
+    assert_eq!(answer["result"]["address"], json!(net.a.address()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

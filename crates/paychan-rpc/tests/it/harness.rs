@@ -200,6 +200,10 @@ impl Net {
         client::http(&self.rpc_a.url(), TOKEN).unwrap()
     }
 
+    pub fn http_b(&self) -> HttpClient {
+        client::http(&self.rpc_b.url(), TOKEN).unwrap()
+    }
+
     pub async fn ws_a(&self) -> WsClient {
         client::ws(&self.rpc_a.ws_url(), TOKEN).await.unwrap()
     }

@@ -21,5 +21,6 @@ mod methods;
 mod openrpc;
 mod packages;
 mod params;
+mod proposals;
 mod remote_handler;
 mod tokens;

@@ -3,8 +3,12 @@
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; the aa-channels
 # conformance client's `ws` into tests/aa-conformance/node_modules; playwright-core into
 # tests/dashboard/node_modules for the dashboard's browser test; Python's websockets for the
-# example payment handler; Debian's haproxy for the high-availability test), then runs
-# `cargo test --workspace` with any extra arguments.
+# example payment handler; Debian's haproxy for the high-availability test and Debian's
+# chromium for the browser tests), then runs `cargo test --workspace` with any extra
+# arguments, then the browser side: paychan-core built for wasm32 on its k256 backend, the
+# paychan-wasm package (scripts/build-wasm.sh: the wasm32 target, wasm-bindgen-cli at the
+# locked version, js/'s npm packages), js/'s Node tests and the page paying 500 calls in
+# headless Chromium (examples/browser/pay-per-call), all against real paychan processes.
 # Needs Node.js >= 20 with npm and python3 with pip, and the servers of paychan-store's tests
 # (PostgreSQL at 127.0.0.1:5432, trust, database `test`; MariaDB at 127.0.0.1:3306, root with
 # an empty password); CI's machine runs both.
@@ -26,16 +30,34 @@ if [ ! -f tests/dashboard/node_modules/.package-lock.json ] \
     echo "== npm ci in tests/dashboard/ (playwright-core; pinned)"
     (cd tests/dashboard && npm ci --no-audit --no-fund)
 fi
-if ! command -v haproxy >/dev/null; then
-    # The high-availability deployment test puts three fronts behind a real haproxy.
-    echo "== apt-get install haproxy (Debian's package)"
+# The high-availability deployment test puts three fronts behind a real haproxy; the browser
+# tests drive Debian's chromium (a browser download does not work here).
+missing=()
+command -v haproxy >/dev/null || missing+=(haproxy)
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+if ((${#missing[@]})); then
+    echo "== apt-get install ${missing[*]} (Debian's packages)"
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq haproxy
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 if ! python3 -c "import websockets" 2>/dev/null; then
     echo "== pip install -r examples/requirements.txt"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         -r examples/requirements.txt
 fi
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+
+echo "== paychan-core for wasm32-unknown-unknown (the k256 backend, no random source)"
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+cargo build -p paychan-core --target wasm32-unknown-unknown --no-default-features \
+    --features k256 --locked
+echo "== paychan-wasm and js/ (scripts/build-wasm.sh)"
+scripts/build-wasm.sh
+cargo build -p paychan-cli --locked
+export PAYCHAN_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/paychan"
+echo "== js/: Node tests against paychan ledger serve, node and proxy"
+(cd js && npm test)
+echo "== examples/browser/pay-per-call: a page pays 500 calls in headless Chromium"
+(cd js && npm run test:browser)

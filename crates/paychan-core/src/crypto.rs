@@ -5,29 +5,34 @@
 //! upper half of the curve order), exactly as the contract will, so a signature that passes
 //! here passes on chain and vice versa.
 //!
-//! Backed by libsecp256k1 (the `secp256k1` crate, 0.31): see `benches/crypto.rs` for the
-//! comparison with the pure-Rust `k256` that decided it. Each key signs with its own context,
-//! blinded once when the key is made (libsecp256k1's side-channel hardening); `secp256k1`
-//! 0.33 instead re-blinds a global context on every signature, which doubled the cost of a
-//! signature (50 µs against 23 µs) for no protocol benefit.
+//! Two backends do the curve arithmetic, chosen by feature: libsecp256k1 (`libsecp`, the
+//! `libsecp256k1` feature, the default: faster, `benches/crypto.rs`) and the pure-Rust `k256`
+//! (the `k256` feature: for wasm32-unknown-unknown, where the C library does not build). With
+//! both, libsecp256k1 is used. Both use RFC 6979 nonces and low `s`, so a key signs byte for
+//! byte alike on either, and both refuse the same signatures (tested below). Everything
+//! around the arithmetic (the address, the `v` byte, the high-`s` refusal) is this module's.
 
-use std::{
-    fmt,
-    sync::{Arc, LazyLock},
-};
+use std::fmt;
 
 use alloy_primitives::{Address, B256, FixedBytes, keccak256};
-use secp256k1::{
-    Message, PublicKey, Secp256k1, SecretKey, SignOnly, VerifyOnly,
-    ecdsa::{RecoverableSignature, RecoveryId},
-};
-
-/// The verification context: recovery needs no secret, so one context serves every thread.
-static VERIFIER: LazyLock<Secp256k1<VerifyOnly>> = LazyLock::new(Secp256k1::verification_only);
-
-/// Tag of the blinding seed derived from a key, so it is never equal to anything else.
-const BLINDING_TAG: &[u8] = b"paychan-secp256k1-context-blinding";
 use serde::{Deserialize, Serialize};
+
+// Also in unit tests, to compare it with libsecp256k1 (`backends`). Unused outside them when
+// libsecp256k1 is the backend too (both features: a workspace build with paychan-wasm).
+#[cfg(any(feature = "k256", test))]
+#[cfg_attr(feature = "libsecp256k1", allow(dead_code))]
+mod k256;
+#[cfg(feature = "libsecp256k1")]
+mod libsecp;
+
+#[cfg(feature = "libsecp256k1")]
+use self::libsecp as backend;
+
+#[cfg(all(feature = "k256", not(feature = "libsecp256k1")))]
+use self::k256 as backend;
+
+#[cfg(not(any(feature = "k256", feature = "libsecp256k1")))]
+compile_error!("paychan-core needs a signature backend: the `libsecp256k1` or the `k256` feature");
 
 /// Half of the secp256k1 group order `n`, big-endian: the largest `s` a signature may carry.
 const HALF_ORDER: [u8; 32] = [
@@ -65,9 +70,8 @@ pub enum SignatureError {
 /// A secp256k1 secret key with its Ethereum address.
 #[derive(Clone)]
 pub struct SigningKey {
-    secret: SecretKey,
+    key: backend::Key,
     address: Address,
-    context: Arc<Secp256k1<SignOnly>>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -81,16 +85,10 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// The key whose secret scalar is exactly `bytes` (big-endian).
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
-        let secret = SecretKey::from_byte_array(bytes).map_err(|_| KeyError::OutOfRange)?;
-        let mut context = Secp256k1::signing_only();
-        // Blinded with a value only the key's owner can compute; `reblind` takes fresh
-        // randomness from callers that have a random source.
-        context.seeded_randomize(&keccak256([BLINDING_TAG, bytes.as_slice()].concat()).0);
-        let address = address_of(&PublicKey::from_secret_key(&context, &secret));
+        let (key, public) = backend::Key::new(bytes)?;
         Ok(SigningKey {
-            secret,
-            address,
-            context: Arc::new(context),
+            key,
+            address: address_of(&public),
         })
     }
 
@@ -123,39 +121,26 @@ impl SigningKey {
 
     /// The secret scalar, big-endian (for keystores).
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.secret.secret_bytes()
+        self.key.to_bytes()
     }
 
     /// Re-blinds this key's signing context with 32 fresh random bytes (side-channel
-    /// hardening; signatures are unchanged, RFC 6979 makes them deterministic).
+    /// hardening of libsecp256k1; signatures are unchanged, RFC 6979 makes them
+    /// deterministic). Nothing to do on the `k256` backend.
     pub fn reblind(&mut self, seed: [u8; 32]) {
-        let mut context = Secp256k1::signing_only();
-        context.seeded_randomize(&seed);
-        self.context = Arc::new(context);
+        self.key.reblind(seed);
     }
 
     /// Signs a 32-byte digest (RFC 6979 nonce; `s` is always in the lower half).
     pub fn sign_hash(&self, hash: &B256) -> Signature {
-        let sig = self
-            .context
-            .sign_ecdsa_recoverable(Message::from_digest(hash.0), &self.secret);
-        let (recid, rs) = sig.serialize_compact();
-        let mut bytes = [0u8; 65];
-        let (head, v) = bytes.split_at_mut(64);
-        head.copy_from_slice(&rs);
-        if let Some(v) = v.first_mut() {
-            // The recovery id of a low-s signature is 0 or 1.
-            *v = if i32::from(recid) == 0 { 27 } else { 28 };
-        }
-        Signature(FixedBytes(bytes))
+        let (rs, recid_one) = self.key.sign(hash.0);
+        Signature::from_parts(&rs, recid_one)
     }
 }
 
-/// The Ethereum address of a public key: the last 20 bytes of keccak256 of its 64-byte
-/// uncompressed form.
-fn address_of(public: &PublicKey) -> Address {
-    let uncompressed = public.serialize_uncompressed();
-    let hash = keccak256(uncompressed.get(1..).unwrap_or_default());
+/// The Ethereum address of a public key `x || y`: the last 20 bytes of its keccak256.
+fn address_of(public: &[u8; 64]) -> Address {
+    let hash = keccak256(public);
     Address::from_slice(hash.get(12..).unwrap_or_default())
 }
 
@@ -176,25 +161,40 @@ impl Signature {
         &self.0.0
     }
 
-    /// Recovers the address that signed `hash`, refusing malleable or malformed signatures.
-    pub fn recover(&self, hash: &B256) -> Result<Address, SignatureError> {
+    /// `r || s || v` from a backend's `r || s` and recovery id (0 or 1 for low `s`).
+    fn from_parts(rs: &[u8; 64], recid_one: bool) -> Self {
+        let mut bytes = [0u8; 65];
+        let (head, v) = bytes.split_at_mut(64);
+        head.copy_from_slice(rs);
+        if let Some(v) = v.first_mut() {
+            *v = if recid_one { 28 } else { 27 };
+        }
+        Signature(FixedBytes(bytes))
+    }
+
+    /// Splits into `r || s` and the recovery id, refusing a bad `v` or a high `s`: the
+    /// checks every backend shares.
+    fn parts(&self) -> Result<([u8; 64], bool), SignatureError> {
         let bytes = self.as_bytes();
         let (rs, v) = bytes.split_at(64);
-        let v = v.first().copied().unwrap_or_default();
-        let recid = match v {
-            27 => RecoveryId::Zero,
-            28 => RecoveryId::One,
+        let recid_one = match v.first().copied().unwrap_or_default() {
+            27 => false,
+            28 => true,
             other => return Err(SignatureError::InvalidV(other)),
         };
-        let s = rs.get(32..64).unwrap_or_default();
-        if s > HALF_ORDER.as_slice() {
+        if rs.get(32..64).unwrap_or_default() > HALF_ORDER.as_slice() {
             return Err(SignatureError::HighS);
         }
-        let sig = RecoverableSignature::from_compact(rs, recid)
-            .map_err(|_| SignatureError::Unrecoverable)?;
-        let public = VERIFIER
-            .recover_ecdsa(Message::from_digest(hash.0), &sig)
-            .map_err(|_| SignatureError::Unrecoverable)?;
+        let mut out = [0u8; 64];
+        out.copy_from_slice(rs);
+        Ok((out, recid_one))
+    }
+
+    /// Recovers the address that signed `hash`, refusing malleable or malformed signatures.
+    pub fn recover(&self, hash: &B256) -> Result<Address, SignatureError> {
+        let (rs, recid_one) = self.parts()?;
+        let public =
+            backend::recover(&rs, recid_one, hash.0).ok_or(SignatureError::Unrecoverable)?;
         Ok(address_of(&public))
     }
 
@@ -203,6 +203,9 @@ impl Signature {
         self.recover(hash).is_ok_and(|a| a == signer)
     }
 }
+
+#[cfg(all(test, feature = "libsecp256k1"))]
+mod backends;
 
 #[cfg(test)]
 mod tests {

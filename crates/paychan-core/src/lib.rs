@@ -10,6 +10,7 @@
 //! - [`channel`]: the state machine of one party in one channel.
 //! - [`front`]: front certificates: a payee's key lets a front's key speak for it, never
 //!   move its funds.
+//! - [`http`]: the HTTP payment headers: the `402` challenge, the credentials, the receipt.
 //! - [`manager`]: what decides above one channel: proposals, vouchers, packages, counter
 //!   sync, ledger events, replies, the channel policy and every deadline.
 //! - [`metrics`]: lock-free counters and histograms the adapters fill, for an exporter.
@@ -25,6 +26,7 @@ pub mod channel;
 pub mod crypto;
 pub mod eip712;
 pub mod front;
+pub mod http;
 pub mod manager;
 pub mod metrics;
 #[doc(hidden)]

@@ -109,3 +109,16 @@ impl<T: Copy> Pair<T> {
 pub(crate) fn sum(a: Amount, b: Amount) -> alloy_primitives::U256 {
     alloy_primitives::U256::from(a).saturating_add(alloy_primitives::U256::from(b))
 }
+
+/// Parses a decimal amount: digits only (no sign, no fraction, no exponent, no spaces). The
+/// one parser of amounts written as text (API params, HTTP headers).
+pub fn parse_amount(text: &str) -> Result<Amount, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} is not an amount: expected a whole number of the asset's smallest unit in \
+             decimal digits"
+        ));
+    }
+    text.parse::<Amount>()
+        .map_err(|_| format!("amount {text} is too large: the most is {}", Amount::MAX))
+}

@@ -3,7 +3,8 @@
 //! step per call (the x402 and Aperture flows wait for a settlement or an invoice instead).
 //!
 //! - [`header`]: the `402` challenge, the `Authorization: Paychan` credentials, the
-//!   `Payment-Receipt` header.
+//!   `Payment-Receipt` header (the core's [`paychan_core::http`], shared with the browser's
+//!   `paychan-wasm`).
 //! - [`verifier`]: who checks packages: an in-process [`Node`](paychan_node::Node) or a
 //!   remote node over JSON-RPC ([`RpcVerifier`]).
 //! - [`paywall`]: [`Paywall`], the tower layer for axum that charges per call.
@@ -19,7 +20,7 @@
 //! The protocol is described in `docs/HTTP.md`.
 
 pub mod client;
-pub mod header;
+pub use paychan_core::http as header;
 pub mod observe;
 pub mod paid_stream;
 pub mod paywall;

@@ -67,7 +67,6 @@ use futures::future::BoxFuture;
 use http::{HeaderValue, Request, StatusCode, header, request::Parts};
 use paychan_core::{Amount, ChannelId, SigningKey, front::SignedFrontCertificate};
 use paychan_node::{PaymentPackage, VerifiedPayment};
-use serde_json::Value;
 use tower::{Layer, Service};
 
 use crate::{
@@ -79,11 +78,7 @@ use crate::{
 /// The price of a request: `None` lets it through for free.
 pub type PriceFn = dyn Fn(&Parts) -> Option<Amount> + Send + Sync;
 
-/// The request a package must be bound to: `{"method": "GET", "path": "/a?b"}`, the message
-/// a paying client puts in its package.
-pub fn binding(method: &str, path_and_query: &str) -> Value {
-    serde_json::json!({ "method": method, "path": path_and_query })
-}
+pub use paychan_core::http::binding;
 
 /// The `METHOD /path?query` of a request.
 fn request_line(parts: &Parts) -> (String, String) {

@@ -8,7 +8,7 @@
 use paychan_core::{Address, B256, Domain, Signature, SigningKey, keccak256};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{LedgerError, Operation};
+use crate::types::{LedgerError, Operation};
 
 /// Prefix of the signed digest, so a request signature is never valid as anything else.
 const TAG: &[u8] = b"paychan-ledger-request-v1";

@@ -101,16 +101,7 @@ pub fn optional_amount<'de, D: Deserializer<'de>>(
 }
 
 /// Parses a decimal amount: digits only (no sign, no fraction, no exponent, no spaces).
-pub fn parse_amount(text: &str) -> Result<Amount, String> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{text:?} is not an amount: expected a whole number of the asset's smallest unit in \
-             decimal digits"
-        ));
-    }
-    text.parse::<Amount>()
-        .map_err(|_| format!("amount {text} is too large: the most is {}", Amount::MAX))
-}
+pub use paychan_core::types::parse_amount;
 
 /// Parses named (a JSON object) or positional (a JSON array, in the order of the fields)
 /// params; absent params parse as an empty object. A failure is an invalid-params error.

@@ -1,6 +1,8 @@
 //! The HTTP wire formats: the `402` challenge (`WWW-Authenticate: Paychan …` plus a JSON body
 //! with the same fields), the `Authorization: Paychan <package>` credentials, and the
-//! `Payment-Receipt` header, optionally signed by the payee.
+//! `Payment-Receipt` header, optionally signed by the payee. Pure formats, in the core so
+//! that every payer reads them with this one implementation: `paychan-http` (as its
+//! `header` module) and the browser's `paychan-wasm` (docs/HTTP.md).
 //!
 //! Header parameters are RFC 9110 `auth-param`s (section 11.2) separated by commas:
 //! `key="value"`, the value a `quoted-string` in which `"` and `\` are escaped by a
@@ -11,12 +13,14 @@
 
 use std::collections::BTreeMap;
 
-use paychan_core::{
+use serde::{Deserialize, Serialize};
+
+use crate::{
     Address, Amount, B256, ChannelId, Domain, Signature, SigningKey,
     front::{FrontCertificate, SignedFrontCertificate},
     keccak256,
+    types::parse_amount,
 };
-use serde::{Deserialize, Serialize};
 
 /// The authentication scheme name.
 pub const SCHEME: &str = "Paychan";
@@ -350,6 +354,12 @@ impl StreamTerms {
     }
 }
 
+/// The request a package must be bound to: `{"method": "GET", "path": "/a?b"}`, the message
+/// a paying client puts in its package.
+pub fn binding(method: &str, path_and_query: &str) -> serde_json::Value {
+    serde_json::json!({ "method": method, "path": path_and_query })
+}
+
 /// The package of an `Authorization: Paychan <package>` value, if it is of this scheme.
 pub fn credentials(authorization: &str) -> Option<&str> {
     let (scheme, rest) = authorization.trim().split_once(' ')?;
@@ -453,13 +463,9 @@ fn auth_params(header: &str) -> Result<BTreeMap<String, String>, String> {
     }
 }
 
-fn parse_amount(text: &str) -> Result<Amount, String> {
-    paychan_rpc::params::parse_amount(text)
-}
-
 /// Amounts as decimal strings in JSON.
 mod amount_text {
-    use paychan_core::Amount;
+    use crate::Amount;
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(amount: &Amount, s: S) -> Result<S::Ok, S::Error> {
@@ -636,7 +642,13 @@ mod tests {
         };
         receipt.sign(&SigningKey::from_entropy(&[7; 32]).unwrap());
         let header = receipt.to_header();
-        assert!(http::HeaderValue::from_str(&header).is_ok(), "{header}");
+        // What `http::HeaderValue` accepts: visible ASCII, spaces and tabs.
+        assert!(
+            header
+                .bytes()
+                .all(|b| b == b'\t' || (0x20..0x7f).contains(&b)),
+            "{header}"
+        );
         assert_eq!(Receipt::parse(&header).unwrap(), receipt);
         let terms = StreamTerms {
             id: "a,b".into(),

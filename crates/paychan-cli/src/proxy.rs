@@ -209,7 +209,11 @@ pub(crate) fn run(args: &ProxyArgs) -> Result<()> {
                     let _ = signals.wait().await;
                     stopping.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
                 });
-                axum_server::from_tcp_rustls(listener, config)?
+                // TCP_NODELAY under TLS too (see the plain listener below).
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+                axum_server::from_tcp(listener)?
+                    .acceptor(acceptor)
                     .handle(handle)
                     .serve(router.into_make_service())
                     .await

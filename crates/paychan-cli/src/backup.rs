@@ -107,10 +107,7 @@ pub(crate) fn restore(args: &RestoreArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::when::now();
     let marked = runtime.block_on(async {
         let restored = SqliteStore::open(&store, Durability::Full)?;
         TokenRegistry::exhaust_after_restore(&restored, now).await

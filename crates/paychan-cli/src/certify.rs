@@ -8,10 +8,7 @@
 //! key speaks for the payee only until the certificate expires). The fronts then run with
 //! `paychan front --receipt-key FILE --certificate FILE`.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
 use paychan_core::{Address, Domain, front::SignedFrontCertificate};
@@ -96,9 +93,7 @@ pub(crate) fn run(args: &CertifyArgs) -> Result<()> {
         (None, Some(front)) => front,
         (None, None) => bail!("give --front ADDRESS or --new-key FILE"),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::when::now();
     let expiry = now.saturating_add(args.valid_for.as_secs());
     let certificate = SignedFrontCertificate::sign(&payee, front, expiry, &domain);
     let text = serde_json::to_string_pretty(&certificate)?;

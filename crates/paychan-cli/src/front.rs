@@ -8,12 +8,7 @@
 //! As the proxy, it logs every call and serves its metrics and readiness (the store and the
 //! ledger answer) on `--metrics-listen` ([`crate::ops`], `docs/OPERATIONS.md`).
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::{Context, Result, anyhow, bail};
 use paychan_core::{Address, Amount, Domain, SigningKey, front::SignedFrontCertificate};
@@ -126,9 +121,7 @@ fn receipt_signer(
             cert_path.display()
         )
     })?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::when::now();
     certificate
         .check(domain, args.payee, key.address(), now)
         .map_err(|e| {

@@ -41,10 +41,7 @@ pub(crate) fn embedded(ledger: &EmbeddedLedger) -> impl Fn(&SigningKey) -> Resul
 
 /// An embedded ledger in memory whose manual clock starts at the current Unix time.
 pub(crate) fn manual_ledger() -> EmbeddedLedger {
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    EmbeddedLedger::in_memory(Clock::manual(start))
+    EmbeddedLedger::in_memory(Clock::manual(crate::when::now()))
 }
 
 /// The path of party `name`'s database in `dir`.

@@ -2,8 +2,6 @@
 //! `rpc.proposal_decisions = true` holds for its user, listed with the time left to decide
 //! them, and the decisions (docs/API.md, "Deciding channel proposals").
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use paychan_core::ChannelId;
 use paychan_rpc::{method, types::ProposalView};
 use serde_json::json;
@@ -24,9 +22,7 @@ pub(crate) async fn list(api: &Api) -> Result<(), Failure> {
         outln!("no proposals waiting for a decision");
         return Ok(());
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::when::now();
     for p in &proposals {
         outln!("proposal {}", p.channel_id);
         outln!("  from          {}", p.peer);

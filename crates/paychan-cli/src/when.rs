@@ -1,7 +1,15 @@
 //! Ledger times for people: a ledger time (Unix seconds) as a UTC date in RFC 3339 form, and
-//! how long until it ("in 23 h 59 min"), instead of a raw epoch.
+//! how long until it ("in 23 h 59 min"), instead of a raw epoch; and this machine's time in
+//! the same unit ([`now`]).
 
 use chrono::DateTime;
+
+/// This machine's time in Unix seconds (0 before 1970).
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// `epoch` (Unix seconds) as `2026-12-04T11:45:33Z`, or the raw number if out of range.
 pub(crate) fn date(epoch: u64) -> String {

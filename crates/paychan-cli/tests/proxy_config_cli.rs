@@ -19,7 +19,7 @@ use std::{fs, sync::Arc};
 
 use common::{
     Process, command,
-    nodes::NodeDir,
+    nodes::{Ledger, NodeDir},
     paid::{banner_url, payer},
 };
 use paychan_http::{ClientConfig, HttpPayError, PayingClient};
@@ -32,14 +32,8 @@ fn services_of_a_config_file_with_their_prices_rules_and_rate_limits() {
         .enable_all()
         .build()
         .unwrap();
-    let mut ledger_command = command();
-    ledger_command
-        .args(["ledger", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(root.path().join("ledger"));
-    let mut ledger = Process::spawn("ledger", ledger_command, &root.path().join("ledger.log"));
-    let ledger_url = ledger.wait_for("its banner", |log| {
-        banner_url(log, "paychan ledger serving on ")
-    });
+    let ledger = Ledger::start(root.path());
+    let ledger_url = ledger.url();
     let bob = NodeDir::init(root.path(), "bob", &ledger_url);
     let _bob = bob.run("bob");
 

@@ -121,9 +121,7 @@ impl PayerLimit {
             self.limiter.retain_recent();
         }
         self.limiter.check_key(&payer).map_err(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ))
+            not_until.wait_time_from(governor::clock::Clock::now(self.limiter.clock()))
         })
     }
 }

@@ -2,11 +2,7 @@
 //! proxy`) and the served ledger's metrics and readiness checks. Every metric is listed in
 //! `docs/OPERATIONS.md`.
 
-use std::{
-    net::SocketAddr,
-    sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{net::SocketAddr, sync::Arc};
 
 use async_trait::async_trait;
 use paychan_core::metrics::Histogram;
@@ -33,12 +29,6 @@ const PHASES: [&str; 6] = [
 
 fn histogram(h: &Histogram) -> Sample {
     Sample::Histogram(h.snapshot())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// `paychan node`.
@@ -115,7 +105,7 @@ impl Source for NodeSource {
                 "paychan_node_ledger_lag_seconds",
                 "Seconds since the ledger last answered the node's watcher (an event, or its time on each tick).",
             )
-            .value(Sample::Count(unix_now().saturating_sub(last))),
+            .value(Sample::Count(crate::when::now().saturating_sub(last))),
             Family::gauge(
                 "paychan_node_ledger_last_contact_timestamp_seconds",
                 "Unix time of the ledger's last answer to the watcher.",

@@ -4,7 +4,20 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, next: 1, waiting: new Map(), payments: [], busy: false };
+const state = { ws: null, next: 1, waiting: new Map(), payments: [], busy: false, timer: null };
+
+// On a busy node events come thousands a second: the view is read again at most every
+// REFRESH_MS, not once per event.
+const REFRESH_MS = 250;
+
+function scheduleRefresh() {
+  if (state.timer === null) {
+    state.timer = setTimeout(() => {
+      state.timer = null;
+      refresh();
+    }, REFRESH_MS);
+  }
+}
 
 function short(hex) {
   return hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : hex;
@@ -61,7 +74,7 @@ function onEvent(event) {
   if (name === "payment_received" || name === "payment_sent") {
     state.payments.push(Date.now());
   }
-  refresh();
+  scheduleRefresh();
 }
 
 function cell(text, className) {

@@ -314,7 +314,27 @@ impl Api {
         waiting: &str,
     ) -> Result<T, Failure> {
         let spinner = self.spinner(waiting);
-        let answer = self.call(method, params).await;
+        let call = self.call(method, params);
+        tokio::pin!(call);
+        // While the call waits on the ledger, show its transactions' depth ("2/3"), read
+        // from `node_info` twice a second (only when the spinner is shown).
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let answer = loop {
+            tokio::select! {
+                answer = &mut call => break answer,
+                _ = tick.tick(), if !spinner.is_hidden() => {
+                    if let Ok(info) = self.call::<NodeInfo>(method::NODE_INFO, json!({})).await {
+                        let progress: Vec<String> =
+                            info.pending_transactions.iter().map(describe_pending).collect();
+                        spinner.set_message(if progress.is_empty() {
+                            waiting.to_owned()
+                        } else {
+                            format!("{waiting} ({})", progress.join(", "))
+                        });
+                    }
+                }
+            }
+        };
         spinner.finish_and_clear();
         answer
     }
@@ -437,8 +457,28 @@ pub(crate) fn info(args: &InfoArgs) -> Result<()> {
                 c.peer_available
             );
         }
+        for tx in &info.pending_transactions {
+            outln!("  pending  {}", describe_pending(tx));
+        }
         Ok(())
     })
+}
+
+/// `open 0x1234…abcd: confirmations 2/3` (or `waiting to be mined`).
+fn describe_pending(tx: &paychan_ledger::types::PendingTransaction) -> String {
+    let hash = tx.hash.to_string();
+    let short = match (hash.get(..6), hash.get(hash.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) => format!("{head}…{tail}"),
+        _ => hash,
+    };
+    if tx.block.is_none() {
+        format!("{} {short}: waiting to be mined", tx.action)
+    } else {
+        format!(
+            "{} {short}: confirmations {}/{}",
+            tx.action, tx.confirmations, tx.required
+        )
+    }
 }
 
 /// Reports a failure the way the output mode asks.

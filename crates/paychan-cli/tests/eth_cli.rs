@@ -7,6 +7,7 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
+    clippy::arithmetic_side_effects,
     missing_docs
 )]
 
@@ -93,18 +94,24 @@ impl Drop for Killed {
     }
 }
 
-#[test]
-fn a_node_runs_on_a_deployed_contract() {
-    if skip() {
-        return;
-    }
-    let anvil = Anvil::spawn(&[]).unwrap_or_else(|e| panic!("{e}"));
+/// A `paychan node` on a freshly deployed contract, with its data directory.
+struct EthNode {
+    dir: std::path::PathBuf,
+    address: String,
+    contract: String,
+    _node: Killed,
+    _root: tempfile::TempDir,
+}
+
+/// `paychan init`, `paychan eth deploy` on `anvil`, the node's `[ledger]` pointed at the
+/// contract with `confirmations`, then `paychan node`, waiting until its API answers.
+fn start_node(anvil: &Anvil, confirmations: u64) -> EthNode {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("alice");
     let pass = root.path().join("alice.pass");
     fs::write(&pass, "correct horse battery staple\n").unwrap();
     let rpc_port = free_port();
-    ok_json(
+    let init = ok_json(
         command()
             .args(["init", "--json", "--data-dir"])
             .arg(&dir)
@@ -115,6 +122,7 @@ fn a_node_runs_on_a_deployed_contract() {
             .output()
             .unwrap(),
     );
+    let address = init["address"].as_str().unwrap().to_owned();
     let deployed = ok_json(
         command()
             .args(["eth", "deploy", "--json", "--rpc-url", anvil.url()])
@@ -132,7 +140,7 @@ fn a_node_runs_on_a_deployed_contract() {
     let start = config.find("[ledger]").unwrap();
     let end = start + config[start..].find("\n[store]").unwrap();
     let ledger = format!(
-        "[ledger]\nkind = \"ethereum\"\nrpc_url = \"{}\"\ncontract = \"{contract}\"\nchain_id = 31337\nconfirmations = 1\nstart_block = {}\n",
+        "[ledger]\nkind = \"ethereum\"\nrpc_url = \"{}\"\ncontract = \"{contract}\"\nchain_id = 31337\nconfirmations = {confirmations}\nstart_block = {}\n",
         anvil.url(),
         deployed["block"]
     );
@@ -164,26 +172,121 @@ fn a_node_runs_on_a_deployed_contract() {
         );
         sleep(Duration::from_millis(50));
     }
-    let info = ok_json(
+    EthNode {
+        dir,
+        address,
+        contract,
+        _node: node,
+        _root: root,
+    }
+}
+
+fn info(node: &EthNode) -> Value {
+    ok_json(
         command()
             .args(["info", "--json", "--data-dir"])
-            .arg(&dir)
+            .arg(&node.dir)
             .output()
             .unwrap(),
-    );
+    )
+}
+
+/// One JSON-RPC call to anvil over plain HTTP/1.1.
+fn anvil_call(anvil: &Anvil, method: &str, params: Value) -> Value {
+    use std::io::{Read, Write};
+    let host = anvil.url().trim_start_matches("http://").to_owned();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
+    let mut stream = TcpStream::connect(&host).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let json = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert!(v.get("error").is_none(), "{method}: {v}");
+    v["result"].clone()
+}
+
+#[test]
+fn a_node_runs_on_a_deployed_contract() {
+    if skip() {
+        return;
+    }
+    let anvil = Anvil::spawn(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let node = start_node(&anvil, 1);
+    let info = info(&node);
     assert_eq!(info["ledger"]["chain_id"], 31337, "{info}");
     assert_eq!(
         info["ledger"]["verifying_contract"]
             .as_str()
             .unwrap()
             .to_lowercase(),
-        contract.to_lowercase(),
+        node.contract.to_lowercase(),
+        "{info}"
+    );
+    assert_eq!(
+        info["pending_transactions"],
+        serde_json::json!([]),
         "{info}"
     );
     assert!(
-        dir.join("eth-index/cursor.json").exists(),
+        node.dir.join("eth-index/cursor.json").exists(),
         "the event index lives in the data directory"
     );
-    drop(node);
-    drop(anvil);
+}
+
+/// An open on a ledger that waits for 3 confirmations: while it waits, `info` shows the
+/// transaction and its depth ("1/3", "2/3"), block by block as the test mines them; when the
+/// open returns, nothing is pending.
+#[test]
+fn an_open_shows_its_confirmations_while_it_waits() {
+    if skip() {
+        return;
+    }
+    let anvil = Anvil::spawn(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let node = start_node(&anvil, 3);
+    anvil_call(
+        &anvil,
+        "anvil_setBalance",
+        serde_json::json!([node.address, "0x56BC75E2D63100000"]),
+    );
+    let peer = "0x00000000000000000000000000000000000000b0";
+    let open = command()
+        .args(["channel", "open", "--json", "--no-propose", "--data-dir"])
+        .arg(&node.dir)
+        .args([peer, "1000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Anvil mines the open at once (1/3); each block the test mines adds one.
+    let mut seen = Vec::new();
+    let began = Instant::now();
+    while seen.len() < 2 {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "saw only {seen:?} of 1/3 and 2/3"
+        );
+        let pending = info(&node)["pending_transactions"].clone();
+        if let [tx] = pending.as_array().unwrap().as_slice() {
+            assert_eq!(tx["action"], "open", "{tx}");
+            assert_eq!(tx["required"], 3, "{tx}");
+            let depth = tx["confirmations"].as_u64().unwrap();
+            if depth >= 1 && seen.last() != Some(&depth) {
+                assert!(tx["block"].is_u64(), "{tx}");
+                assert_eq!(depth, seen.len() as u64 + 1, "depth {depth} after {seen:?}");
+                seen.push(depth);
+                anvil_call(&anvil, "evm_mine", serde_json::json!([]));
+            }
+        }
+        sleep(Duration::from_millis(20));
+    }
+    let opened = ok_json(open.wait_with_output().unwrap());
+    assert!(opened["channel_id"].is_string(), "{opened}");
+    assert_eq!(info(&node)["pending_transactions"], serde_json::json!([]));
 }

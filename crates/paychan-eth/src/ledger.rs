@@ -211,6 +211,7 @@ impl EthLedger {
             address,
             wallet,
             in_flight: Arc::new(Mutex::new(())),
+            pending: crate::pending::PendingSet::default(),
         })
     }
 
@@ -254,6 +255,7 @@ pub struct EthAccount {
     pub(crate) address: Address,
     wallet: DynProvider,
     in_flight: Arc<Mutex<()>>,
+    pending: crate::pending::PendingSet,
 }
 
 impl std::fmt::Debug for EthAccount {
@@ -332,6 +334,17 @@ impl EthAccount {
         input: Vec<u8>,
         value: U256,
     ) -> Result<Mined, LedgerError> {
+        self.transact_as("call", to, input, value).await
+    }
+
+    /// [`transact`](Self::transact), shown as `action` among the pending transactions.
+    async fn transact_as(
+        &self,
+        action: &str,
+        to: Address,
+        input: Vec<u8>,
+        value: U256,
+    ) -> Result<Mined, LedgerError> {
         let mut tx = TransactionRequest::default()
             .with_from(self.address)
             .with_to(to)
@@ -342,7 +355,7 @@ impl EthAccount {
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority);
         }
-        let hash = {
+        let (hash, _tracked) = {
             let _one_at_a_time = self.in_flight.lock().await;
             let estimate = self
                 .shared
@@ -358,9 +371,12 @@ impl EthAccount {
                 .await
                 .map_err(from_rpc)?;
             let hash = *pending.tx_hash();
+            let tracked = self
+                .pending
+                .track(hash, action, self.config().confirmations.max(1));
             // Hold the lock until mined, so the next transaction gets the next nonce.
             self.wait_mined(hash).await?;
-            hash
+            (hash, tracked)
         };
         let receipt = self.wait_confirmed(hash).await?;
         let block = receipt
@@ -423,7 +439,9 @@ impl EthAccount {
                 .get_block_number()
                 .await
                 .map_err(from_rpc)?;
-            if head.saturating_add(1) >= block.saturating_add(confirmations) {
+            let depth = head.saturating_add(1).saturating_sub(block);
+            self.pending.update(hash, block, depth.min(confirmations));
+            if depth >= confirmations {
                 // Still the same block? A reorg may have moved or dropped the transaction.
                 let again = self
                     .shared
@@ -452,7 +470,12 @@ impl EthAccount {
         value: U256,
     ) -> Result<Receipt, LedgerError> {
         let mined = self
-            .transact(self.shared.config.contract, call.abi_encode(), value)
+            .transact_as(
+                C::SIGNATURE.split('(').next().unwrap_or(C::SIGNATURE),
+                self.shared.config.contract,
+                call.abi_encode(),
+                value,
+            )
             .await?;
         Ok(Receipt {
             events: mined.events,
@@ -487,7 +510,7 @@ impl EthAccount {
                 spender: self.shared.config.contract,
                 amount: u256(amount),
             };
-            self.transact(asset, approve.abi_encode(), U256::ZERO)
+            self.transact_as("approve", asset, approve.abi_encode(), U256::ZERO)
                 .await?;
         }
         Ok(U256::ZERO)
@@ -498,6 +521,10 @@ impl EthAccount {
 impl LedgerQuery for EthAccount {
     async fn domain(&self) -> Result<Domain, LedgerError> {
         Ok(self.shared.domain)
+    }
+
+    fn pending_transactions(&self) -> Vec<paychan_ledger::types::PendingTransaction> {
+        self.pending.snapshot()
     }
 
     async fn now(&self) -> Result<u64, LedgerError> {

@@ -29,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod ledger;
 mod payouts;
+mod pending;
 pub mod revert;
 #[cfg(feature = "testkit")]
 pub mod testkit;

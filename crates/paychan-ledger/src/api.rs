@@ -33,7 +33,9 @@ use paychan_core::{
     channel::CoSigned,
 };
 
-pub use crate::types::{ChallengeFloor, EventRecord, LedgerError, Operation, Receipt};
+pub use crate::types::{
+    ChallengeFloor, EventRecord, LedgerError, Operation, PendingTransaction, Receipt,
+};
 
 /// A stream of events, past then live, in cursor order.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<EventRecord, LedgerError>> + Send>>;
@@ -78,6 +80,12 @@ pub trait LedgerQuery: Send + Sync {
     async fn unclaimed(&self, owner: Address, asset: Address) -> Result<Amount, LedgerError> {
         let _ = (owner, asset);
         Ok(0)
+    }
+
+    /// The transactions this handle sent that are not final yet, with their depth. Ledgers
+    /// whose operations are final at once (the embedded ledger) have none.
+    fn pending_transactions(&self) -> Vec<PendingTransaction> {
+        Vec::new()
     }
 
     /// The chain id (part of the domain).

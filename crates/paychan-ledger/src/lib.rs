@@ -46,5 +46,5 @@ pub use crate::{
 };
 pub use crate::{
     request::SignedRequest,
-    types::{ChallengeFloor, EventRecord, LedgerError, Operation, Receipt},
+    types::{ChallengeFloor, EventRecord, LedgerError, Operation, PendingTransaction, Receipt},
 };

@@ -197,6 +197,22 @@ pub struct Receipt {
     pub events: Vec<EventRecord>,
 }
 
+/// A transaction this ledger handle sent and is still waiting on, with how deep it is: what
+/// the CLI shows as "confirmations 2/3" while an open, a deposit or a close is confirmed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTransaction {
+    /// The transaction's hash.
+    pub hash: paychan_core::B256,
+    /// What it does: the contract function it calls (`open`, `deposit`, `approve`, ...).
+    pub action: String,
+    /// The block it was mined in, `None` while it waits in the mempool.
+    pub block: Option<u64>,
+    /// Blocks on top of it, its own included (0 while not mined).
+    pub confirmations: u64,
+    /// The depth the ledger waits for before it calls the transaction final.
+    pub required: u64,
+}
+
 /// The shortest challenge period a node using this ledger handle can defend, and why: a
 /// watcher must see a close (under the ledger's confirmation depth) and get its answer
 /// confirmed before the deadline. A node refuses channels with shorter periods

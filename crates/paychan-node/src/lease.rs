@@ -378,6 +378,10 @@ impl LedgerQuery for FencedLedger {
         self.inner.unclaimed(owner, asset).await
     }
 
+    fn pending_transactions(&self) -> Vec<paychan_ledger::types::PendingTransaction> {
+        self.inner.pending_transactions()
+    }
+
     async fn chain_id(&self) -> Result<u64, LedgerError> {
         self.inner.chain_id().await
     }

@@ -146,6 +146,10 @@ pub struct NodeInfo {
     /// The node's channels, counted and summed.
     #[serde(default)]
     pub channels: ChannelTotals,
+    /// The ledger transactions the node sent that are not final yet, with their depth
+    /// (`confirmations` of `required`); empty on a ledger whose operations are final at once.
+    #[serde(default)]
+    pub pending_transactions: Vec<paychan_ledger::types::PendingTransaction>,
 }
 
 /// The channels of [`NodeInfo`]: how many in each phase, and what is available in the open

@@ -1,6 +1,7 @@
 //! `node_info`: the node's address, its ledger, the API version, where peers reach it, its
 //! balance, unclaimed payouts and the ledger's time when the ledger answers, the connected
-//! peers, and its channels counted by phase with what is available in the open ones.
+//! peers, its channels counted by phase with what is available in the open ones, and its
+//! ledger transactions still being confirmed ("2/3").
 
 use std::sync::Arc;
 
@@ -70,5 +71,10 @@ pub(crate) async fn handle(
         unclaimed,
         connected_peers: u64::try_from(ctx.node.connected_peers()).unwrap_or(u64::MAX),
         channels,
+        pending_transactions: ctx
+            .ledger
+            .as_ref()
+            .map(|l| l.pending_transactions())
+            .unwrap_or_default(),
     })
 }

@@ -6,6 +6,11 @@
 //! - `node/pay_round_trip/{normal,full}`: one payment at a time on one channel.
 //!
 //! Run with `cargo bench -p paychan-node --bench pay`.
+//!
+//! With `PAYCHAN_BENCH_PAYMENTS=N` in the environment it makes exactly N payments (durability
+//! normal) instead and exits: for instruction counts under `valgrind --tool=callgrind`, where
+//! the difference between two counts (say 200 and 1,200 payments) is the cost of the extra
+//! payments alone, setup excluded (docs/PERFORMANCE.md, "Where a payment's time goes").
 
 #![allow(
     clippy::unwrap_used,
@@ -19,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use paychan_core::{Address, ChannelId, SigningKey};
 use paychan_ledger::{Clock, EmbeddedLedger};
 use paychan_node::{Incoming, Node, PeerConnection};
@@ -114,4 +119,34 @@ criterion_group! {
         .sample_size(20);
     targets = pay_round_trip
 }
-criterion_main!(node_benches);
+/// `PAYCHAN_BENCH_PAYMENTS=N`: N payments, then exit (see the module doc).
+fn counted(payments: u64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let p = pair(Durability::Normal).await;
+        for n in 0..payments {
+            p.payer
+                .send_message_and_pay(p.channel, &json!({ "n": n }), 1)
+                .await
+                .unwrap();
+        }
+        p.payer.shutdown();
+        p.payee.shutdown();
+    });
+}
+
+fn main() {
+    if let Some(n) = std::env::var("PAYCHAN_BENCH_PAYMENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        counted(n);
+        return;
+    }
+    node_benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -292,10 +292,14 @@ impl Node {
                     // The semaphore is never closed.
                     let Ok(permit) = permit else { break };
                     let node = self.clone();
-                    tokio::spawn(async move {
+                    // Boxed: the dispatch future is several kilobytes, and tokio moves a
+                    // task's future by value (spawn, the task cell, its stage) several times;
+                    // a box moves a pointer instead (docs/PERFORMANCE.md, "Where a payment's
+                    // time goes").
+                    tokio::spawn(Box::pin(async move {
                         node.dispatch(peer, message).await;
                         drop(permit);
-                    });
+                    }));
                 }
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "undecodable frame");

@@ -164,6 +164,8 @@ pub(crate) struct RpcSection {
     pub(crate) decision_timeout: u64,
     /// `[rpc.aa]`: the aa-channels compatibility listener, off without the section.
     pub(crate) aa: Option<AaSection>,
+    /// Where to serve the gRPC API (same tokens and scopes); off when absent.
+    pub(crate) grpc_listen: Option<SocketAddr>,
 }
 
 /// `[rpc.aa]`: a second listener speaking aa-channels' RPC (docs/AA_CHANNELS.md).
@@ -206,6 +208,7 @@ impl Default for RpcSection {
             proposal_decisions: false,
             decision_timeout: DEFAULT_DECISION_TIMEOUT,
             aa: None,
+            grpc_listen: None,
         }
     }
 }
@@ -457,6 +460,16 @@ impl Config {
                 "rpc.aa.listen must differ from rpc.listen (the aa-channels listener is a second port)"
             );
         }
+        if let Some(grpc) = self.rpc.grpc_listen {
+            if grpc == self.rpc.listen {
+                bail!(
+                    "rpc.grpc_listen must differ from rpc.listen (gRPC is served on a second port)"
+                );
+            }
+            if self.rpc.aa.as_ref().is_some_and(|aa| aa.listen == grpc) {
+                bail!("rpc.grpc_listen must differ from rpc.aa.listen");
+            }
+        }
         Ok(())
     }
 
@@ -600,6 +613,10 @@ max_connections = {max_connections}
 # proposers' request_timeout (30 s by default) or they give up first.
 proposal_decisions = false
 decision_timeout = {decision_timeout}
+# The gRPC API (proto/paychan/v1/node.proto; the same methods, tokens and scopes as the
+# JSON-RPC API; metadata `authorization: Bearer <token>`), on a port of its own. Uncomment to
+# serve it.
+# grpc_listen = "127.0.0.1:6337"
 
 # A second listener speaking aa-channels-lib's RPC (rpcify): aa's parameter orders and
 # answers, events pushed to every WebSocket client. See docs/AA_CHANNELS.md. Uncomment to

@@ -83,6 +83,7 @@ pub mod config;
 mod dashboard;
 pub mod dial;
 pub mod error;
+pub mod grpc;
 pub mod params;
 pub mod remote;
 pub mod server;

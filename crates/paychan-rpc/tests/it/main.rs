@@ -16,6 +16,7 @@ mod aa_compat;
 mod auth;
 mod contacts;
 mod events;
+mod grpc;
 mod harness;
 mod methods;
 mod openrpc;

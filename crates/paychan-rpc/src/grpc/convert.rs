@@ -14,12 +14,18 @@ use super::pb;
 use crate::{
     api::{
         channel_info::ChannelInfo, close::Close, contacts, deposit::Deposit,
-        list_channels::ListChannels, open_channel::OpenChannel, pay::Pay,
-        send_message::SendMessage, set_auto_refill::SetAutoRefill, withdraw::Withdraw,
+        list_channels::ListChannels, open_channel::OpenChannel, packages, pay::Pay,
+        payment_handler, proposals, send_message::SendMessage, set_auto_refill::SetAutoRefill,
+        tokens as api_tokens, unconfirmed_credit, withdraw::Withdraw,
     },
     error::{self, RpcError},
     params::{AmountParam, parse_amount},
-    types::{ChannelView, CloseResult, ContactView, NodeInfo, PayResult},
+    remote::PaymentRequest,
+    tokens::{Scope, TokenInfo},
+    types::{
+        ChannelView, CloseResult, ContactView, CreatedPackage, CreatedToken, NodeInfo, PayResult,
+        ProposalView, VerifiedPaymentView,
+    },
 };
 
 /// The gRPC code of paychan code `code` (see docs/API.md, "gRPC"): the paychan code itself
@@ -278,4 +284,162 @@ pub(crate) fn event(value: serde_json::Value) -> pb::Event {
             .map(str::to_owned),
         json: value.to_string(),
     }
+}
+
+pub(crate) fn unconfirmed_credit(
+    r: pb::SetUnconfirmedCreditRequest,
+) -> Result<unconfirmed_credit::SetUnconfirmedCredit, RpcError> {
+    Ok(unconfirmed_credit::SetUnconfirmedCredit {
+        per_channel: optional_amount(r.per_channel.as_deref(), "per_channel")?,
+        total: optional_amount(r.total.as_deref(), "total")?,
+        min_wait: r.min_wait,
+    })
+}
+
+pub(crate) fn unconfirmed_credit_view(
+    v: unconfirmed_credit::UnconfirmedCreditView,
+) -> pb::UnconfirmedCredit {
+    pb::UnconfirmedCredit {
+        per_channel: v.per_channel,
+        total: v.total,
+        min_wait: v.min_wait,
+    }
+}
+
+pub(crate) fn create_package(
+    r: pb::CreatePaymentPackageRequest,
+) -> Result<packages::Create, RpcError> {
+    let message = match r.message_json.as_deref() {
+        None => None,
+        Some(text) if text.trim().is_empty() => None,
+        Some(text) => Some(json(text, "message_json")?),
+    };
+    Ok(packages::Create {
+        channel_id: channel_id(&r.channel_id)?,
+        amount: amount(&r.amount, "amount")?,
+        message,
+    })
+}
+
+pub(crate) fn created_package(c: CreatedPackage) -> pb::CreatedPackage {
+    pb::CreatedPackage {
+        package_json: serde_json::to_string(&c.package).unwrap_or_default(),
+        compact: c.compact,
+    }
+}
+
+pub(crate) fn verify_package(
+    r: pb::VerifyPaymentPackageRequest,
+) -> Result<packages::Verify, RpcError> {
+    Ok(packages::Verify {
+        package: serde_json::Value::String(r.package),
+        min_amount: optional_amount(r.min_amount.as_deref(), "min_amount")?.unwrap_or_default(),
+        dry_run: r.dry_run,
+    })
+}
+
+pub(crate) fn verified(v: VerifiedPaymentView) -> pb::VerifiedPayment {
+    pb::VerifiedPayment {
+        channel_id: text(&v.channel_id),
+        payer: text(&v.payer),
+        amount: v.amount,
+        cumulative: v.cumulative,
+        remaining: v.remaining,
+        memo: text(&v.memo),
+        message_json: v.message.map(|m| m.to_string()),
+    }
+}
+
+pub(crate) fn cancel_package(r: pb::CancelPaymentPackageRequest) -> packages::Cancel {
+    packages::Cancel {
+        package: serde_json::Value::String(r.package),
+    }
+}
+
+pub(crate) fn create_token(r: pb::CreateTokenRequest) -> Result<api_tokens::Create, RpcError> {
+    let scopes = r
+        .scopes
+        .iter()
+        .map(|s| Scope::from_str(s).map_err(RpcError::invalid_params))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(api_tokens::Create {
+        scopes,
+        limit: optional_amount(r.limit.as_deref(), "limit")?,
+        period: r.period,
+        label: r.label,
+    })
+}
+
+pub(crate) fn token_info(i: TokenInfo) -> pb::TokenInfo {
+    pb::TokenInfo {
+        id: i.id,
+        scopes: i.scopes.iter().map(|s| s.name().to_owned()).collect(),
+        limit: i.limit,
+        period: i.period,
+        spent: i.spent,
+        period_ends: i.period_ends,
+        label: i.label,
+        created: i.created,
+        revoked: i.revoked,
+    }
+}
+
+pub(crate) fn created_token(c: CreatedToken) -> pb::CreatedToken {
+    pb::CreatedToken {
+        token: c.token,
+        info: Some(token_info(c.info)),
+    }
+}
+
+pub(crate) fn accept(r: pb::AcceptProposalRequest) -> Result<proposals::Accept, RpcError> {
+    Ok(proposals::Accept {
+        channel_id: channel_id(&r.channel_id)?,
+    })
+}
+
+pub(crate) fn reject(r: pb::RejectProposalRequest) -> Result<proposals::Reject, RpcError> {
+    Ok(proposals::Reject {
+        channel_id: channel_id(&r.channel_id)?,
+        reason: r.reason,
+    })
+}
+
+pub(crate) fn proposal(p: &ProposalView) -> pb::Proposal {
+    pb::Proposal {
+        channel_id: text(&p.channel_id),
+        peer: text(&p.peer),
+        deposit: p.deposit.clone(),
+        token: text(&p.token),
+        challenge_period: p.challenge_period,
+        received_at_ms: p.received_at_ms,
+        expires_at_ms: p.expires_at_ms,
+    }
+}
+
+pub(crate) fn payment_request(r: &PaymentRequest) -> pb::PaymentRequest {
+    pb::PaymentRequest {
+        request_id: r.request_id,
+        channel_id: text(&r.channel_id),
+        peer: text(&r.peer),
+        amount: r.amount.clone(),
+        message_json: r.message.to_string(),
+        expires_at_ms: r.expires_at_ms,
+    }
+}
+
+pub(crate) fn payment_answer(
+    a: pb::PaymentAnswer,
+) -> Result<payment_handler::AnswerPayment, RpcError> {
+    let (response, error) = match a.outcome {
+        Some(pb::payment_answer::Outcome::ResponseJson(text)) => {
+            (Some(json(&text, "response_json")?), None)
+        }
+        Some(pb::payment_answer::Outcome::Error(error)) => (None, Some(error)),
+        None => (None, None),
+    };
+    Ok(payment_handler::AnswerPayment {
+        request_id: a.request_id,
+        response,
+        error,
+    })
 }

@@ -21,6 +21,7 @@
 
 pub(crate) mod convert;
 mod service;
+mod streams;
 
 use std::{net::SocketAddr, sync::Arc};
 

@@ -3,17 +3,20 @@
 //! the service layer ([`crate::api`]); the paying methods go through the same spending check
 //! ([`crate::api::paying`]) as their JSON-RPC twins.
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
-use futures::Stream;
-use tokio::sync::{broadcast::error::RecvError, watch};
-use tonic::{Request, Response, Status};
+use tokio::sync::watch;
+use tonic::{Request, Response, Status, Streaming};
 
-use super::{convert, pb};
+use super::{
+    convert, pb,
+    streams::{self, Boxed},
+};
 use crate::{
     api::{
         self, Context, channel_info, close, contacts, deposit, list_channels, node_info,
-        open_channel, pay, send_message, set_auto_refill, withdraw,
+        open_channel, packages, pay, payment_handler, proposals, send_message, set_auto_refill,
+        tokens, unconfirmed_credit, withdraw,
     },
     auth::AuthLayer,
     error::RpcError,
@@ -53,7 +56,7 @@ impl NodeApi {
 }
 
 /// The status of a call of `method` that failed with `error`.
-fn failed(method: &str, error: &RpcError) -> Status {
+pub(super) fn failed(method: &str, error: &RpcError) -> Status {
     tracing::debug!(method, %error, api = "grpc", "call failed");
     convert::status(error)
 }
@@ -68,9 +71,6 @@ fn answer<T, R>(
         .map(|value| Response::new(into(value)))
         .map_err(|e| failed(method, &e))
 }
-
-/// A server stream of events.
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::node_server::Node for NodeApi {
@@ -254,67 +254,179 @@ impl pb::node_server::Node for NodeApi {
         answer(m, result, |_| pb::RemoveContactResponse {})
     }
 
-    type SubscribeEventsStream = EventStream;
+    async fn set_unconfirmed_credit(
+        &self,
+        request: Request<pb::SetUnconfirmedCreditRequest>,
+    ) -> Result<Response<pb::UnconfirmedCredit>, Status> {
+        let m = method::SET_UNCONFIRMED_CREDIT;
+        self.authorize(&request, m)?;
+        let result = convert::unconfirmed_credit(request.into_inner())
+            .map(|p| unconfirmed_credit::run(&self.ctx, p));
+        answer(m, result, convert::unconfirmed_credit_view)
+    }
+
+    async fn create_payment_package(
+        &self,
+        request: Request<pb::CreatePaymentPackageRequest>,
+    ) -> Result<Response<pb::CreatedPackage>, Status> {
+        let m = method::CREATE_PAYMENT_PACKAGE;
+        let caller = self.authorize(&request, m)?;
+        let result = match convert::create_package(request.into_inner()) {
+            Ok(p) => {
+                let amount = p.amount;
+                api::paying(
+                    &self.ctx,
+                    Some(&caller),
+                    || amount.positive("amount"),
+                    packages::create_package(&self.ctx, p.channel_id, p.amount, p.message),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        answer(m, result, convert::created_package)
+    }
+
+    async fn verify_payment_package(
+        &self,
+        request: Request<pb::VerifyPaymentPackageRequest>,
+    ) -> Result<Response<pb::VerifiedPayment>, Status> {
+        let m = method::VERIFY_PAYMENT_PACKAGE;
+        self.authorize(&request, m)?;
+        let result = match convert::verify_package(request.into_inner()) {
+            Ok(p) => packages::verify_package(&self.ctx, p.package, p.min_amount, p.dry_run).await,
+            Err(e) => Err(e),
+        };
+        answer(m, result, convert::verified)
+    }
+
+    async fn cancel_payment_package(
+        &self,
+        request: Request<pb::CancelPaymentPackageRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let m = method::CANCEL_PAYMENT_PACKAGE;
+        self.authorize(&request, m)?;
+        let p = convert::cancel_package(request.into_inner());
+        let result = packages::run_cancel(&self.ctx, p).await;
+        answer(m, result, convert::channel)
+    }
+
+    async fn create_token(
+        &self,
+        request: Request<pb::CreateTokenRequest>,
+    ) -> Result<Response<pb::CreatedToken>, Status> {
+        let m = method::CREATE_TOKEN;
+        self.authorize(&request, m)?;
+        let result = match convert::create_token(request.into_inner()) {
+            Ok(p) => tokens::run_create(&self.ctx, p).await,
+            Err(e) => Err(e),
+        };
+        answer(m, result, convert::created_token)
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        let m = method::LIST_TOKENS;
+        self.authorize(&request, m)?;
+        let result = tokens::run_list(&self.ctx);
+        answer(m, result, |list| pb::ListTokensResponse {
+            tokens: list.into_iter().map(convert::token_info).collect(),
+        })
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::TokenInfo>, Status> {
+        let m = method::REVOKE_TOKEN;
+        self.authorize(&request, m)?;
+        let p = tokens::Revoke {
+            id: request.into_inner().id,
+        };
+        let result = tokens::run_revoke(&self.ctx, p).await;
+        answer(m, result, convert::token_info)
+    }
+
+    async fn list_proposals(
+        &self,
+        request: Request<pb::ListProposalsRequest>,
+    ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        let m = method::LIST_PROPOSALS;
+        self.authorize(&request, m)?;
+        let result = proposals::run_list(&self.ctx);
+        answer(m, result, |list| pb::ListProposalsResponse {
+            proposals: list.iter().map(convert::proposal).collect(),
+        })
+    }
+
+    async fn accept_proposal(
+        &self,
+        request: Request<pb::AcceptProposalRequest>,
+    ) -> Result<Response<pb::AcceptProposalResponse>, Status> {
+        let m = method::ACCEPT_PROPOSAL;
+        self.authorize(&request, m)?;
+        let result =
+            convert::accept(request.into_inner()).and_then(|p| proposals::run_accept(&self.ctx, p));
+        answer(m, result, |_| pb::AcceptProposalResponse {})
+    }
+
+    async fn reject_proposal(
+        &self,
+        request: Request<pb::RejectProposalRequest>,
+    ) -> Result<Response<pb::RejectProposalResponse>, Status> {
+        let m = method::REJECT_PROPOSAL;
+        self.authorize(&request, m)?;
+        let result =
+            convert::reject(request.into_inner()).and_then(|p| proposals::run_reject(&self.ctx, p));
+        answer(m, result, |_| pb::RejectProposalResponse {})
+    }
+
+    async fn answer_payment(
+        &self,
+        request: Request<pb::PaymentAnswer>,
+    ) -> Result<Response<pb::AnswerPaymentResponse>, Status> {
+        let m = method::ANSWER_PAYMENT;
+        self.authorize(&request, m)?;
+        let result = convert::payment_answer(request.into_inner())
+            .and_then(|p| payment_handler::run_answer(&self.ctx, p));
+        answer(m, result, |_| pb::AnswerPaymentResponse {})
+    }
+
+    type SubscribeEventsStream = Boxed<pb::Event>;
 
     async fn subscribe_events(
         &self,
         request: Request<pb::SubscribeEventsRequest>,
-    ) -> Result<Response<EventStream>, Status> {
+    ) -> Result<Response<Self::SubscribeEventsStream>, Status> {
         let caller = self.authorize(&request, method::SUBSCRIBE_EVENTS)?;
         // Listening starts before the answer, so no event after the headers is missed.
-        let events = self.ctx.node.subscribe();
-        let state = EventState {
-            events,
-            ctx: self.ctx.clone(),
-            caller,
-            stop: self.stop.clone(),
-            done: false,
-        };
-        let stream = futures::stream::unfold(state, next_event);
-        Ok(Response::new(Box::pin(stream)))
+        let stream = streams::events(self.ctx.clone(), caller, self.stop.clone());
+        Ok(Response::new(stream))
     }
-}
 
-/// What an event stream holds.
-struct EventState {
-    events: tokio::sync::broadcast::Receiver<paychan_node::NodeEvent>,
-    ctx: Arc<Context>,
-    caller: Caller,
-    stop: watch::Receiver<bool>,
-    done: bool,
-}
+    type SubscribeProposalsStream = Boxed<pb::Proposal>;
 
-/// The next item of an event stream: as `subscribe_events` does, an `error` event when the
-/// subscriber fell behind, and the end (`PERMISSION_DENIED`) at the first event after its
-/// token was revoked; it also ends when the node or the server stops.
-async fn next_event(mut state: EventState) -> Option<(Result<pb::Event, Status>, EventState)> {
-    if state.done {
-        return None;
+    async fn subscribe_proposals(
+        &self,
+        request: Request<pb::SubscribeProposalsRequest>,
+    ) -> Result<Response<Self::SubscribeProposalsStream>, Status> {
+        let m = method::SUBSCRIBE_PROPOSALS;
+        let caller = self.authorize(&request, m)?;
+        let result = streams::proposals(self.ctx.clone(), caller, self.stop.clone());
+        answer(m, result, |stream| stream)
     }
-    let next = tokio::select! {
-        _ = state.stop.wait_for(|stop| *stop) => return None,
-        next = state.events.recv() => next,
-    };
-    if let (Caller::Token(claims), Some(tokens)) = (&state.caller, &state.ctx.tokens)
-        && let Err(e) = tokens.check(claims)
-    {
-        state.done = true;
-        return Some((Err(failed(method::SUBSCRIBE_EVENTS, &e)), state));
+
+    type HandlePaymentsStream = Boxed<pb::PaymentRequest>;
+
+    async fn handle_payments(
+        &self,
+        request: Request<Streaming<pb::PaymentAnswer>>,
+    ) -> Result<Response<Self::HandlePaymentsStream>, Status> {
+        let m = method::SUBSCRIBE_PAYMENTS;
+        self.authorize(&request, m)?;
+        let result = streams::payments(self.ctx.clone(), request.into_inner(), self.stop.clone());
+        answer(m, result, |stream| stream)
     }
-    let value = match next {
-        Ok(event) => match serde_json::to_value(&event) {
-            Ok(value) => value,
-            Err(e) => {
-                state.done = true;
-                return Some((Err(Status::internal(e.to_string())), state));
-            }
-        },
-        Err(RecvError::Lagged(lost)) => serde_json::json!({
-            "event": "error",
-            "channel_id": null,
-            "message": format!("{lost} events were lost: this subscriber fell too far behind"),
-        }),
-        Err(RecvError::Closed) => return None,
-    };
-    Some((Ok(convert::event(value)), state))
 }

@@ -2,8 +2,8 @@
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; the aa-channels
 # conformance client's `ws` into tests/aa-conformance/node_modules; playwright-core into
-# tests/dashboard/node_modules for the dashboard's browser test; Python's websockets for the
-# example payment handler and grpcio with grpcio-tools for the gRPC client example; Debian's haproxy for the high-availability test and Debian's
+# tests/dashboard/node_modules for the dashboard's browser test; Python's packages for the
+# examples (websockets, grpcio); Debian's haproxy for the high-availability test and Debian's
 # chromium for the browser tests), then runs `cargo test --workspace` with any extra
 # arguments, then the browser side: paychan-core built for wasm32 on its k256 backend, the
 # paychan-wasm package (scripts/build-wasm.sh: the wasm32 target, wasm-bindgen-cli at the

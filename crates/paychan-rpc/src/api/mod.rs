@@ -1,8 +1,13 @@
-//! The methods, one handler per file, and their registration.
+//! The service layer behind both APIs: the methods, one file each, and their JSON-RPC
+//! registration.
 //!
-//! Every handler parses its params completely before it touches the node, so invalid params
-//! change nothing; then it calls one [`Node`] method and maps the answer onto the serde types
-//! of [`crate::types`].
+//! Each file holds the method's typed params (the serde struct the JSON-RPC parser fills)
+//! and its logic as a typed function, `run(&Context, Params) -> Result<Answer, RpcError>`,
+//! which calls the [`Node`] and maps the answer onto the serde types of [`crate::types`].
+//! The JSON-RPC handler beside it only parses (`run(&ctx, parse(&params)?)`); the gRPC method
+//! ([`crate::grpc`]) converts its request into the same params and calls the same `run`. The
+//! params are parsed completely before `run` starts, so invalid params change nothing in
+//! either API. A paying method runs inside [`paying`] in both APIs.
 
 pub(crate) mod aa;
 pub(crate) mod channel_info;

@@ -74,9 +74,15 @@ impl GrpcServer {
         let addr = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        // Both versions of the reflection protocol: grpcurl and most tools ask v1 first,
+        // older ones v1alpha only.
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .build_v1()
+            .map_err(|e| ServeError::Register(e.to_string()))?;
+        let reflection_alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
             .map_err(|e| ServeError::Register(e.to_string()))?;
         let (stop, mut stopped) = watch::channel(false);
         let node =
@@ -88,6 +94,7 @@ impl GrpcServer {
             let served = tonic::transport::Server::builder()
                 .add_service(node)
                 .add_service(reflection)
+                .add_service(reflection_alpha)
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 })

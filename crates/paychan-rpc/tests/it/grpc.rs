@@ -24,6 +24,10 @@ use paychan_rpc::{
 use paychan_store::{Durability, Store, sqlite::SqliteStore};
 use serde_json::{Value, json};
 use tonic::{Code, Request, Status, transport::Channel};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
 
 use crate::harness::{FUNDS, Net, TOKEN, ok};
 
@@ -146,6 +150,34 @@ async fn a_channel_is_opened_paid_withdrawn_and_closed_over_grpc() {
     let api = serve(&net, &net.a, 51, &dir.path().join("tokens.db")).await;
     let mut grpc = connect(&api).await;
     let json_rpc = client::http(&api.url(), TOKEN).unwrap();
+
+    // The reflection service describes the API without a token (what grpcurl reads).
+    let channel = Channel::from_shared(api.grpc_url().unwrap())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut reflection = ServerReflectionClient::new(channel);
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let listed = reflection
+        .server_reflection_info(futures::stream::iter([ask]))
+        .await
+        .unwrap()
+        .into_inner()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    match listed.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => assert!(
+            list.service.iter().any(|s| s.name == "paychan.v1.Node"),
+            "{list:?}"
+        ),
+        other => panic!("reflection answered {other:?}"),
+    }
 
     let info = grpc
         .node_info(auth(TOKEN, pb::NodeInfoRequest {}))
@@ -944,4 +976,50 @@ async fn proposals_payments_packages_and_tokens_over_grpc_streams() {
         ("100", "500")
     );
     net.conserved();
+}
+
+/// Every JSON-RPC method has its gRPC twin in `proto/paychan/v1/node.proto` (`pay` is
+/// `Pay`, `subscribe_events` is the stream `SubscribeEvents`), except the aa-channels
+/// aliases (the same methods under aa's names), the `unsubscribe_*` calls (a gRPC stream
+/// ends when its caller cancels it) and `subscribe_payments`, which is the bidirectional
+/// `HandlePayments`; and the service has no method of its own.
+#[test]
+fn the_proto_mirrors_every_json_rpc_method() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../proto/paychan/v1/node.proto"
+    );
+    let proto = std::fs::read_to_string(path).unwrap();
+    let snake = |camel: &str| {
+        let mut out = String::new();
+        for c in camel.chars() {
+            if c.is_ascii_uppercase() && !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    };
+    let served: std::collections::BTreeSet<String> = proto
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("rpc "))
+        .map(|rest| snake(rest.split('(').next().unwrap().trim()))
+        .collect();
+    let aa: Vec<&str> = vec![
+        method::aa::CREATE_NEW_CHANNEL,
+        method::aa::SEND_MESSAGE_AND_PAY,
+        method::aa::SET_AUTO_REFILL,
+        method::aa::GET_BALANCES_AND_STATUS,
+        method::aa::GET_CHANNELS_FOR_PEER,
+        method::aa::CREATE_PAYMENT_PACKAGE,
+        method::aa::VERIFY_PAYMENT_PACKAGE,
+    ];
+    let mut expected: std::collections::BTreeSet<String> = method::ALL
+        .iter()
+        .filter(|m| !aa.contains(m) && !m.starts_with("unsubscribe_"))
+        .map(|m| (*m).to_owned())
+        .collect();
+    assert!(expected.remove(method::SUBSCRIBE_PAYMENTS));
+    expected.insert("handle_payments".to_owned());
+    assert_eq!(served, expected);
 }

@@ -754,6 +754,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["wss://relay.example:443/paychan?token=t"]
         );
+        assert_eq!(config.rpc.grpc_listen, None, "gRPC is off by default");
+        let grpc =
+            Config::parse("[rpc]\ngrpc_listen = \"127.0.0.1:6337\"\n", Path::new("c")).unwrap();
+        assert_eq!(
+            grpc.rpc.grpc_listen,
+            Some("127.0.0.1:6337".parse().unwrap())
+        );
         let bounded = Config::parse("[node]\nmax_requests_per_peer = 8\n", Path::new("c")).unwrap();
         assert_eq!(bounded.node_config().max_requests_per_peer, 8);
         assert_eq!(config.store.durability(), Durability::Normal);
@@ -795,6 +802,11 @@ mod tests {
                 "ledger.rpc_url",
             ),
             ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),
+            (
+                "[rpc]\nlisten = \"127.0.0.1:7000\"\ngrpc_listen = \"127.0.0.1:7000\"\n",
+                "rpc.grpc_listen",
+            ),
+            ("[rpc]\ngrpc_listen = \"nowhere\"\n", "grpc_listen"),
             ("[node]\npeers = [\"nope\"]\n", "node.peers[0]"),
             ("[node]\nrelays = [\"127.0.0.1:1\"]\n", "node.relays[0]"),
             ("[node]\nrelays = [\"http://x\"]\n", "node.relays[0]"),

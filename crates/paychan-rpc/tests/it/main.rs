@@ -17,6 +17,7 @@ mod auth;
 mod contacts;
 mod events;
 mod grpc;
+mod grpc_streams;
 mod harness;
 mod methods;
 mod openrpc;

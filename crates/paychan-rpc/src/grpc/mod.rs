@@ -15,6 +15,12 @@
 //! nothing. The reflection service answers without a token: it describes the API, as the
 //! committed `.proto` file does, and reads nothing of the node.
 //!
+//! Limits: a message in either direction is at most `max_request_body_size` bytes (a
+//! payment's message may be 512 KiB, as over JSON-RPC); there is no `Origin` check, since a
+//! browser page cannot speak gRPC over HTTP/2 without a grpc-web proxy, and the number of
+//! connections is not bounded here as `max_connections` bounds JSON-RPC's: keep the port on
+//! loopback or behind a proxy that limits them.
+//!
 //! Errors: a failed call answers the gRPC code of its paychan code ([`convert::code_of`];
 //! the table is in docs/API.md) with the paychan code in the metadata `paychan-code`, its
 //! category in `paychan-category` and the rule of a refusal in `paychan-reason`.

@@ -13,7 +13,7 @@ use tonic::{Status, Streaming};
 
 use super::{convert, pb, service::failed};
 use crate::{
-    api::{Context, payment_handler, proposals},
+    api::{Context, events, payment_handler, proposals},
     error::{HANDLER_REGISTERED, RpcError},
     method,
     remote::{PaymentRequest, RemoteHandler},
@@ -78,21 +78,14 @@ pub(crate) fn events(
             feed.done = true;
             return Some((Err(status), feed));
         }
-        let value = match next {
-            Ok(event) => match serde_json::to_value(&event) {
-                Ok(value) => value,
-                Err(e) => {
-                    feed.done = true;
-                    return Some((Err(Status::internal(e.to_string())), feed));
-                }
-            },
-            Err(lost) => serde_json::json!({
-                "event": "error",
-                "channel_id": null,
-                "message": format!("{lost} events were lost: this subscriber fell too far behind"),
-            }),
-        };
-        Some((Ok(convert::event(value)), feed))
+        let next = next.map_err(RecvError::Lagged);
+        match events::event_value(next)? {
+            Ok(value) => Some((Ok(convert::event(value)), feed)),
+            Err(e) => {
+                feed.done = true;
+                Some((Err(Status::internal(e.to_string())), feed))
+            }
+        }
     }))
 }
 

@@ -592,6 +592,24 @@ async fn tokens_scopes_and_bad_params_are_refused_and_change_nothing() {
     );
     grpc.pay(pay(&payer, "5")).await.unwrap();
 
+    // What this API does not offer is UNIMPLEMENTED, with the JSON-RPC codes.
+    let status = refused(
+        grpc.subscribe_proposals(auth(TOKEN, pb::SubscribeProposalsRequest {}))
+            .await,
+    );
+    assert_eq!(
+        (status.code(), paychan_code(&status)),
+        (Code::Unimplemented, 1911)
+    );
+    let status = refused(
+        grpc.handle_payments(auth(TOKEN, futures::stream::pending::<pb::PaymentAnswer>()))
+            .await,
+    );
+    assert_eq!(
+        (status.code(), paychan_code(&status)),
+        (Code::Unimplemented, 1904)
+    );
+
     // Revoking a token ends its event stream at the next event.
     let mut events = grpc
         .subscribe_events(auth(&read, pb::SubscribeEventsRequest {}))

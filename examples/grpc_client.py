@@ -28,20 +28,23 @@ PROTO_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pro
 
 def load_stubs():
     """Generates the Python messages and stubs of proto/paychan/v1/node.proto and imports them."""
-    out = tempfile.mkdtemp(prefix="paychan-grpc-")
     include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    status = protoc.main([
-        "grpc_tools.protoc",
-        f"-I{PROTO_ROOT}",
-        f"-I{include}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        os.path.join(PROTO_ROOT, "paychan", "v1", "node.proto"),
-    ])
-    if status != 0:
-        sys.exit(f"protoc failed on {PROTO_ROOT}")
-    sys.path.insert(0, out)
-    from paychan.v1 import node_pb2, node_pb2_grpc  # noqa: E402 (generated just now)
+    with tempfile.TemporaryDirectory(prefix="paychan-grpc-") as out:
+        status = protoc.main([
+            "grpc_tools.protoc",
+            f"-I{PROTO_ROOT}",
+            f"-I{include}",
+            f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            os.path.join(PROTO_ROOT, "paychan", "v1", "node.proto"),
+        ])
+        if status != 0:
+            sys.exit(f"protoc failed on {PROTO_ROOT}")
+        sys.path.insert(0, out)
+        try:
+            from paychan.v1 import node_pb2, node_pb2_grpc  # generated just now
+        finally:
+            sys.path.remove(out)
     return node_pb2, node_pb2_grpc
 
 

@@ -2,8 +2,8 @@
 # The tests on a fresh machine: installs what they need beside the Rust toolchain (the pinned
 # anvil, solc and OpenZeppelin from npm into contracts/node_modules; the aa-channels
 # conformance client's `ws` into tests/aa-conformance/node_modules; playwright-core into
-# tests/dashboard/node_modules for the dashboard's browser test; Python's websockets for the
-# example payment handler; Debian's haproxy for the high-availability test and Debian's
+# tests/dashboard/node_modules for the dashboard's browser test; Python's packages for the
+# examples (websockets, grpcio); Debian's haproxy for the high-availability test and Debian's
 # chromium for the browser tests), then runs `cargo test --workspace` with any extra
 # arguments, then the browser side: paychan-core built for wasm32 on its k256 backend, the
 # paychan-wasm package (scripts/build-wasm.sh: the wasm32 target, wasm-bindgen-cli at the
@@ -41,7 +41,7 @@ if ((${#missing[@]})); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
-if ! python3 -c "import websockets" 2>/dev/null; then
+if ! python3 -c "import websockets, grpc, grpc_tools" 2>/dev/null; then
     echo "== pip install -r examples/requirements.txt"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         -r examples/requirements.txt

@@ -164,6 +164,8 @@ pub(crate) struct RpcSection {
     pub(crate) decision_timeout: u64,
     /// `[rpc.aa]`: the aa-channels compatibility listener, off without the section.
     pub(crate) aa: Option<AaSection>,
+    /// Where to serve the gRPC API (same tokens and scopes); off when absent.
+    pub(crate) grpc_listen: Option<SocketAddr>,
 }
 
 /// `[rpc.aa]`: a second listener speaking aa-channels' RPC (docs/AA_CHANNELS.md).
@@ -206,6 +208,7 @@ impl Default for RpcSection {
             proposal_decisions: false,
             decision_timeout: DEFAULT_DECISION_TIMEOUT,
             aa: None,
+            grpc_listen: None,
         }
     }
 }
@@ -457,6 +460,16 @@ impl Config {
                 "rpc.aa.listen must differ from rpc.listen (the aa-channels listener is a second port)"
             );
         }
+        if let Some(grpc) = self.rpc.grpc_listen {
+            if grpc == self.rpc.listen {
+                bail!(
+                    "rpc.grpc_listen must differ from rpc.listen (gRPC is served on a second port)"
+                );
+            }
+            if self.rpc.aa.as_ref().is_some_and(|aa| aa.listen == grpc) {
+                bail!("rpc.grpc_listen must differ from rpc.aa.listen");
+            }
+        }
         Ok(())
     }
 
@@ -600,6 +613,10 @@ max_connections = {max_connections}
 # proposers' request_timeout (30 s by default) or they give up first.
 proposal_decisions = false
 decision_timeout = {decision_timeout}
+# The gRPC API (proto/paychan/v1/node.proto; the same methods, tokens and scopes as the
+# JSON-RPC API; metadata `authorization: Bearer <token>`), on a port of its own. Uncomment to
+# serve it.
+# grpc_listen = "127.0.0.1:6337"
 
 # A second listener speaking aa-channels-lib's RPC (rpcify): aa's parameter orders and
 # answers, events pushed to every WebSocket client. See docs/AA_CHANNELS.md. Uncomment to
@@ -737,6 +754,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["wss://relay.example:443/paychan?token=t"]
         );
+        assert_eq!(config.rpc.grpc_listen, None, "gRPC is off by default");
+        let grpc =
+            Config::parse("[rpc]\ngrpc_listen = \"127.0.0.1:6337\"\n", Path::new("c")).unwrap();
+        assert_eq!(
+            grpc.rpc.grpc_listen,
+            Some("127.0.0.1:6337".parse().unwrap())
+        );
         let bounded = Config::parse("[node]\nmax_requests_per_peer = 8\n", Path::new("c")).unwrap();
         assert_eq!(bounded.node_config().max_requests_per_peer, 8);
         assert_eq!(config.store.durability(), Durability::Normal);
@@ -778,6 +802,11 @@ mod tests {
                 "ledger.rpc_url",
             ),
             ("[rpc]\nallowed_origins = [\"*\"]\n", "rpc.allowed_origins"),
+            (
+                "[rpc]\nlisten = \"127.0.0.1:7000\"\ngrpc_listen = \"127.0.0.1:7000\"\n",
+                "rpc.grpc_listen",
+            ),
+            ("[rpc]\ngrpc_listen = \"nowhere\"\n", "grpc_listen"),
             ("[node]\npeers = [\"nope\"]\n", "node.peers[0]"),
             ("[node]\nrelays = [\"127.0.0.1:1\"]\n", "node.relays[0]"),
             ("[node]\nrelays = [\"http://x\"]\n", "node.relays[0]"),

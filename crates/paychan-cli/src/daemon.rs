@@ -183,6 +183,10 @@ async fn serve(
         .with_max_request_body_size(config.rpc.max_request_body_size)
         .with_max_batch_len(config.rpc.max_batch_len)
         .with_max_connections(config.rpc.max_connections);
+    let rpc_config = match config.rpc.grpc_listen {
+        Some(grpc) => rpc_config.with_grpc_listen(grpc),
+        None => rpc_config,
+    };
     let ledger_query: Arc<dyn LedgerQuery> = ledger.clone();
     let dialer: Arc<dyn Dialer> = networking.clone();
     let mut builder = RpcServerBuilder::new(node.clone(), rpc_config)
@@ -223,6 +227,9 @@ async fn serve(
     );
     if let Some(aa) = server.aa_local_addr() {
         outln!("  aa api   http://{aa} (aa-channels compatible, WebSocket ws://{aa})");
+    }
+    if let Some(grpc) = server.grpc_local_addr() {
+        outln!("  grpc     {grpc} (paychan.v1.Node)");
     }
     for addr in networking.listen_addresses() {
         outln!("  peers    {addr}");

@@ -105,6 +105,13 @@ impl AuthLayer {
         })
     }
 
+    /// Who calls with the `Authorization` value `value` (`Bearer <token>`): the full-access
+    /// token or an accepted scoped token; `None` for anything else. The gRPC API checks its
+    /// `authorization` metadata with this, so both APIs accept the same tokens.
+    pub(crate) fn caller_of(&self, value: &str) -> Option<Caller> {
+        self.policy.bearer(value)
+    }
+
     /// Also accepts the scoped tokens of `tokens`.
     pub fn with_tokens(self, tokens: Arc<TokenRegistry>) -> Self {
         AuthLayer {
@@ -169,17 +176,19 @@ impl Policy {
     /// Who calls, if the request carries an accepted token (in `Authorization`, or as a
     /// WebSocket subprotocol: [`offered_token`]).
     fn caller<B>(&self, request: &HttpRequest<B>) -> Option<Caller> {
-        let token = match request.headers().get(header::AUTHORIZATION) {
-            Some(value) => {
-                let (scheme, token) = value.to_str().ok()?.trim().split_once(' ')?;
-                if !scheme.eq_ignore_ascii_case("bearer") {
-                    return None;
-                }
-                token.trim()
-            }
-            None => offered_token(request)?,
-        };
-        self.check(token)
+        match request.headers().get(header::AUTHORIZATION) {
+            Some(value) => self.bearer(value.to_str().ok()?),
+            None => self.check(offered_token(request)?),
+        }
+    }
+
+    /// Who calls with the `Authorization` value `value` (`Bearer <token>`), if it is accepted.
+    fn bearer(&self, value: &str) -> Option<Caller> {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        self.check(token.trim())
     }
 
     fn check(&self, token: &str) -> Option<Caller> {

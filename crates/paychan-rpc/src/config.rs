@@ -28,6 +28,9 @@ pub struct RpcConfig {
     pub max_connections: u32,
     /// The most subscriptions per WebSocket connection. Default 16.
     pub max_subscriptions_per_connection: u32,
+    /// Where to serve the gRPC API (`crate::grpc`), beside the JSON-RPC API on its own
+    /// port, with the same tokens. `None` (the default): no gRPC.
+    pub grpc_listen: Option<SocketAddr>,
 }
 
 impl RpcConfig {
@@ -42,12 +45,19 @@ impl RpcConfig {
             max_batch_len: 16,
             max_connections: 64,
             max_subscriptions_per_connection: 16,
+            grpc_listen: None,
         }
     }
 
     /// Sets [`RpcConfig::listen`].
     pub fn with_listen(mut self, listen: SocketAddr) -> Self {
         self.listen = listen;
+        self
+    }
+
+    /// Sets [`RpcConfig::grpc_listen`]: serve the gRPC API there too.
+    pub fn with_grpc_listen(mut self, listen: SocketAddr) -> Self {
+        self.grpc_listen = Some(listen);
         self
     }
 
@@ -90,6 +100,7 @@ impl std::fmt::Debug for RpcConfig {
                 "max_subscriptions_per_connection",
                 &self.max_subscriptions_per_connection,
             )
+            .field("grpc_listen", &self.grpc_listen)
             .finish_non_exhaustive()
     }
 }

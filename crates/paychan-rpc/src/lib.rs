@@ -1,5 +1,8 @@
 //! The JSON-RPC 2.0 API of a paychan node: HTTP and WebSocket on one port (default
-//! `127.0.0.1:6333`), authenticated by a bearer token, with the node's events over WebSocket.
+//! `127.0.0.1:6333`), authenticated by a bearer token, with the node's events over WebSocket;
+//! and the same methods over gRPC ([`grpc`], `proto/paychan/v1/node.proto`) on a second port
+//! when [`RpcConfig::grpc_listen`] is set. Both APIs call one service layer (the private `api`
+//! module): no method is implemented twice.
 //!
 //! - [`server`]: [`RpcServerBuilder`] serves a [`Node`](paychan_node::Node).
 //! - [`auth`]: the token and origin checks, an HTTP middleware in front of every request.
@@ -12,6 +15,7 @@
 //! - [`remote`]: the remote payment handler, a WebSocket client answering payments.
 //! - [`tokens`]: scoped tokens (read, verify, pay with a limit) and which method needs which.
 //! - [`client`]: HTTP and WebSocket clients that send the token (used by `paychan channel`).
+//! - [`grpc`]: the gRPC API (tonic), its generated messages and client ([`grpc::pb`]).
 //!
 //! # Methods
 //!
@@ -83,6 +87,7 @@ pub mod config;
 mod dashboard;
 pub mod dial;
 pub mod error;
+pub mod grpc;
 pub mod params;
 pub mod remote;
 pub mod server;

@@ -15,6 +15,7 @@ use crate::{
     auth::{AuthConfigError, AuthLayer},
     config::RpcConfig,
     dial::Dialer,
+    grpc::GrpcServer,
     remote::{RemoteHandler, Shared},
     tokens::{TokenRegistry, guard::ScopeGuard},
 };
@@ -146,6 +147,7 @@ impl RpcServerBuilder {
             Some(tokens) => auth.with_tokens(tokens.clone()),
             None => auth,
         };
+        let auth_for_grpc = auth.clone();
         let ctx = Arc::new(Context {
             node,
             ledger,
@@ -183,7 +185,7 @@ impl RpcServerBuilder {
         let aa = match &aa_compat {
             Some(aa_config) => Some(
                 AaServer::start(
-                    ctx,
+                    ctx.clone(),
                     aa_config,
                     auth_for_aa,
                     config.max_request_body_size,
@@ -193,9 +195,26 @@ impl RpcServerBuilder {
             ),
             None => None,
         };
+        let grpc = match config.grpc_listen {
+            Some(grpc_addr) => Some(
+                GrpcServer::start(
+                    ctx,
+                    auth_for_grpc,
+                    grpc_addr,
+                    usize::try_from(config.max_request_body_size).unwrap_or(usize::MAX),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let handle = server.start(methods);
         tracing::info!(%addr, origins = ?config.allowed_origins, "JSON-RPC API listening (HTTP and WebSocket)");
-        Ok(RpcServer { handle, addr, aa })
+        Ok(RpcServer {
+            handle,
+            addr,
+            aa,
+            grpc,
+        })
     }
 }
 
@@ -205,6 +224,7 @@ pub struct RpcServer {
     handle: ServerHandle,
     addr: SocketAddr,
     aa: Option<AaServer>,
+    grpc: Option<GrpcServer>,
 }
 
 impl RpcServer {
@@ -234,11 +254,24 @@ impl RpcServer {
         self.aa_local_addr().map(|addr| format!("http://{addr}"))
     }
 
+    /// The address of the gRPC API, if it runs ([`RpcConfig::grpc_listen`]).
+    pub fn grpc_local_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(GrpcServer::local_addr)
+    }
+
+    /// The `http://` URL of the gRPC API, if it runs (what a tonic client connects to).
+    pub fn grpc_url(&self) -> Option<String> {
+        self.grpc_local_addr().map(|addr| format!("http://{addr}"))
+    }
+
     /// Tells the server to stop (without waiting); does nothing if it already stopped.
     pub fn stop(&self) {
         let _ = self.handle.stop();
         if let Some(aa) = &self.aa {
             aa.stop();
+        }
+        if let Some(grpc) = &self.grpc {
+            grpc.stop();
         }
     }
 
@@ -248,6 +281,9 @@ impl RpcServer {
         if let Some(aa) = self.aa {
             aa.stop();
             aa.stopped().await;
+        }
+        if let Some(grpc) = self.grpc {
+            grpc.stopped().await;
         }
     }
 }

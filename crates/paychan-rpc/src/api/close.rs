@@ -11,19 +11,24 @@ use serde::Deserialize;
 use super::Context;
 use crate::{error::RpcError, params::parse, types::CloseResult};
 
+/// The params of `close`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Close {
-    channel_id: ChannelId,
+pub(crate) struct Close {
+    pub(crate) channel_id: ChannelId,
     #[serde(default)]
-    force: bool,
+    pub(crate) force: bool,
 }
 
 pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<CloseResult, RpcError> {
-    let p: Close = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// Closes the channel (cooperatively unless `p.force` or the peer does not co-sign).
+pub(crate) async fn run(ctx: &Context, p: Close) -> Result<CloseResult, RpcError> {
     let cooperative = if p.force {
         ctx.node.force_close(p.channel_id).await?;
         false

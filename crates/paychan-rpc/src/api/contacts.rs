@@ -15,26 +15,32 @@ use crate::{
     types::ContactView,
 };
 
+/// The params of `add_contact`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddContact {
-    alias: String,
-    peer: String,
+pub(crate) struct AddContact {
+    pub(crate) alias: String,
+    pub(crate) peer: String,
     #[serde(default)]
-    replace: bool,
+    pub(crate) replace: bool,
 }
 
+/// The params of `get_contact` and `remove_contact`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Alias {
-    alias: String,
+pub(crate) struct Alias {
+    pub(crate) alias: String,
 }
 
 pub(crate) async fn add(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ContactView, RpcError> {
-    let p: AddContact = parse(&params)?;
+    run_add(&ctx, parse(&params)?).await
+}
+
+/// Adds (or with `replace`, replaces) a contact.
+pub(crate) async fn run_add(ctx: &Context, p: AddContact) -> Result<ContactView, RpcError> {
     let contact = ctx.node.add_contact(&p.alias, &p.peer, p.replace).await?;
     Ok(ContactView::from(&contact))
 }
@@ -43,7 +49,11 @@ pub(crate) async fn get(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ContactView, RpcError> {
-    let p: Alias = parse(&params)?;
+    run_get(&ctx, parse(&params)?).await
+}
+
+/// The contact of an alias.
+pub(crate) async fn run_get(ctx: &Context, p: Alias) -> Result<ContactView, RpcError> {
     Ok(ContactView::from(&ctx.node.contact(&p.alias).await?))
 }
 
@@ -52,6 +62,11 @@ pub(crate) async fn list(
     params: Params<'static>,
 ) -> Result<Vec<ContactView>, RpcError> {
     parse::<NoParams>(&params)?;
+    run_list(&ctx).await
+}
+
+/// Every contact, ordered by alias.
+pub(crate) async fn run_list(ctx: &Context) -> Result<Vec<ContactView>, RpcError> {
     Ok(ctx
         .node
         .contacts()
@@ -62,7 +77,11 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn remove(ctx: Arc<Context>, params: Params<'static>) -> Result<bool, RpcError> {
-    let p: Alias = parse(&params)?;
+    run_remove(&ctx, parse(&params)?).await
+}
+
+/// Removes a contact.
+pub(crate) async fn run_remove(ctx: &Context, p: Alias) -> Result<bool, RpcError> {
     ctx.node.remove_contact(&p.alias).await?;
     Ok(true)
 }

@@ -15,18 +15,23 @@ use crate::{
     types::ChannelView,
 };
 
+/// The params of `deposit`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Deposit {
-    channel_id: ChannelId,
-    amount: AmountParam,
+pub(crate) struct Deposit {
+    pub(crate) channel_id: ChannelId,
+    pub(crate) amount: AmountParam,
 }
 
 pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ChannelView, RpcError> {
-    let p: Deposit = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// Deposits `p.amount` and answers the channel.
+pub(crate) async fn run(ctx: &Context, p: Deposit) -> Result<ChannelView, RpcError> {
     let amount = p.amount.positive("amount")?;
     // Unknown channels are refused before the ledger is asked.
     ctx.node.channel_info(p.channel_id).await?;

@@ -15,6 +15,7 @@ use jsonrpsee::{
     core::{RegisterMethodError, SubscriptionResult},
     types::{ErrorObjectOwned, Params},
 };
+use paychan_node::NodeEvent;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -48,19 +49,31 @@ async fn forward(
             // An error closes the subscription with a notification saying why.
             return Err(e.to_string().into());
         }
-        let value = match next {
-            Ok(event) => serde_json::to_value(&event)?,
-            Err(RecvError::Lagged(lost)) => json!({
-                "event": "error",
-                "channel_id": null,
-                "message": format!("{lost} events were lost: this subscriber fell too far behind"),
-            }),
-            Err(RecvError::Closed) => return Ok(()),
+        let Some(value) = event_value(next) else {
+            return Ok(());
         };
+        let value = value?;
         let message = serde_json::value::to_raw_value(&value)?;
         if sink.send(message).await.is_err() {
             return Ok(());
         }
+    }
+}
+
+/// What a subscriber (of either API) receives for `next`, the next item of the node's event
+/// broadcast: the event as its JSON object, or, when the subscriber fell behind, an `error`
+/// event saying how many events it lost; `None` once the node has stopped.
+pub(crate) fn event_value(
+    next: Result<NodeEvent, RecvError>,
+) -> Option<Result<serde_json::Value, serde_json::Error>> {
+    match next {
+        Ok(event) => Some(serde_json::to_value(&event)),
+        Err(RecvError::Lagged(lost)) => Some(Ok(json!({
+            "event": "error",
+            "channel_id": null,
+            "message": format!("{lost} events were lost: this subscriber fell too far behind"),
+        }))),
+        Err(RecvError::Closed) => None,
     }
 }
 

@@ -10,18 +10,23 @@ use serde::Deserialize;
 use super::Context;
 use crate::{error::RpcError, params::parse, types::ChannelView};
 
+/// The params of `list_channels`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListChannels {
+pub(crate) struct ListChannels {
     #[serde(default)]
-    peer: Option<String>,
+    pub(crate) peer: Option<String>,
 }
 
 pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<Vec<ChannelView>, RpcError> {
-    let p: ListChannels = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// The channels, all or with one peer.
+pub(crate) async fn run(ctx: &Context, p: ListChannels) -> Result<Vec<ChannelView>, RpcError> {
     let peer = match p.peer {
         None => None,
         Some(peer) if peer.trim().starts_with("0x") => {

@@ -1,27 +1,32 @@
-//! The methods, one handler per file, and their registration.
+//! The service layer behind both APIs: the methods, one file each, and their JSON-RPC
+//! registration.
 //!
-//! Every handler parses its params completely before it touches the node, so invalid params
-//! change nothing; then it calls one [`Node`] method and maps the answer onto the serde types
-//! of [`crate::types`].
+//! Each file holds the method's typed params (the serde struct the JSON-RPC parser fills)
+//! and its logic as a typed function, `run(&Context, Params) -> Result<Answer, RpcError>`,
+//! which calls the [`Node`] and maps the answer onto the serde types of [`crate::types`].
+//! The JSON-RPC handler beside it only parses (`run(&ctx, parse(&params)?)`); the gRPC method
+//! ([`crate::grpc`]) converts its request into the same params and calls the same `run`. The
+//! params are parsed completely before `run` starts, so invalid params change nothing in
+//! either API. A paying method runs inside [`paying`] in both APIs.
 
 pub(crate) mod aa;
-mod channel_info;
-mod close;
-mod contacts;
-mod deposit;
-mod events;
-mod list_channels;
-mod node_info;
-mod open_channel;
+pub(crate) mod channel_info;
+pub(crate) mod close;
+pub(crate) mod contacts;
+pub(crate) mod deposit;
+pub(crate) mod events;
+pub(crate) mod list_channels;
+pub(crate) mod node_info;
+pub(crate) mod open_channel;
 pub(crate) mod packages;
-mod pay;
-mod payment_handler;
-mod proposals;
-mod send_message;
-mod set_auto_refill;
-mod tokens;
-mod unconfirmed_credit;
-mod withdraw;
+pub(crate) mod pay;
+pub(crate) mod payment_handler;
+pub(crate) mod proposals;
+pub(crate) mod send_message;
+pub(crate) mod set_auto_refill;
+pub(crate) mod tokens;
+pub(crate) mod unconfirmed_credit;
+pub(crate) mod withdraw;
 
 use std::{future::Future, sync::Arc};
 
@@ -162,29 +167,14 @@ where
     module.register_async_method(name, move |params, ctx, extensions: Extensions| {
         let handler = handler.clone();
         async move {
-            let claims = match extensions.get::<Caller>() {
-                Some(Caller::Token(claims)) => Some(claims.clone()),
-                _ => None,
-            };
-            let result = match (claims, &ctx.tokens) {
-                (Some(claims), Some(tokens)) => {
-                    let amount = amount(&params)?;
-                    let reservation = tokens.reserve(&claims, amount).await?;
-                    let result = handler(ctx.clone(), params).await;
-                    match &result {
-                        Err(e) if !may_have_paid(e) => tokens.refund(reservation).await,
-                        _ => {}
-                    }
-                    result
-                }
-                // Scoped tokens are accepted only where there is a registry.
-                (Some(claims), None) => Err(RpcError::api(
-                    crate::error::SCOPE_DENIED,
-                    Category::Client,
-                    format!("token {} is unknown to this node", claims.id),
-                )),
-                (None, _) => handler(ctx, params).await,
-            };
+            let caller = extensions.get::<Caller>();
+            let result = paying(
+                &ctx,
+                caller,
+                || amount(&params),
+                handler(ctx.clone(), params.clone()),
+            )
+            .await;
             if let Err(e) = &result {
                 tracing::debug!(method = name, error = %e, "call failed");
             }
@@ -192,6 +182,38 @@ where
         }
     })?;
     Ok(())
+}
+
+/// Runs `call`, a call that pays what `amount` says, for `caller`: for a `pay` token, the
+/// amount is counted against its limit before `call` runs (refused over it, and `call` never
+/// runs), and taken back if `call` failed without paying (see [`crate::tokens::registry`]).
+/// The JSON-RPC and the gRPC paying methods both go through here.
+pub(crate) async fn paying<T>(
+    ctx: &Context,
+    caller: Option<&Caller>,
+    amount: impl FnOnce() -> Result<Amount, RpcError>,
+    call: impl Future<Output = Result<T, RpcError>>,
+) -> Result<T, RpcError> {
+    let claims = match caller {
+        Some(Caller::Token(claims)) => claims,
+        _ => return call.await,
+    };
+    // Scoped tokens are accepted only where there is a registry.
+    let Some(tokens) = &ctx.tokens else {
+        return Err(RpcError::api(
+            crate::error::SCOPE_DENIED,
+            Category::Client,
+            format!("token {} is unknown to this node", claims.id),
+        ));
+    };
+    let amount = amount()?;
+    let reservation = tokens.reserve(claims, amount).await?;
+    let result = call.await;
+    match &result {
+        Err(e) if !may_have_paid(e) => tokens.refund(reservation).await,
+        _ => {}
+    }
+    result
 }
 
 /// All methods over `ctx`.

@@ -19,6 +19,11 @@ pub(crate) async fn handle(
     params: Params<'static>,
 ) -> Result<NodeInfo, RpcError> {
     let _: crate::params::NoParams = crate::params::parse(&params)?;
+    run(&ctx).await
+}
+
+/// The node's identity, ledger, balance and channel totals.
+pub(crate) async fn run(ctx: &Context) -> Result<NodeInfo, RpcError> {
     let domain = ctx.node.domain();
     let (balance, ledger_time, unclaimed) = match &ctx.ledger {
         Some(ledger) => (

@@ -22,16 +22,17 @@ use crate::{
     types::ChannelView,
 };
 
+/// The params of `open_channel`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OpenChannel {
+pub(crate) struct OpenChannel {
     #[serde(default)]
-    peer: Option<String>,
-    deposit: AmountParam,
+    pub(crate) peer: Option<String>,
+    pub(crate) deposit: AmountParam,
     #[serde(default)]
-    peer_url: Option<String>,
+    pub(crate) peer_url: Option<String>,
     #[serde(default = "yes")]
-    propose: bool,
+    pub(crate) propose: bool,
 }
 
 fn yes() -> bool {
@@ -93,12 +94,16 @@ pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ChannelView, RpcError> {
-    let p: OpenChannel = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// Opens a channel and answers it.
+pub(crate) async fn run(ctx: &Context, p: OpenChannel) -> Result<ChannelView, RpcError> {
     let target = target(p.peer, p.peer_url)?;
     let deposit = p.deposit.0;
     ctx.check_funds(deposit).await?;
     let id = if p.propose {
-        let peer = resolve(&ctx, target).await?;
+        let peer = resolve(ctx, target).await?;
         ctx.node.create_channel(peer, deposit).await?
     } else {
         // Nothing to dial: the peer learns the channel from the ledger.

@@ -25,29 +25,32 @@ use crate::{
     types::{ChannelView, CreatedPackage, VerifiedPaymentView},
 };
 
+/// The params of `create_payment_package`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    channel_id: ChannelId,
-    amount: AmountParam,
+pub(crate) struct Create {
+    pub(crate) channel_id: ChannelId,
+    pub(crate) amount: AmountParam,
     #[serde(default)]
-    message: Option<serde_json::Value>,
+    pub(crate) message: Option<serde_json::Value>,
 }
 
+/// The params of `cancel_payment_package`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Cancel {
-    package: serde_json::Value,
+pub(crate) struct Cancel {
+    pub(crate) package: serde_json::Value,
 }
 
+/// The params of `verify_payment_package`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Verify {
-    package: serde_json::Value,
+pub(crate) struct Verify {
+    pub(crate) package: serde_json::Value,
     #[serde(default)]
-    min_amount: AmountParam,
+    pub(crate) min_amount: AmountParam,
     #[serde(default)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 pub(crate) async fn create_package(
@@ -137,7 +140,11 @@ pub(crate) async fn cancel(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ChannelView, RpcError> {
-    let p: Cancel = parse(&params)?;
+    run_cancel(&ctx, parse(&params)?).await
+}
+
+/// Takes back the payer's latest package of the channel; answers the channel.
+pub(crate) async fn run_cancel(ctx: &Context, p: Cancel) -> Result<ChannelView, RpcError> {
     let package = package_of(p.package)?;
     ctx.node.cancel_payment_package(&package).await?;
     let id = package.voucher.channel_id;

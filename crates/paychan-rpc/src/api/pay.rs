@@ -15,13 +15,14 @@ use crate::{
     types::PayResult,
 };
 
+/// The params of `pay`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Pay {
-    channel_id: ChannelId,
-    amount: AmountParam,
+pub(crate) struct Pay {
+    pub(crate) channel_id: ChannelId,
+    pub(crate) amount: AmountParam,
     #[serde(default)]
-    message: serde_json::Value,
+    pub(crate) message: serde_json::Value,
 }
 
 /// What the call pays, for a `pay` token's limit.
@@ -34,7 +35,11 @@ pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<PayResult, RpcError> {
-    let p: Pay = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// Pays `p.amount` for `p.message` and answers the peer's response.
+pub(crate) async fn run(ctx: &Context, p: Pay) -> Result<PayResult, RpcError> {
     let amount = p.amount.positive("amount")?;
     let response = ctx
         .node

@@ -24,7 +24,7 @@ use crate::{
     remote::PaymentRequest,
 };
 
-fn not_enabled() -> RpcError {
+pub(crate) fn not_enabled() -> RpcError {
     RpcError::api(
         HANDLER_NOT_ENABLED,
         Category::Client,
@@ -87,12 +87,12 @@ impl Drop for Unregister<'_> {
 /// `answer_payment` params: `response` (any JSON, `null` included) or `error` (a message).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AnswerPayment {
-    request_id: u64,
+pub(crate) struct AnswerPayment {
+    pub(crate) request_id: u64,
     #[serde(default, deserialize_with = "present")]
-    response: Option<serde_json::Value>,
+    pub(crate) response: Option<serde_json::Value>,
     #[serde(default)]
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// A present field is `Some`, even when it is `null`.
@@ -102,7 +102,11 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>,
 
 /// `answer_payment {request_id, response | error}` → `true`.
 pub(crate) async fn answer(ctx: Arc<Context>, params: Params<'static>) -> Result<bool, RpcError> {
-    let p: AnswerPayment = parse(&params)?;
+    run_answer(&ctx, parse(&params)?)
+}
+
+/// Delivers the remote handler's answer to a waiting payment.
+pub(crate) fn run_answer(ctx: &Context, p: AnswerPayment) -> Result<bool, RpcError> {
     let answer = match (p.response, p.error) {
         (Some(_), Some(_)) => {
             return Err(RpcError::invalid_params("give response or error, not both"));

@@ -30,7 +30,7 @@ use crate::{
     types::ProposalView,
 };
 
-fn decisions(ctx: &Context) -> Result<&Arc<ProposalDecisions>, RpcError> {
+pub(crate) fn decisions(ctx: &Context) -> Result<&Arc<ProposalDecisions>, RpcError> {
     ctx.decisions.as_ref().ok_or_else(|| {
         RpcError::api(
             DECISIONS_NOT_ENABLED,
@@ -46,25 +46,32 @@ pub(crate) async fn list(
     params: Params<'static>,
 ) -> Result<Vec<ProposalView>, RpcError> {
     parse::<NoParams>(&params)?;
-    Ok(decisions(&ctx)?
+    run_list(&ctx)
+}
+
+/// The proposals waiting for a decision, oldest first.
+pub(crate) fn run_list(ctx: &Context) -> Result<Vec<ProposalView>, RpcError> {
+    Ok(decisions(ctx)?
         .pending()
         .iter()
         .map(ProposalView::from)
         .collect())
 }
 
+/// The params of `accept_proposal`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Accept {
-    channel_id: ChannelId,
+pub(crate) struct Accept {
+    pub(crate) channel_id: ChannelId,
 }
 
+/// The params of `reject_proposal`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Reject {
-    channel_id: ChannelId,
+pub(crate) struct Reject {
+    pub(crate) channel_id: ChannelId,
     #[serde(default)]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 fn unknown(e: paychan_node::decisions::DecisionError) -> RpcError {
@@ -73,17 +80,25 @@ fn unknown(e: paychan_node::decisions::DecisionError) -> RpcError {
 
 /// `accept_proposal {channel_id}` → `true`.
 pub(crate) async fn accept(ctx: Arc<Context>, params: Params<'static>) -> Result<bool, RpcError> {
-    let p: Accept = parse(&params)?;
-    decisions(&ctx)?.accept(p.channel_id).map_err(unknown)?;
+    run_accept(&ctx, parse(&params)?)
+}
+
+/// Accepts a waiting proposal.
+pub(crate) fn run_accept(ctx: &Context, p: Accept) -> Result<bool, RpcError> {
+    decisions(ctx)?.accept(p.channel_id).map_err(unknown)?;
     tracing::info!(channel = %p.channel_id, "channel proposal accepted over the API");
     Ok(true)
 }
 
 /// `reject_proposal {channel_id, reason?}` → `true`.
 pub(crate) async fn reject(ctx: Arc<Context>, params: Params<'static>) -> Result<bool, RpcError> {
-    let p: Reject = parse(&params)?;
+    run_reject(&ctx, parse(&params)?)
+}
+
+/// Rejects a waiting proposal.
+pub(crate) fn run_reject(ctx: &Context, p: Reject) -> Result<bool, RpcError> {
     let reason = p.reason.unwrap_or_default();
-    decisions(&ctx)?
+    decisions(ctx)?
         .reject(p.channel_id, &reason)
         .map_err(unknown)?;
     tracing::info!(channel = %p.channel_id, %reason, "channel proposal rejected over the API");

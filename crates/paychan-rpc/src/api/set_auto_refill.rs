@@ -15,14 +15,15 @@ use crate::{
     types::ChannelView,
 };
 
+/// The params of `set_auto_refill`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SetAutoRefill {
-    channel_id: ChannelId,
+pub(crate) struct SetAutoRefill {
+    pub(crate) channel_id: ChannelId,
     #[serde(default, deserialize_with = "optional_amount")]
-    threshold: Option<AmountParam>,
+    pub(crate) threshold: Option<AmountParam>,
     #[serde(default, deserialize_with = "optional_amount")]
-    amount: Option<AmountParam>,
+    pub(crate) amount: Option<AmountParam>,
 }
 
 /// `Some((threshold, amount))` if both are positive, `None` (off) otherwise.
@@ -40,7 +41,11 @@ pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ChannelView, RpcError> {
-    let p: SetAutoRefill = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// Sets (or turns off) auto-refill and answers the channel.
+pub(crate) async fn run(ctx: &Context, p: SetAutoRefill) -> Result<ChannelView, RpcError> {
     ctx.node
         .set_auto_refill(p.channel_id, refill(p.threshold, p.amount))
         .await?;

@@ -17,23 +17,25 @@ use crate::{
     types::CreatedToken,
 };
 
+/// The params of `create_token`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    scopes: Vec<Scope>,
+pub(crate) struct Create {
+    pub(crate) scopes: Vec<Scope>,
     #[serde(default)]
-    limit: Option<AmountParam>,
+    pub(crate) limit: Option<AmountParam>,
     /// Seconds.
     #[serde(default)]
-    period: Option<u64>,
+    pub(crate) period: Option<u64>,
     #[serde(default)]
-    label: Option<String>,
+    pub(crate) label: Option<String>,
 }
 
+/// The params of `revoke_token`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Revoke {
-    id: u64,
+pub(crate) struct Revoke {
+    pub(crate) id: u64,
 }
 
 fn registry(ctx: &Context) -> Result<&TokenRegistry, RpcError> {
@@ -50,7 +52,11 @@ pub(crate) async fn create(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<CreatedToken, RpcError> {
-    let p: Create = parse(&params)?;
+    run_create(&ctx, parse(&params)?).await
+}
+
+/// Mints a scoped token.
+pub(crate) async fn run_create(ctx: &Context, p: Create) -> Result<CreatedToken, RpcError> {
     let limit = match (p.limit, p.period) {
         (None, None) => None,
         (Some(amount), Some(period)) => Some(PayLimit {
@@ -63,7 +69,7 @@ pub(crate) async fn create(
             ));
         }
     };
-    let (info, token) = registry(&ctx)?.create(&p.scopes, limit, p.label).await?;
+    let (info, token) = registry(ctx)?.create(&p.scopes, limit, p.label).await?;
     tracing::info!(id = info.id, scopes = ?info.scopes, "scoped token created");
     Ok(CreatedToken { token, info })
 }
@@ -73,15 +79,24 @@ pub(crate) async fn list(
     params: Params<'static>,
 ) -> Result<Vec<TokenInfo>, RpcError> {
     parse::<NoParams>(&params)?;
-    Ok(registry(&ctx)?.list())
+    run_list(&ctx)
+}
+
+/// Every scoped token's info, by id.
+pub(crate) fn run_list(ctx: &Context) -> Result<Vec<TokenInfo>, RpcError> {
+    Ok(registry(ctx)?.list())
 }
 
 pub(crate) async fn revoke(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<TokenInfo, RpcError> {
-    let p: Revoke = parse(&params)?;
-    let info = registry(&ctx)?.revoke(p.id).await?;
+    run_revoke(&ctx, parse(&params)?).await
+}
+
+/// Revokes a scoped token.
+pub(crate) async fn run_revoke(ctx: &Context, p: Revoke) -> Result<TokenInfo, RpcError> {
+    let info = registry(ctx)?.revoke(p.id).await?;
     tracing::info!(id = info.id, "scoped token revoked");
     Ok(info)
 }

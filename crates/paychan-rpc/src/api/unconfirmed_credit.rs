@@ -17,23 +17,24 @@ use crate::{
     params::{AmountParam, optional_amount, parse},
 };
 
+/// The params of `set_unconfirmed_credit`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SetUnconfirmedCredit {
+pub(crate) struct SetUnconfirmedCredit {
     #[serde(default, deserialize_with = "optional_amount")]
-    per_channel: Option<AmountParam>,
+    pub(crate) per_channel: Option<AmountParam>,
     #[serde(default, deserialize_with = "optional_amount")]
-    total: Option<AmountParam>,
+    pub(crate) total: Option<AmountParam>,
     #[serde(default)]
-    min_wait: Option<u64>,
+    pub(crate) min_wait: Option<u64>,
 }
 
 /// The settings in force.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct UnconfirmedCreditView {
-    per_channel: String,
-    total: String,
-    min_wait: u64,
+    pub(crate) per_channel: String,
+    pub(crate) total: String,
+    pub(crate) min_wait: u64,
 }
 
 pub(crate) async fn handle(
@@ -48,14 +49,19 @@ pub(crate) async fn handle(
         },
         Some(_) => parse(&params)?,
     };
+    Ok(run(&ctx, p))
+}
+
+/// Sets what is given and answers the settings in force.
+pub(crate) fn run(ctx: &Context, p: SetUnconfirmedCredit) -> UnconfirmedCreditView {
     let (limits, min_wait) = ctx.node.set_unconfirmed_credit(
         p.per_channel.map(|a| a.0),
         p.total.map(|a| a.0),
         p.min_wait,
     );
-    Ok(UnconfirmedCreditView {
+    UnconfirmedCreditView {
         per_channel: limits.per_channel.to_string(),
         total: limits.total.to_string(),
         min_wait,
-    })
+    }
 }

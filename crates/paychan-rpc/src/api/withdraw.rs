@@ -14,18 +14,23 @@ use crate::{
     types::ChannelView,
 };
 
+/// The params of `withdraw`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Withdraw {
-    channel_id: ChannelId,
-    amount: AmountParam,
+pub(crate) struct Withdraw {
+    pub(crate) channel_id: ChannelId,
+    pub(crate) amount: AmountParam,
 }
 
 pub(crate) async fn handle(
     ctx: Arc<Context>,
     params: Params<'static>,
 ) -> Result<ChannelView, RpcError> {
-    let p: Withdraw = parse(&params)?;
+    run(&ctx, parse(&params)?).await
+}
+
+/// Withdraws `p.amount` and answers the channel.
+pub(crate) async fn run(ctx: &Context, p: Withdraw) -> Result<ChannelView, RpcError> {
     let amount = p.amount.positive("amount")?;
     ctx.node.withdraw(p.channel_id, amount).await?;
     ctx.view(p.channel_id).await

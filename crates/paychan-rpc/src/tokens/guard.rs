@@ -37,35 +37,46 @@ fn needed(class: Option<Class>) -> &'static str {
 impl<S> ScopeGuard<S> {
     /// `Ok` if the caller of a request with `extensions` may call `method`.
     fn verdict(&self, method: &str, extensions: &http::Extensions) -> Result<(), RpcError> {
-        let class = class_of(method);
-        match extensions.get::<Caller>() {
-            Some(Caller::Full) => Ok(()),
-            Some(caller @ Caller::Token(claims)) => {
-                if let Some(tokens) = &self.tokens {
-                    tokens.check(claims)?;
-                }
-                if caller.allows(class) {
-                    return Ok(());
-                }
-                let scopes: Vec<&str> = claims.scopes.iter().map(|s| s.name()).collect();
-                Err(RpcError::api(
-                    SCOPE_DENIED,
-                    Category::Client,
-                    format!(
-                        "{method} needs {}: token {} has scope {}; nothing was done",
-                        needed(class),
-                        claims.id,
-                        scopes.join(",")
-                    ),
-                ))
+        verdict(method, extensions.get::<Caller>(), self.tokens.as_deref())
+    }
+}
+
+/// `Ok` if `caller` may call `method` (a JSON-RPC method name: the gRPC methods are checked
+/// under the name of the JSON-RPC method they mirror), with the tokens of `tokens` (a revoked
+/// token is refused).
+pub(crate) fn verdict(
+    method: &str,
+    caller: Option<&Caller>,
+    tokens: Option<&TokenRegistry>,
+) -> Result<(), RpcError> {
+    let class = class_of(method);
+    match caller {
+        Some(Caller::Full) => Ok(()),
+        Some(caller @ Caller::Token(claims)) => {
+            if let Some(tokens) = tokens {
+                tokens.check(claims)?;
             }
-            // The HTTP middleware attaches a caller to every request it lets through.
-            None => Err(RpcError::api(
+            if caller.allows(class) {
+                return Ok(());
+            }
+            let scopes: Vec<&str> = claims.scopes.iter().map(|s| s.name()).collect();
+            Err(RpcError::api(
                 SCOPE_DENIED,
                 Category::Client,
-                "unauthenticated call",
-            )),
+                format!(
+                    "{method} needs {}: token {} has scope {}; nothing was done",
+                    needed(class),
+                    claims.id,
+                    scopes.join(",")
+                ),
+            ))
         }
+        // The HTTP middleware attaches a caller to every request it lets through.
+        None => Err(RpcError::api(
+            SCOPE_DENIED,
+            Category::Client,
+            "unauthenticated call",
+        )),
     }
 }
 

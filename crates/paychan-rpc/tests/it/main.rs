@@ -16,6 +16,8 @@ mod aa_compat;
 mod auth;
 mod contacts;
 mod events;
+mod grpc;
+mod grpc_streams;
 mod harness;
 mod methods;
 mod openrpc;

@@ -217,6 +217,17 @@ pub(crate) fn node_info(i: NodeInfo) -> pb::NodeInfoResponse {
             my_available: i.channels.my_available,
             peer_available: i.channels.peer_available,
         }),
+        pending_transactions: i
+            .pending_transactions
+            .into_iter()
+            .map(|t| pb::PendingTransaction {
+                hash: text(&t.hash),
+                action: t.action,
+                block: t.block,
+                confirmations: t.confirmations,
+                required: t.required,
+            })
+            .collect(),
     }
 }
 

@@ -51,15 +51,17 @@ function serveFile(root, rel, res) {
   createReadStream(file).pipe(res);
 }
 
-/** Starts the server; answers its URL and a close function. */
-export function serveExample({ proxyUrl, ledgerUrl, host = "127.0.0.1", port = 0 }) {
+/** Starts the server; answers its URL and a close function. `pageDir` is the directory of
+ * the page (`index.html` and its `.mjs` files): this example's by default (the other
+ * examples of examples/browser/ serve theirs with this server, without a paid API). */
+export function serveExample({ proxyUrl, ledgerUrl, host = "127.0.0.1", port = 0, pageDir = here }) {
   const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     const path = new URL(req.url, "http://page").pathname;
-    if (path.startsWith("/api/")) return forward(proxyUrl, req.url, req, res);
+    if (path.startsWith("/api/") && proxyUrl) return forward(proxyUrl, req.url, req, res);
     if (path === "/ledger") return forward(ledgerUrl, new URL(ledgerUrl).pathname, req, res);
     if (path.startsWith("/js/")) return serveFile(jsRoot, path.slice("/js/".length), res);
-    if (path === "/" || path === "/index.html") return serveFile(here, "index.html", res);
-    if (path === "/app.mjs") return serveFile(here, "app.mjs", res);
+    if (path === "/" || path === "/index.html") return serveFile(pageDir, "index.html", res);
+    if (/^\/[a-z-]+\.(mjs|html)$/.test(path)) return serveFile(pageDir, path.slice(1), res);
     res.writeHead(404).end();
   });
   return new Promise((resolveServer) =>

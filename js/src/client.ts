@@ -9,7 +9,7 @@
 import { LedgerClient } from "./ledger.js";
 import type { AmountLike, Wallet } from "./payer.js";
 import { type ChannelStore, MemoryStore } from "./store.js";
-import { Peer, dialTarget } from "./wasm.js";
+import { Peer, dialTarget, relayControl, relayRegisterUrl, relayTicketUrl } from "./wasm.js";
 
 /** One channel as the client sees it (amounts as decimal strings). */
 export interface ChannelSummary {
@@ -90,7 +90,7 @@ class Queue {
 
 /**
  * A channel peer. Events (an `EventTarget`; each a `CustomEvent` whose `detail` is the
- * event's JSON): `connected`, `disconnected`, `paid`, `refused`, `paymentUnknown`,
+ * event's JSON): `connected`, `disconnected`, `registered` (at a relay), `paid`, `refused`, `paymentUnknown`,
  * `payment`, `received`, `declined`, `ledger`, `synced`, `peerError`, `error`.
  */
 export class Client extends EventTarget {
@@ -98,6 +98,7 @@ export class Client extends EventTarget {
   readonly store: ChannelStore;
   private readonly peer: Peer;
   private socket: WebSocket | undefined;
+  private control: WebSocket | undefined;
   private target: { address: string; url: string; relay: boolean } | undefined;
   private readonly payments = new Map<number, Waiter>();
   private readonly waits = new Map<string, Waiter[]>();
@@ -248,6 +249,7 @@ export class Client extends EventTarget {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepalive);
+    this.control?.close();
     this.socket?.close();
     await this.pumping;
   }
@@ -281,13 +283,30 @@ export class Client extends EventTarget {
   private dial(): void {
     const target = this.target;
     if (!target || this.closed) return;
+    this.attach(target.url, () => this.peer.dial(target.address, random32(), random32()), () => {
+      const cap = this.options.backoffMs?.[1] ?? 5_000;
+      this.reconnectTimer = setTimeout(() => this.dial(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, cap);
+    });
+  }
+
+  /** Makes `url` the connection to the peer: `start` runs the handshake's first step once
+   * the WebSocket is open, `ended` runs when it closes (unless the client was closed). */
+  private attach(url: string, start: () => void, ended: () => void): void {
     const Ws = this.options.WebSocket ?? globalThis.WebSocket;
-    const socket = new Ws(target.url);
+    const socket = new Ws(url);
     socket.binaryType = "arraybuffer";
+    const previous = this.socket;
     this.socket = socket;
+    previous?.close();
     socket.onopen = () => {
       if (this.socket !== socket) return;
-      this.peer.dial(target.address, random32(), random32());
+      try {
+        start();
+      } catch (e) {
+        this.emit("error", { message: String(e) });
+        socket.close();
+      }
       this.pump();
     };
     socket.onmessage = (event: MessageEvent) => {
@@ -307,11 +326,52 @@ export class Client extends EventTarget {
       clearInterval(this.keepalive);
       this.peer.disconnected();
       this.pump();
-      if (this.closed) return;
-      const cap = this.options.backoffMs?.[1] ?? 5_000;
-      this.reconnectTimer = setTimeout(() => this.dial(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, cap);
+      if (!this.closed) ended();
     };
+  }
+
+  /** Makes this client reachable through `paychan relay` at `relay` (`ws(s)://HOST/PATH`,
+   * with `?token=` if the relay wants one): registers there under our address by signing
+   * its challenge, and accepts each dialer's connection (the newest replaces the current
+   * one). Registers again with backoff whenever the control connection ends. Resolves once
+   * registered; a peer then reaches us as `ADDRESS@relay+ws(s)://HOST/PATH`. */
+  listen(relay: string): Promise<void> {
+    this.closed = false;
+    const host = new URL(relay).hostname.replace(/^\[|\]$/g, "");
+    let registered!: () => void;
+    const done = new Promise<void>((resolve) => (registered = resolve));
+    let delay = this.options.backoffMs?.[0] ?? 100;
+    const register = () => {
+      if (this.closed) return;
+      const Ws = this.options.WebSocket ?? globalThis.WebSocket;
+      const control = new Ws(relayRegisterUrl(relay));
+      this.control = control;
+      control.onmessage = (event: MessageEvent) => {
+        if (typeof event.data !== "string") return;
+        try {
+          const answer = JSON.parse(relayControl(this.wallet.inner, host, event.data));
+          if (answer.reply) control.send(answer.reply);
+          if (answer.registered) {
+            delay = this.options.backoffMs?.[0] ?? 100;
+            this.emit("registered", { relay });
+            registered();
+          }
+          if (answer.ticket) {
+            this.attach(relayTicketUrl(relay, answer.ticket), () => this.peer.accept(random32(), random32()), () => {});
+          }
+        } catch (e) {
+          this.emit("error", { message: String(e) });
+          control.close();
+        }
+      };
+      control.onclose = () => {
+        if (this.control !== control || this.closed) return;
+        setTimeout(register, delay);
+        delay = Math.min(delay * 2, this.options.backoffMs?.[1] ?? 5_000);
+      };
+    };
+    register();
+    return done;
   }
 
   /** Stores what the peer hands out, then sends what waited for it, then reports events;
@@ -327,9 +387,12 @@ export class Client extends EventTarget {
           this.again = false;
           const records: { id: string; state: string | null }[] = JSON.parse(this.peer.takeRecords());
           if (records.length > 0) {
-            for (const r of records) {
-              if (r.state === null) await this.store.remove(r.id);
-              else await this.store.save(r.id, r.state);
+            if (this.store.saveMany) await this.store.saveMany(records);
+            else {
+              for (const r of records) {
+                if (r.state === null) await this.store.remove(r.id);
+                else await this.store.save(r.id, r.state);
+              }
             }
             this.peer.recordsSaved();
             this.again = true;

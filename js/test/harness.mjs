@@ -192,8 +192,9 @@ export async function startStack({ price = 10n } = {}) {
 
 /** A ledger, `paychan relay` on a fixed port (so it can be killed and started again where
  * the node and the pages look for it) and Bob's `paychan node`, registered at the relay and
- * listening for WebSocket peers too: Bob is `bobViaRelay` and `bobDirect`. */
-export async function startChannelStack() {
+ * listening for WebSocket peers too: Bob is `bobViaRelay` and `bobDirect`. Without Bob
+ * (`node: false`), the ledger and the relay only, for pages that are each other's peers. */
+export async function startChannelStack({ node = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "paychan-js-"));
   const children = [];
   let relay;
@@ -216,6 +217,30 @@ export async function startChannelStack() {
       return (await relay.waitFor(/paychan relay on (ws:\/\/\S+)/))[1];
     };
     const relayUrl = await startRelay();
+    const rpc = async (method, params = {}) => {
+      const response = await fetch(ledgerUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      });
+      const body = await response.json();
+      if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+      return body.result;
+    };
+    const common = {
+      dir,
+      ledgerUrl,
+      relayUrl,
+      rpc,
+      balance: async (owner) => BigInt(await rpc("ledger_balance", { owner })),
+      faucet: (owner, amount) => rpc("ledger_faucet", { owner, amount: Number(amount) }),
+      /** Kills the relay (SIGKILL: no goodbye to anyone). */
+      killRelay: () => relay.stop("SIGKILL"),
+      /** Starts the relay again on the same port. */
+      restartRelay: startRelay,
+      stop,
+    };
+    if (!node) return common;
 
     const bobDir = join(dir, "bob");
     const rpcPort = await freePort();
@@ -233,36 +258,15 @@ export async function startChannelStack() {
     children.push(bob);
     await portOpen(rpcPort, bob);
     await bob.waitFor(/registered at relay/);
-
-    const rpc = async (method, params = {}) => {
-      const response = await fetch(ledgerUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-      });
-      const body = await response.json();
-      if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
-      return body.result;
-    };
     return {
-      dir,
-      ledgerUrl,
-      relayUrl,
+      ...common,
       bob: init.address,
       bobDir,
       bobViaRelay: `${init.address}@relay+${relayUrl}`,
       bobDirect: `${init.address}@ws://127.0.0.1:${wsPort}/`,
       bobLog: () => bob.output,
-      rpc,
-      balance: async (owner) => BigInt(await rpc("ledger_balance", { owner })),
-      faucet: (owner, amount) => rpc("ledger_faucet", { owner, amount: Number(amount) }),
       /** Bob's view of a channel (`paychan channel info --json`). */
       bobChannel: async (id) => JSON.parse(await run(["channel", "--data-dir", bobDir, "--json", "info", id])),
-      /** Kills the relay (SIGKILL: no goodbye to anyone). */
-      killRelay: () => relay.stop("SIGKILL"),
-      /** Starts the relay again on the same port. */
-      restartRelay: startRelay,
-      stop,
     };
   } catch (e) {
     await stop();

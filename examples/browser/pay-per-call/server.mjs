@@ -4,6 +4,7 @@
 // the page reads `WWW-Authenticate` and `Payment-Receipt` and calls the ledger without CORS.
 //
 //   node server.mjs --proxy http://127.0.0.1:8402 --ledger http://127.0.0.1:6334 [--listen 127.0.0.1:8080]
+//   node server.mjs --page examples/browser/relay-pair --ledger http://127.0.0.1:6334   (another page, no paid API)
 import { createReadStream, statSync } from "node:fs";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { extname, join, normalize, resolve } from "node:path";
@@ -77,11 +78,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return i > 0 ? process.argv[i + 1] : fallback;
   };
   const [host, port] = arg("--listen", "127.0.0.1:8080").split(":");
+  const page = arg("--page", undefined);
   const { url } = await serveExample({
-    proxyUrl: arg("--proxy", "http://127.0.0.1:8402"),
+    proxyUrl: arg("--proxy", page ? undefined : "http://127.0.0.1:8402"),
     ledgerUrl: arg("--ledger", "http://127.0.0.1:6334"),
     host,
     port: Number(port),
+    pageDir: page ? resolve(page) : here,
   });
   console.log(`the page is on ${url}`);
 }

@@ -311,16 +311,16 @@ export class Client extends EventTarget {
     };
     socket.onmessage = (event: MessageEvent) => {
       if (this.socket !== socket) return;
-      if (!(event.data instanceof ArrayBuffer)) return;
+      if (typeof event.data === "string") return;
       try {
-        this.peer.receive(new Uint8Array(event.data));
+        this.peer.receive(new Uint8Array(event.data as ArrayBuffer));
       } catch (e) {
         this.emit("error", { message: String(e) });
         socket.close();
       }
       this.pump();
     };
-    socket.onclose = () => {
+    socket.onclose = (ev: CloseEvent) => {
       if (this.socket !== socket) return;
       this.socket = undefined;
       clearInterval(this.keepalive);
@@ -381,7 +381,9 @@ export class Client extends EventTarget {
       this.again = true;
       return this.pumping;
     }
-    this.pumping = (async () => {
+    const run = (async () => {
+      // Never synchronously: `pumping` is set before the first round.
+      await null;
       try {
         do {
           this.again = false;
@@ -406,10 +408,14 @@ export class Client extends EventTarget {
         } while (this.again);
       } catch (e) {
         this.emit("error", { message: String(e) });
-      } finally {
-        this.pumping = undefined;
       }
     })();
+    // Cleared only once the run is over (never synchronously inside it); a call that came
+    // after its last round starts another.
+    this.pumping = run.finally(() => {
+      this.pumping = undefined;
+      if (this.again) void this.pump();
+    });
     return this.pumping;
   }
 

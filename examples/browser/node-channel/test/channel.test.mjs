@@ -37,12 +37,14 @@ test("a page pays a node 500 times through the relay, reloaded and cut off on th
     assert.equal(await demo(() => window.paychanChannel.address), address, "the wallet survived the reload");
     const resumed = await paid();
     assert.ok(resumed >= 150n * PRICE, `the channel resumed from IndexedDB at ${resumed}`);
+    assert.ok(resumed < N * PRICE, "the reload came in the middle of the stream");
     await demo((peer) => window.paychanChannel.connect(peer), stack.bobViaRelay);
 
     // 2. Pay on, and kill the relay in the middle; start it again: the page reconnects.
     const run = payUntil(total);
     await until(async () => (await paid()) >= 300n * PRICE, () => new Promise((r) => setImmediate(r)), "300 payments");
     await stack.killRelay();
+    assert.ok((await paid()) < N * PRICE, "the relay went down in the middle of the stream");
     await until(async () => !(await demo(() => window.paychanChannel.connected())), () => new Promise((r) => setImmediate(r)), "the page sees the relay gone");
     const before = await demo(() => window.paychanChannel.connections());
     await stack.restartRelay();

@@ -16,7 +16,7 @@ for (const durability of ["strict", "relaxed"]) {
     const { page, stack } = example;
     for (const [route, peer] of [["direct", stack.bobDirect], ["relay", stack.bobViaRelay]]) {
       await page.evaluate((p) => window.paychanChannel.connect(p), peer);
-      for (const channels of [1, 8]) {
+      for (const channels of [1, 16]) {
         const ids = [];
         for (let i = 0; i < channels; i++) {
           ids.push(await page.evaluate((d) => window.paychanChannel.open(d), String(payments * 2)));

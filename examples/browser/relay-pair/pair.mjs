@@ -71,6 +71,7 @@ async function start() {
     pay: (id, amount, message) => client.pay(id, amount, message),
     channels: () => client.channels(),
     channel: (id) => client.channel(id),
+    withdraw: (id, amount) => client.withdraw(id, amount),
     close: (id) => client.close(id),
   };
 

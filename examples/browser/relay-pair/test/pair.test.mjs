@@ -1,7 +1,8 @@
 // Two pages pay each other through `paychan relay`, moneysocket's use case: the provider
 // page registers at the relay, the consumer page dials it there, opens a channel on the
 // ledger and pays; the provider's handler answers (and refuses one payment, taken back);
-// the provider pays back on the same channel; the consumer closes. The ledger then pays
+// the provider pays back on the same channel; the consumer withdraws part of its balance,
+// then closes. The ledger then pays
 // each exactly what the payments say, and no money is created or lost. Run by
 // scripts/test.sh.
 import assert from "node:assert/strict";
@@ -52,6 +53,11 @@ test("a consumer page and a provider page pay each other through the relay", { t
     assert.equal(seenByConsumer.paidByPeer, "30");
     assert.equal(seenByProvider.paidByMe, "30");
     assert.equal(seenByProvider.paidByPeer, "100");
+
+    // The consumer withdraws 200 while the channel stays open (the provider co-signs).
+    await call(consumer, (c) => window.paychanPair.withdraw(c, 200), id);
+    assert.equal(await stack.balance(C), FUNDS - 1000n + 200n);
+    assert.equal((await call(consumer, (c) => window.paychanPair.channel(c), id)).myAvailable, "730");
 
     // The consumer closes: the ledger pays each side its due at once.
     const closed = await call(consumer, (c) => window.paychanPair.close(c), id);

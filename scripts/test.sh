@@ -7,8 +7,11 @@
 # chromium for the browser tests), then runs `cargo test --workspace` with any extra
 # arguments, then the browser side: paychan-core built for wasm32 on its k256 backend, the
 # paychan-wasm package (scripts/build-wasm.sh: the wasm32 target, wasm-bindgen-cli at the
-# locked version, js/'s npm packages), js/'s Node tests and the page paying 500 calls in
-# headless Chromium (examples/browser/pay-per-call), all against real paychan processes.
+# locked version, js/'s npm packages), js/'s Node tests and the browser tests in headless
+# Chromium (examples/browser/: a page paying 500 calls to `paychan proxy`; a page that is a
+# channel peer paying a `paychan node` 500 times through `paychan relay`, reloaded and with
+# the relay killed on the way; two pages paying each other through the relay), all against
+# real paychan processes.
 # Needs Node.js >= 20 with npm and python3 with pip, and the servers of paychan-store's tests
 # (PostgreSQL at 127.0.0.1:5432, trust, database `test`; MariaDB at 127.0.0.1:3306, root with
 # an empty password); CI's machine runs both.
@@ -59,5 +62,5 @@ cargo build -p paychan-cli --locked
 export PAYCHAN_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/paychan"
 echo "== js/: Node tests against paychan ledger serve, node and proxy"
 (cd js && npm test)
-echo "== examples/browser/pay-per-call: a page pays 500 calls in headless Chromium"
+echo "== examples/browser: pay-per-call, node-channel and relay-pair in headless Chromium"
 (cd js && npm run test:browser)

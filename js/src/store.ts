@@ -10,6 +10,9 @@ export interface ChannelStore {
   save(id: string, state: string): Promise<void>;
   /** Forgets channel `id` (a channel the ledger refused to open). */
   remove(id: string): Promise<void>;
+  /** Optional: stores and forgets (`state` null) several at once, all or nothing; resolves
+   * when durable. Without it, `save` and `remove` run one after the other. */
+  saveMany?(records: { id: string; state: string | null }[]): Promise<void>;
 }
 
 /** In memory: for tests and for payers that may forget (nothing survives the process). */
@@ -26,6 +29,13 @@ export class MemoryStore implements ChannelStore {
 
   async remove(id: string): Promise<void> {
     this.states.delete(id);
+  }
+
+  async saveMany(records: { id: string; state: string | null }[]): Promise<void> {
+    for (const r of records) {
+      if (r.state === null) this.states.delete(r.id);
+      else this.states.set(r.id, r.state);
+    }
   }
 }
 
@@ -80,5 +90,15 @@ export class IndexedDbStore implements ChannelStore {
 
   remove(id: string): Promise<void> {
     return this.write((store) => store.delete(id));
+  }
+
+  /** Several channels in one transaction (the `Client` stores what changed together). */
+  saveMany(records: { id: string; state: string | null }[]): Promise<void> {
+    return this.write((store) => {
+      for (const r of records) {
+        if (r.state === null) store.delete(r.id);
+        else store.put(r.state, r.id);
+      }
+    });
   }
 }

@@ -7,7 +7,7 @@
 // ../target/debug/paychan (scripts/test.sh builds it).
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -66,9 +66,9 @@ class Child {
     });
   }
 
-  async stop() {
-    if (this.process.exitCode === null) {
-      this.process.kill("SIGTERM");
+  async stop(signal = "SIGTERM") {
+    if (this.process.exitCode === null && this.process.signalCode === null) {
+      this.process.kill(signal);
       await this.exited;
     }
   }
@@ -183,6 +183,90 @@ export async function startStack({ price = 10n } = {}) {
       closeByPayee: (channelId) =>
         run(["channel", "--data-dir", bobDir, "--json", "close", "--force", channelId]),
       stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** A ledger, `paychan relay` on a fixed port (so it can be killed and started again where
+ * the node and the pages look for it) and Bob's `paychan node`, registered at the relay and
+ * listening for WebSocket peers too: Bob is `bobViaRelay` and `bobDirect`. Without Bob
+ * (`node: false`), the ledger and the relay only, for pages that are each other's peers. */
+export async function startChannelStack({ node = true } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "paychan-js-"));
+  const children = [];
+  let relay;
+  const stop = async () => {
+    for (const child of children.reverse()) await child.stop();
+    await relay?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const ledger = new Child("ledger", [
+      "ledger", "serve", "--listen", "127.0.0.1:0", "--manual-clock",
+      "--data-dir", join(dir, "ledger"),
+    ]);
+    children.push(ledger);
+    const ledgerUrl = (await ledger.waitFor(/paychan ledger serving on (http:\/\/\S+)/))[1];
+
+    const relayPort = await freePort();
+    const startRelay = async () => {
+      relay = new Child("relay", ["relay", "--listen", `127.0.0.1:${relayPort}`]);
+      return (await relay.waitFor(/paychan relay on (ws:\/\/\S+)/))[1];
+    };
+    const relayUrl = await startRelay();
+    const rpc = async (method, params = {}) => {
+      const response = await fetch(ledgerUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      });
+      const body = await response.json();
+      if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+      return body.result;
+    };
+    const common = {
+      dir,
+      ledgerUrl,
+      relayUrl,
+      rpc,
+      balance: async (owner) => BigInt(await rpc("ledger_balance", { owner })),
+      faucet: (owner, amount) => rpc("ledger_faucet", { owner, amount: Number(amount) }),
+      /** Kills the relay (SIGKILL: no goodbye to anyone). */
+      killRelay: () => relay.stop("SIGKILL"),
+      /** Starts the relay again on the same port. */
+      restartRelay: startRelay,
+      stop,
+    };
+    if (!node) return common;
+
+    const bobDir = join(dir, "bob");
+    const rpcPort = await freePort();
+    const wsPort = await freePort();
+    const init = JSON.parse(
+      await run([
+        "init", "--json", "--insecure-plaintext-key", "--ledger-url", ledgerUrl,
+        "--data-dir", bobDir, "--rpc-listen", `127.0.0.1:${rpcPort}`,
+        "--listen-tcp", `127.0.0.1:${await freePort()}`, "--listen-ws", `127.0.0.1:${wsPort}`,
+      ]),
+    );
+    const config = join(bobDir, "config.toml");
+    writeFileSync(config, readFileSync(config, "utf8").replace(/^relays = \[\]/m, `relays = ["${relayUrl}"]`));
+    const bob = new Child("bob", ["node", "--data-dir", bobDir]);
+    children.push(bob);
+    await portOpen(rpcPort, bob);
+    await bob.waitFor(/registered at relay/);
+    return {
+      ...common,
+      bob: init.address,
+      bobDir,
+      bobViaRelay: `${init.address}@relay+${relayUrl}`,
+      bobDirect: `${init.address}@ws://127.0.0.1:${wsPort}/`,
+      bobLog: () => bob.output,
+      /** Bob's view of a channel (`paychan channel info --json`). */
+      bobChannel: async (id) => JSON.parse(await run(["channel", "--data-dir", bobDir, "--json", "info", id])),
     };
   } catch (e) {
     await stop();

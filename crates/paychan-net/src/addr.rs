@@ -15,6 +15,7 @@
 use std::{fmt, net::Ipv6Addr, str::FromStr};
 
 use paychan_core::Address;
+#[cfg(feature = "runtime")]
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Why a peer address could not be parsed.
@@ -151,6 +152,7 @@ impl FromStr for Endpoint {
             path,
         };
         // Whatever the WebSocket client would refuse at dial time is refused here.
+        #[cfg(feature = "runtime")]
         url.to_string()
             .into_client_request()
             .map_err(|e| AddrError::BadUrl {

@@ -75,6 +75,7 @@ impl From<io::Error> for NetError {
     }
 }
 
+#[cfg(feature = "runtime")]
 impl From<tokio_tungstenite::tungstenite::Error> for NetError {
     fn from(e: tokio_tungstenite::tungstenite::Error) -> Self {
         use tokio_tungstenite::tungstenite::Error as Ws;

@@ -16,6 +16,10 @@
 //! and grows a frame's buffer with the bytes that actually arrive, never with the length
 //! announced: a 5-byte header cannot make it reserve a megabyte it may never receive.
 
+// Without the runtime, only `NoiseSession` uses this module: the connection's helpers and the
+// fuzzing exports are unused.
+#![cfg_attr(not(feature = "runtime"), allow(dead_code, unreachable_pub))]
+
 use paychan_core::wire::MAX_FRAME_LEN;
 use snow::StatelessTransportState;
 

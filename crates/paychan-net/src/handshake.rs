@@ -11,13 +11,23 @@
 //! identity and the responder gets no connection. See [`crate::identity`] for the binding.
 
 use paychan_core::Address;
-use snow::{Builder, HandshakeState, StatelessTransportState};
+use snow::{
+    Builder, HandshakeState, StatelessTransportState,
+    params::{CipherChoice, DHChoice, HashChoice},
+    resolvers::{CryptoResolver, DefaultResolver},
+    types::{Cipher, Dh, Hash, Random},
+};
 
+#[cfg(feature = "runtime")]
+use crate::transport::{RawReader, RawWriter};
 use crate::{
     error::NetError,
     identity::{Identity, NOISE_PARAMS, PROLOGUE, verify_binding},
-    transport::{RawReader, RawWriter},
+    session::NoiseSession,
 };
+
+/// The bytes of entropy a handshake draws: one X25519 ephemeral key.
+pub const HANDSHAKE_ENTROPY: usize = 32;
 
 /// The largest handshake message accepted (message 2, the largest, is about 180 bytes): the
 /// most an unauthenticated peer can make us read at once.
@@ -35,9 +45,65 @@ fn noise_error(e: snow::Error) -> NetError {
     NetError::Handshake(e.to_string())
 }
 
-fn state(identity: &Identity, initiator: bool) -> Result<HandshakeState, NetError> {
+/// A random source that hands out the caller's entropy once: where the OS has none to give
+/// (wasm32 in a browser, whose `crypto.getRandomValues` bytes the caller passes in).
+struct Entropy(Vec<u8>);
+
+impl Random for Entropy {
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), snow::Error> {
+        if dest.len() > self.0.len() {
+            return Err(snow::Error::Rng);
+        }
+        let rest = self.0.split_off(dest.len());
+        dest.copy_from_slice(&self.0);
+        self.0 = rest;
+        Ok(())
+    }
+}
+
+/// snow's pure-Rust primitives with [`Entropy`] as the random source.
+struct EntropyResolver(std::sync::Mutex<Option<Entropy>>);
+
+impl CryptoResolver for EntropyResolver {
+    fn resolve_rng(&self) -> Option<Box<dyn Random>> {
+        let taken = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        taken.map(|e| Box::new(e) as Box<dyn Random>)
+    }
+
+    fn resolve_dh(&self, choice: &DHChoice) -> Option<Box<dyn Dh>> {
+        DefaultResolver.resolve_dh(choice)
+    }
+
+    fn resolve_hash(&self, choice: &HashChoice) -> Option<Box<dyn Hash>> {
+        DefaultResolver.resolve_hash(choice)
+    }
+
+    fn resolve_cipher(&self, choice: &CipherChoice) -> Option<Box<dyn Cipher>> {
+        DefaultResolver.resolve_cipher(choice)
+    }
+}
+
+/// A handshake state; its ephemeral key from `entropy` if given, else from the OS.
+fn state(
+    identity: &Identity,
+    initiator: bool,
+    entropy: Option<&[u8; HANDSHAKE_ENTROPY]>,
+) -> Result<HandshakeState, NetError> {
     let params = NOISE_PARAMS.parse().map_err(noise_error)?;
-    let builder = Builder::new(params)
+    let builder = match entropy {
+        Some(bytes) => Builder::with_resolver(
+            params,
+            Box::new(EntropyResolver(std::sync::Mutex::new(Some(Entropy(
+                bytes.to_vec(),
+            ))))),
+        ),
+        None => Builder::new(params),
+    };
+    let builder = builder
         .local_private_key(identity.noise_secret())
         .map_err(noise_error)?
         .prologue(PROLOGUE)
@@ -97,9 +163,32 @@ pub struct Initiator {
 impl Initiator {
     /// Starts a handshake as `identity`; returns message 1 (an empty payload) too.
     pub fn start(identity: &Identity) -> Result<(Self, Vec<u8>), NetError> {
-        let mut hs = state(identity, true)?;
+        let mut hs = state(identity, true, None)?;
         let first = write(&mut hs, &[])?;
         Ok((Initiator { hs }, first))
+    }
+
+    /// [`start`](Self::start) with the ephemeral key drawn from `entropy` (32 fresh random
+    /// bytes, never used twice) instead of the OS.
+    pub fn start_with_entropy(
+        identity: &Identity,
+        entropy: &[u8; HANDSHAKE_ENTROPY],
+    ) -> Result<(Self, Vec<u8>), NetError> {
+        let mut hs = state(identity, true, Some(entropy))?;
+        let first = write(&mut hs, &[])?;
+        Ok((Initiator { hs }, first))
+    }
+
+    /// Reads message 2, refusing a responder that does not prove `expected`, and answers
+    /// message 3 carrying `identity`'s binding, with the session to exchange frames on.
+    pub fn finish(
+        self,
+        second: &[u8],
+        expected: Address,
+        identity: &Identity,
+    ) -> Result<(Vec<u8>, NoiseSession), NetError> {
+        let (third, session) = self.answer(second, expected, identity.binding())?;
+        Ok((third, NoiseSession::new(session)))
     }
 
     /// Reads message 2 and checks that its binding proves `expected`; then writes message 3
@@ -129,8 +218,25 @@ impl Responder {
     /// Waits for a handshake as `identity`.
     pub fn new(identity: &Identity) -> Result<Self, NetError> {
         Ok(Responder {
-            hs: state(identity, false)?,
+            hs: state(identity, false, None)?,
         })
+    }
+
+    /// [`new`](Self::new) with the ephemeral key drawn from `entropy` (32 fresh random
+    /// bytes, never used twice) instead of the OS.
+    pub fn with_entropy(
+        identity: &Identity,
+        entropy: &[u8; HANDSHAKE_ENTROPY],
+    ) -> Result<Self, NetError> {
+        Ok(Responder {
+            hs: state(identity, false, Some(entropy))?,
+        })
+    }
+
+    /// Reads message 3: the session to exchange frames on, with the initiator's proven
+    /// address.
+    pub fn complete(self, third: &[u8]) -> Result<NoiseSession, NetError> {
+        self.finish(third).map(NoiseSession::new)
     }
 
     /// Reads message 1 (whose payload must be empty) and writes message 2 carrying `binding`
@@ -152,6 +258,7 @@ impl Responder {
     }
 }
 
+#[cfg(feature = "runtime")]
 /// Writes one handshake message, prefixed by its length (stream form).
 async fn send(writer: &mut RawWriter, message: &[u8]) -> Result<(), NetError> {
     let len =
@@ -161,6 +268,7 @@ async fn send(writer: &mut RawWriter, message: &[u8]) -> Result<(), NetError> {
         .await
 }
 
+#[cfg(feature = "runtime")]
 /// Reads the next handshake message, refusing one above [`MAX_HANDSHAKE_MSG`] before its
 /// body is read.
 async fn receive(reader: &mut RawReader) -> Result<Vec<u8>, NetError> {
@@ -171,6 +279,7 @@ async fn receive(reader: &mut RawReader) -> Result<Vec<u8>, NetError> {
     Ok(message)
 }
 
+#[cfg(feature = "runtime")]
 /// Runs the initiator side, refusing a responder that does not prove `expected`.
 pub(crate) async fn initiate(
     reader: &mut RawReader,
@@ -186,6 +295,7 @@ pub(crate) async fn initiate(
     Ok(session)
 }
 
+#[cfg(feature = "runtime")]
 /// Runs the responder side and returns the initiator's proven address.
 pub(crate) async fn respond(
     reader: &mut RawReader,

@@ -95,7 +95,7 @@ impl Identity {
     }
 
     /// This node's encoded binding, sent in its handshake payload.
-    pub(crate) fn binding(&self) -> &[u8; BINDING_LEN] {
+    pub fn binding(&self) -> &[u8; BINDING_LEN] {
         &self.binding
     }
 }

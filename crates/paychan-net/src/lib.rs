@@ -48,31 +48,55 @@
 //! actually arrive (never with the length announced), and treats any other deviation (unknown kind, extra bytes, undecryptable message, a frame cut
 //! by the end of the stream) as the end of the connection.
 
+//!
+//! # Without IO
+//!
+//! Without its default feature `runtime` the crate is only what needs no socket, task or
+//! clock: [`addr`], [`Identity`], the handshake one message at a time ([`Initiator`],
+//! [`Responder`]) and [`NoiseSession`], the frames of a finished handshake over a message
+//! carrier (a WebSocket). That part builds for `wasm32-unknown-unknown` (with the `k256`
+//! feature instead of `libsecp256k1`), where paychan-wasm drives it over the browser's
+//! WebSocket: the same handshake and framing as a node's, not a second implementation.
+
 pub mod addr;
+#[cfg(feature = "runtime")]
 mod config;
+#[cfg(feature = "runtime")]
 mod connection;
+#[cfg(feature = "runtime")]
 mod dial;
 mod error;
 mod frame;
+#[cfg(feature = "runtime")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
 mod identity;
+#[cfg(feature = "runtime")]
 mod link;
+#[cfg(feature = "runtime")]
 mod listener;
+#[cfg(feature = "runtime")]
 mod relay;
+mod session;
+#[cfg(feature = "runtime")]
 mod transport;
 
 pub use crate::{
     addr::{AddrError, Endpoint, PeerAddr, WsUrl},
-    config::NetConfig,
-    connection::{CloseWatch, Connection, ConnectionReader, ConnectionWriter},
-    dial::{connect, connect_with},
     error::{CloseReason, NetError, TimeoutKind},
+    handshake::{HANDSHAKE_ENTROPY, Initiator, MAX_HANDSHAKE_MSG, Responder},
     identity::{
         BINDING_LEN, BINDING_TAG, BINDING_VERSION, Identity, NOISE_KEY_LEN, NOISE_PARAMS, PROLOGUE,
         binding_hash, encode_binding, verify_binding,
     },
+    session::NoiseSession,
+};
+#[cfg(feature = "runtime")]
+pub use crate::{
+    config::NetConfig,
+    connection::{CloseWatch, Connection, ConnectionReader, ConnectionWriter},
+    dial::{connect, connect_with},
     link::{Backoff, LinkConfig, LinkEvent, PeerLink},
     listener::{ListenConfig, Listener},
     relay::RelayListener,

@@ -9,12 +9,19 @@
 //! - [`Wallet`]: a key and what it signs: ledger requests (open, settle) and payments.
 //! - [`PayerChannel`]: the channel's state, serializable to JSON for storage.
 //! - free functions: the `402` challenge, the receipt, the refusal rule, the binding.
+//! - [`peer::Peer`] (JavaScript `Peer`): a full channel peer speaking the node's peer
+//!   protocol (paychan-net's Noise handshake and frames, paychan-core's messages, channel
+//!   and manager) over a WebSocket the page owns, to a node or through `paychan relay`;
+//!   `dialTarget`, `relayControl` and the relay URLs are the relay protocol's client side.
 //!
 //! Amounts and ledger nonces cross as decimal strings (JavaScript numbers cannot hold
 //! them); structured results as JSON text. Errors cross as JavaScript `Error`s; no input
 //! panics. [`payer`] is the same in plain Rust, for the native tests.
 
+mod js_peer;
+pub use js_peer::{JsPeer, dial_target, relay_control, relay_register_url, relay_ticket_url};
 pub mod payer;
+pub mod peer;
 
 use paychan_core::{
     Address, Amount, SigningKey,
@@ -44,6 +51,17 @@ fn address(text: &str) -> Result<Address, JsError> {
     text.trim()
         .parse::<Address>()
         .map_err(|_| js(format!("{text:?} is not an address")))
+}
+
+/// A ledger receipt: the `result` of `ledger_submit`, or the whole JSON-RPC response
+/// holding it (JSON text: amounts stay exact, JavaScript numbers would not).
+fn receipt(text: &str) -> Result<paychan_ledger::Receipt, JsError> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| js(format!("not a ledger receipt: {e}")))?;
+    if let Some(result) = value.get_mut("result") {
+        value = result.take();
+    }
+    serde_json::from_value(value).map_err(|e| js(format!("not a ledger receipt: {e}")))
 }
 
 /// The params of `ledger_submit` for a signed request, as JSON text.
@@ -177,15 +195,8 @@ impl PayerChannel {
     /// response holding it (JSON text: amounts stay exact, JavaScript numbers would not).
     /// Answers how many of its events were this channel's.
     #[wasm_bindgen(js_name = applyReceipt)]
-    pub fn apply_receipt(&mut self, receipt: &str) -> Result<u32, JsError> {
-        let mut value: serde_json::Value =
-            serde_json::from_str(receipt).map_err(|e| js(format!("not a ledger receipt: {e}")))?;
-        if let Some(result) = value.get_mut("result") {
-            value = result.take();
-        }
-        let receipt: paychan_ledger::Receipt =
-            serde_json::from_value(value).map_err(|e| js(format!("not a ledger receipt: {e}")))?;
-        Ok(self.inner.apply_receipt(&receipt))
+    pub fn apply_receipt(&mut self, text: &str) -> Result<u32, JsError> {
+        Ok(self.inner.apply_receipt(&receipt(text)?))
     }
 
     /// Takes back the package `compact` after the payee refused it without recording it;

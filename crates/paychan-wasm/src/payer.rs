@@ -220,6 +220,11 @@ impl PayerChannel {
         })
     }
 
+    /// The core's channel inside.
+    pub fn into_channel(self) -> Channel {
+        self.channel
+    }
+
     /// The channel id.
     pub fn id(&self) -> ChannelId {
         self.channel.id()

@@ -4,6 +4,7 @@
 // the page reads `WWW-Authenticate` and `Payment-Receipt` and calls the ledger without CORS.
 //
 //   node server.mjs --proxy http://127.0.0.1:8402 --ledger http://127.0.0.1:6334 [--listen 127.0.0.1:8080]
+//   node server.mjs --page examples/browser/relay-pair --ledger http://127.0.0.1:6334   (another page, no paid API)
 import { createReadStream, statSync } from "node:fs";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { extname, join, normalize, resolve } from "node:path";
@@ -51,15 +52,17 @@ function serveFile(root, rel, res) {
   createReadStream(file).pipe(res);
 }
 
-/** Starts the server; answers its URL and a close function. */
-export function serveExample({ proxyUrl, ledgerUrl, host = "127.0.0.1", port = 0 }) {
+/** Starts the server; answers its URL and a close function. `pageDir` is the directory of
+ * the page (`index.html` and its `.mjs` files): this example's by default (the other
+ * examples of examples/browser/ serve theirs with this server, without a paid API). */
+export function serveExample({ proxyUrl, ledgerUrl, host = "127.0.0.1", port = 0, pageDir = here }) {
   const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     const path = new URL(req.url, "http://page").pathname;
-    if (path.startsWith("/api/")) return forward(proxyUrl, req.url, req, res);
+    if (path.startsWith("/api/") && proxyUrl) return forward(proxyUrl, req.url, req, res);
     if (path === "/ledger") return forward(ledgerUrl, new URL(ledgerUrl).pathname, req, res);
     if (path.startsWith("/js/")) return serveFile(jsRoot, path.slice("/js/".length), res);
-    if (path === "/" || path === "/index.html") return serveFile(here, "index.html", res);
-    if (path === "/app.mjs") return serveFile(here, "app.mjs", res);
+    if (path === "/" || path === "/index.html") return serveFile(pageDir, "index.html", res);
+    if (/^\/[a-z-]+\.(mjs|html)$/.test(path)) return serveFile(pageDir, path.slice(1), res);
     res.writeHead(404).end();
   });
   return new Promise((resolveServer) =>
@@ -75,11 +78,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return i > 0 ? process.argv[i + 1] : fallback;
   };
   const [host, port] = arg("--listen", "127.0.0.1:8080").split(":");
+  const page = arg("--page", undefined);
   const { url } = await serveExample({
-    proxyUrl: arg("--proxy", "http://127.0.0.1:8402"),
+    proxyUrl: arg("--proxy", page ? undefined : "http://127.0.0.1:8402"),
     ledgerUrl: arg("--ledger", "http://127.0.0.1:6334"),
     host,
     port: Number(port),
+    pageDir: page ? resolve(page) : here,
   });
   console.log(`the page is on ${url}`);
 }

@@ -14,6 +14,7 @@ mod demo_ledger;
 mod dirlock;
 mod eth;
 mod front;
+mod info;
 mod init;
 mod keystore;
 mod ledger;
@@ -119,7 +120,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup::backup(&args),
         Command::Restore(args) => backup::restore(&args),
         Command::Channel(args) => channel::run(&args),
-        Command::Info(args) => channel::info(&args),
+        Command::Info(args) => info::run(&args),
         Command::Contacts(args) => contacts::run(&args),
         Command::Token(args) => tokens::run(&args),
         Command::Package(args) => package::run(&args),
